@@ -1,0 +1,4 @@
+//! Core of dameng_exporter.
+#![warn(missing_docs)]
+
+pub mod server;

@@ -1,0 +1,2 @@
+//! Built-in DM8 collectors.
+#![forbid(unsafe_code)]

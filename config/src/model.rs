@@ -118,6 +118,9 @@ pub struct GlobalConfig {
     pub max_concurrent_groups: usize,
     /// `groupTimeout` in seconds, default 60 s.
     pub group_timeout: Duration,
+    /// `scrapeTimeoutFactor` (ours), 0 < x <= 1, default 0.8: the share of Prometheus'
+    /// `X-Prometheus-Scrape-Timeout-Seconds` the exporter allows itself per scrape.
+    pub scrape_timeout_factor: f64,
 }
 
 /// One `[[datasource.plugin]]` entry.

@@ -361,6 +361,8 @@ fn build_datasource(ctx: &mut Ctx, raw: &RawDatasource) -> DatasourceConfig {
         get.problem_at(line, Some("name"), msg);
     }
     let sd = get.scope.describe.clone();
+    // The same, as the subject of a sentence: "[[datasource]] #1 (a) has no dbHost".
+    let subj = sd.trim_start_matches("in ").to_string();
     d.description = get.string_or("description", &d.description);
     if let Some(b) = get.boolean("enabled") {
         d.enabled = b;
@@ -389,7 +391,7 @@ fn build_datasource(ctx: &mut Ctx, raw: &RawDatasource) -> DatasourceConfig {
     match (&pwd, &pwd_file) {
         (Some(p), Some((f, _))) => {
             let msg = format!(
-                "{sd} sets both {} (line {}) and {}; keep only one of them",
+                "{subj} sets both {} (line {}) and {}; keep only one of them",
                 p.written, p.line, f.written
             );
             get.problem(f, msg);
@@ -439,19 +441,19 @@ fn build_datasource(ctx: &mut Ctx, raw: &RawDatasource) -> DatasourceConfig {
     }
     if d.db_host.is_none() && d.odbc_connection_string.is_none() {
         let msg =
-            format!("{sd} has no dbHost; add dbHost = \"host:port\" (or odbcConnectionString)");
+            format!("{subj} has no dbHost; add dbHost = \"host:port\" (or odbcConnectionString)");
         get.problem_at(raw.line, Some("dbHost"), msg);
     }
     if d.db_host.is_some() && d.odbc_connection_string.is_none() {
         if d.db_user.is_empty() {
-            let msg = format!("{sd} has no dbUser; add dbUser = \"…\"");
+            let msg = format!("{subj} has no dbUser; add dbUser = \"…\"");
             get.problem_at(raw.line, Some("dbUser"), msg);
         }
         let pwd_problem_reported = pwd.is_some() && pwd_file.is_some();
         if d.db_pwd.is_empty() && pwd_file.is_none() && !pwd_problem_reported {
             let line = pwd.as_ref().map_or(raw.line, |e| e.line);
             let msg = format!(
-                "{sd} has no dbPwd; add dbPwd = \"…\" (plaintext or ENC(...) from --encryptPwd), or dbPwdFile = \"path\""
+                "{subj} has no dbPwd; add dbPwd = \"…\" (plaintext or ENC(...) from --encryptPwd), or dbPwdFile = \"path\""
             );
             get.problem_at(line, Some("dbPwd"), msg);
         }

@@ -340,7 +340,9 @@ pub fn apply_cli_globals(cfg: &mut Config, g: &CliGlobals) -> Result<(), ConfigE
 }
 
 /// Turns collected problems into the error, or hands back the config.
-pub(crate) fn finish(ctx: Ctx, cfg: Config) -> Result<Config, ConfigError> {
+pub(crate) fn finish(mut ctx: Ctx, cfg: Config) -> Result<Config, ConfigError> {
+    // In file order; problems without a line (whole-file ones) first. Stable.
+    ctx.problems.sort_by_key(|p| p.line.unwrap_or(0));
     if ctx.problems.is_empty() {
         Ok(cfg)
     } else {

@@ -154,7 +154,15 @@ pub(crate) fn parse(walker: &mut Walker<'_>, text: &str) -> RawConfig {
         }
     }
     if ds.keys.get("name").is_none() {
-        ds.keys.push("name", Val::Str("default".to_string()));
+        ds.keys.entries.insert(
+            0,
+            Entry {
+                key: "name",
+                written: "name".to_string(),
+                line: 0,
+                val: Val::Str("default".to_string()),
+            },
+        );
     }
     for (key, value) in V11_DEFAULTS {
         if ds.keys.get(key).is_none() && !(*key == "dbPwd" && ds.keys.get("dbPwdFile").is_some()) {

@@ -1,4 +1,18 @@
-//! Core of dameng_exporter.
+//! Core of dameng_exporter: ODBC pools with health checks, the collector contract and
+//! registry, the Desc factory, the scrape runtime and the HTTP server.
+//!
+//! Data flows as DESIGN.md §3 describes: HTTP → [`runtime::Runtime::scrape`] → per datasource
+//! (health-gated) → per collector on a blocking thread with a pooled connection →
+//! samples → [`metrics::FamilySet`] with const labels → text format.
 #![warn(missing_docs)]
+
+pub mod collector;
+pub mod dbtime;
+pub mod health;
+pub mod logging;
+pub mod metrics;
+pub mod pool;
+pub mod query;
+pub mod runtime;
 
 pub mod server;

@@ -1,0 +1,246 @@
+//! The collector contract shared by built-in collectors, custom metrics and plugins.
+//!
+//! A collector declares its metrics once ([`MetricDef`]), and at scrape time runs SQL through a
+//! [`CollectContext`] (which owns the datasource's pooled connection, the deadline and the row
+//! cap) and emits [`Sample`]s. Core turns samples into metric families with the datasource's
+//! const labels (see [`crate::metrics`]). Built-ins register a [`CollectorDescriptor`] with
+//! `inventory::submit!`; core never names a collector.
+
+use std::time::Duration;
+
+use dmexp_config::DatasourceConfig;
+
+use crate::query::{QueryError, Rows};
+
+/// Prometheus metric type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    /// A value that only goes up (resets on restart).
+    Counter,
+    /// A value that can go up and down.
+    Gauge,
+}
+
+impl MetricKind {
+    /// `counter` or `gauge`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricKind::Counter => "counter",
+            MetricKind::Gauge => "gauge",
+        }
+    }
+}
+
+/// A metric declared once by a collector: full name, help, type and variable label names.
+/// Const labels (`datasource` and the datasource's `labels`) are added by core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricDef {
+    /// Full metric name, e.g. `dmdbms_status_info`.
+    pub name: &'static str,
+    /// HELP text.
+    pub help: &'static str,
+    /// Counter or gauge.
+    pub kind: MetricKind,
+    /// Variable label names, in the order samples give their values.
+    pub labels: &'static [&'static str],
+}
+
+impl MetricDef {
+    /// A gauge without variable labels.
+    pub const fn gauge(name: &'static str, help: &'static str) -> Self {
+        MetricDef {
+            name,
+            help,
+            kind: MetricKind::Gauge,
+            labels: &[],
+        }
+    }
+    /// A counter without variable labels.
+    pub const fn counter(name: &'static str, help: &'static str) -> Self {
+        MetricDef {
+            name,
+            help,
+            kind: MetricKind::Counter,
+            labels: &[],
+        }
+    }
+    /// The same metric with variable labels.
+    pub const fn with_labels(self, labels: &'static [&'static str]) -> Self {
+        MetricDef { labels, ..self }
+    }
+}
+
+/// An owned metric declaration, for collectors whose metrics are only known at runtime
+/// (custom metrics, plugins).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricSpec {
+    /// Full metric name.
+    pub name: String,
+    /// HELP text.
+    pub help: String,
+    /// Counter or gauge.
+    pub kind: MetricKind,
+    /// Variable label names.
+    pub labels: Vec<String>,
+}
+
+impl From<&MetricDef> for MetricSpec {
+    fn from(d: &MetricDef) -> Self {
+        MetricSpec {
+            name: d.name.to_owned(),
+            help: d.help.to_owned(),
+            kind: d.kind,
+            labels: d.labels.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+}
+
+/// One value produced at scrape time: which metric (index into the collector's
+/// [`Collector::metrics`]), its variable label values (same order as the spec) and the value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// Index into [`Collector::metrics`].
+    pub metric: usize,
+    /// Variable label values.
+    pub labels: Vec<String>,
+    /// The value.
+    pub value: f64,
+}
+
+impl Sample {
+    /// A sample without variable labels.
+    pub fn new(metric: usize, value: f64) -> Self {
+        Sample {
+            metric,
+            labels: Vec::new(),
+            value,
+        }
+    }
+    /// A sample with variable labels.
+    pub fn with_labels(metric: usize, labels: Vec<String>, value: f64) -> Self {
+        Sample {
+            metric,
+            labels,
+            value,
+        }
+    }
+}
+
+/// Which switch of a datasource enables a built-in collector (upstream's register* keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// `registerDatabaseMetrics`.
+    Database,
+    /// `registerHostMetrics`.
+    Host,
+    /// `registerDmhsMetrics`.
+    Dmhs,
+}
+
+impl Family {
+    /// Name as shown in `--list-collectors`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Database => "database",
+            Family::Host => "host",
+            Family::Dmhs => "dmhs",
+        }
+    }
+}
+
+/// Error building a collector for a datasource.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The collector cannot run with this configuration.
+    #[error("collector `{collector}` cannot be built: {reason}")]
+    Invalid {
+        /// Collector name.
+        collector: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Error while collecting.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CollectError {
+    /// A query failed.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// The result did not have the expected shape.
+    #[error("unexpected result: {0}")]
+    Shape(String),
+}
+
+/// Static description of a built-in collector, registered with `inventory::submit!`.
+#[derive(Debug)]
+pub struct CollectorDescriptor {
+    /// Collector name; also the `collector` label value and the `disabledCollectors` entry.
+    pub name: &'static str,
+    /// DM views read.
+    pub views: &'static str,
+    /// Which register* switch enables it.
+    pub family: Family,
+    /// Enabled unless switched off.
+    pub default_enabled: bool,
+    /// The metrics it can produce.
+    pub metrics: &'static [MetricDef],
+    /// Builds the collector for one datasource.
+    pub factory: fn(&DatasourceConfig) -> Result<Box<dyn Collector>, BuildError>,
+}
+
+impl CollectorDescriptor {
+    /// For `inventory::submit!`.
+    pub const fn new(
+        name: &'static str,
+        views: &'static str,
+        family: Family,
+        metrics: &'static [MetricDef],
+        factory: fn(&DatasourceConfig) -> Result<Box<dyn Collector>, BuildError>,
+    ) -> Self {
+        CollectorDescriptor {
+            name,
+            views,
+            family,
+            default_enabled: true,
+            metrics,
+            factory,
+        }
+    }
+}
+
+inventory::collect!(CollectorDescriptor);
+
+/// Every registered built-in collector, sorted by name.
+pub fn registered() -> Vec<&'static CollectorDescriptor> {
+    let mut all: Vec<_> = inventory::iter::<CollectorDescriptor>.into_iter().collect();
+    all.sort_by_key(|d| d.name);
+    all
+}
+
+/// What a collector gets at scrape time: a way to run SQL on this datasource (under the
+/// scrape's deadline and the query timeout) and facts about the datasource.
+pub trait CollectContext {
+    /// Runs one query and returns all rows as text cells (NULL = `None`).
+    fn query(&mut self, sql: &str) -> Result<Rows, QueryError>;
+    /// The datasource's configuration.
+    fn datasource(&self) -> &DatasourceConfig;
+    /// Time left for this collector.
+    fn remaining(&self) -> Duration;
+}
+
+/// A collector for one datasource. `collect` runs on a blocking thread; it may block on SQL.
+pub trait Collector: Send + Sync {
+    /// Name (the `collector` label of the self-metrics).
+    fn name(&self) -> &str;
+    /// Declared metrics; [`Sample::metric`] indexes into this.
+    fn metrics(&self) -> Vec<MetricSpec>;
+    /// Runs the queries and appends samples.
+    fn collect(
+        &self,
+        ctx: &mut dyn CollectContext,
+        out: &mut Vec<Sample>,
+    ) -> Result<(), CollectError>;
+}

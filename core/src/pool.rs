@@ -1,0 +1,412 @@
+//! One bounded ODBC connection pool per datasource.
+//!
+//! Built on `deadpool` (a maintained async pool) with every ODBC call on a blocking thread,
+//! never on the async runtime. One process-wide ODBC `Environment` (odbc-api's
+//! `environment()`). `maxOpenConns` bounds the pool, `connMaxLifetime` recycles connections,
+//! `maxIdleConns` caps how many connections are kept idle (extra ones are closed when
+//! returned). A checkout that needs a new connection makes exactly one login attempt and
+//! nothing connects in the background, so a datasource with a wrong password is only tried
+//! by the health checker, with backoff (DM locks accounts after repeated failed logins).
+//! r2d2 was tried first and dropped: its checkout retries logins in a loop until timeout.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dmexp_config::{DatasourceConfig, Secret};
+use odbc_api::{Connection, ConnectionOptions};
+
+use crate::query::QueryError;
+
+/// Errors building a connection string or a pool.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PoolError {
+    /// The connection string cannot be built from the config.
+    #[error("datasource `{datasource}`: {reason}")]
+    ConnectionString {
+        /// Datasource name.
+        datasource: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// The ODBC environment could not be created (driver manager missing?).
+    #[error("cannot initialise ODBC (is unixODBC installed?): {0}")]
+    Environment(String),
+}
+
+/// Builds the ODBC connection string for a datasource (DM8.md §1.3–1.4).
+///
+/// With `odbcConnectionString` set, it is used as is; `dbUser`/`dbPwd` fill `UID`/`PWD` when
+/// it has none. Otherwise the DM string is built from `odbcDriver`, `dbHost` (`host:port`,
+/// `[v6]:port` or a `dm_svc.conf` service name; `?KEY=value&…` adds DM keywords) and the
+/// credentials, with `CHARACTER_CODE=PG_UTF8` so text arrives as UTF-8.
+pub fn connection_string(ds: &DatasourceConfig) -> Result<Secret, PoolError> {
+    let err = |reason: String| PoolError::ConnectionString {
+        datasource: ds.name.clone(),
+        reason,
+    };
+    if let Some(cs) = &ds.odbc_connection_string {
+        let mut s = cs.expose().trim().to_owned();
+        let upper = s.to_ascii_uppercase();
+        let has = |k: &str| {
+            upper
+                .split(';')
+                .any(|part| part.trim_start().starts_with(&format!("{k}=")))
+        };
+        if !s.is_empty() && !s.ends_with(';') {
+            s.push(';');
+        }
+        if !ds.db_user.is_empty() && !has("UID") {
+            s.push_str(&format!("UID={};", ds.db_user));
+        }
+        if !ds.db_pwd.is_empty() && !has("PWD") {
+            s.push_str(&format!("PWD={};", ds.db_pwd.expose()));
+        }
+        return Ok(Secret::new(s));
+    }
+    let host = ds.db_host.as_deref().unwrap_or("").trim();
+    if host.is_empty() {
+        return Err(err(
+            "set `dbHost` (host:port) or `odbcConnectionString`".into()
+        ));
+    }
+    let (addr, extra) = match host.split_once('?') {
+        Some((a, q)) => (a, Some(q)),
+        None => (host, None),
+    };
+    let (server, port) = split_host_port(addr);
+    // DM's driver takes values literally and ignores ODBC {} quoting (DM8.md §1.4).
+    for (key, value) in [
+        ("dbUser", ds.db_user.as_str()),
+        ("dbPwd", ds.db_pwd.expose()),
+    ] {
+        if value.contains(';') || value.contains('{') || value.contains('}') {
+            return Err(err(format!(
+                "`{key}` contains `;`, `{{` or `}}`, which the DM ODBC driver cannot take in a \
+                 connection string; define a DSN in odbc.ini and use \
+                 `odbcConnectionString = \"DSN=<name>\"` instead"
+            )));
+        }
+    }
+    let mut s = format!("Driver={{{}}};SERVER={};", ds.odbc_driver, server);
+    if let Some(p) = port {
+        s.push_str(&format!("TCP_PORT={p};"));
+    }
+    s.push_str(&format!("UID={};PWD={};", ds.db_user, ds.db_pwd.expose()));
+    let mut has_charset = false;
+    if let Some(q) = extra {
+        for kv in q.split('&').filter(|kv| !kv.trim().is_empty()) {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            let k = k.trim();
+            if k.eq_ignore_ascii_case("CHARACTER_CODE") {
+                has_charset = true;
+            }
+            if k.contains(';') || v.contains(';') {
+                return Err(err(format!("`dbHost` option `{k}` contains `;`")));
+            }
+            s.push_str(&format!("{}={};", k, v.trim()));
+        }
+    }
+    if !has_charset {
+        s.push_str("CHARACTER_CODE=PG_UTF8;");
+    }
+    Ok(Secret::new(s))
+}
+
+/// Splits `host:port`, `[v6]:port`, a bare host or an unbracketed IPv6 address.
+fn split_host_port(addr: &str) -> (String, Option<u16>) {
+    if let Some(rest) = addr.strip_prefix('[') {
+        if let Some((h, tail)) = rest.split_once(']') {
+            return (
+                h.to_owned(),
+                tail.strip_prefix(':').and_then(|p| p.parse().ok()),
+            );
+        }
+    }
+    match addr.rsplit_once(':') {
+        Some((h, p)) if !h.is_empty() => match p.parse::<u16>() {
+            Ok(port) => (h.to_owned(), Some(port)),
+            Err(_) => (addr.to_owned(), None),
+        },
+        _ => (addr.to_owned(), None),
+    }
+}
+
+fn environment() -> Result<&'static odbc_api::Environment, PoolError> {
+    odbc_api::environment().map_err(|e| PoolError::Environment(e.to_string()))
+}
+
+/// An open ODBC connection plus a flag to close it instead of returning it to the pool.
+pub struct OdbcConn {
+    conn: Connection<'static>,
+    discard: bool,
+}
+
+/// deadpool manager for one datasource. `create` makes exactly one login attempt, on a
+/// blocking thread; `recycle` drops connections that are dead, discarded or older than
+/// `connMaxLifetime`.
+struct Manager {
+    datasource: Arc<str>,
+    connection_string: Secret,
+    login_timeout_sec: u32,
+    max_lifetime: Duration,
+}
+
+impl deadpool::managed::Manager for Manager {
+    type Type = OdbcConn;
+    type Error = QueryError;
+
+    async fn create(&self) -> Result<OdbcConn, QueryError> {
+        let cs = self.connection_string.clone();
+        let login_timeout_sec = self.login_timeout_sec;
+        let task = tokio::task::spawn_blocking(move || {
+            let env = environment().map_err(|e| QueryError::Connection(e.to_string()))?;
+            let opts = ConnectionOptions {
+                login_timeout_sec: Some(login_timeout_sec),
+                packet_size: None,
+            };
+            env.connect_with_connection_string(cs.expose(), opts)
+                .map_err(|e| QueryError::Connection(redact(&e.to_string(), &cs)))
+        });
+        let conn = task
+            .await
+            .map_err(|e| QueryError::Connection(format!("connect task failed: {e}")))??;
+        tracing::debug!(datasource = %self.datasource, "Opened ODBC connection.");
+        Ok(OdbcConn {
+            conn,
+            discard: false,
+        })
+    }
+
+    async fn recycle(
+        &self,
+        conn: &mut OdbcConn,
+        metrics: &deadpool::managed::Metrics,
+    ) -> deadpool::managed::RecycleResult<QueryError> {
+        if conn.discard {
+            return Err(deadpool::managed::RecycleError::message("discarded"));
+        }
+        if metrics.age() > self.max_lifetime {
+            return Err(deadpool::managed::RecycleError::message(
+                "connMaxLifetime reached",
+            ));
+        }
+        // SQL_ATTR_CONNECTION_DEAD: answered from the driver's state, no round trip.
+        if conn.conn.is_dead().unwrap_or(true) {
+            return Err(deadpool::managed::RecycleError::message(
+                "connection is dead",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Removes the password (and the whole connection string) from a driver message.
+fn redact(message: &str, connection_string: &Secret) -> String {
+    let mut m = message.replace(connection_string.expose(), "<connection string>");
+    for part in connection_string.expose().split(';') {
+        if let Some((k, v)) = part.split_once('=') {
+            if k.trim().eq_ignore_ascii_case("PWD") && !v.is_empty() {
+                m = m.replace(v, "***");
+            }
+        }
+    }
+    m
+}
+
+type Pool = deadpool::managed::Pool<Manager>;
+
+/// The connection pool of one datasource (deadpool: bounded, async checkout, one login
+/// attempt per checkout that needs a new connection, no background reconnect storms).
+#[derive(Clone)]
+pub struct DatasourcePool {
+    name: Arc<str>,
+    pool: Pool,
+    max_idle: usize,
+    max_open: usize,
+}
+
+impl std::fmt::Debug for DatasourcePool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatasourcePool")
+            .field("name", &self.name)
+            .field("max_open", &self.max_open)
+            .field("max_idle", &self.max_idle)
+            .finish()
+    }
+}
+
+/// How long an idle connection is kept before the health checker closes it.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+
+impl DatasourcePool {
+    /// Creates the pool without connecting.
+    pub fn new(ds: &DatasourceConfig) -> Result<Self, PoolError> {
+        environment()?;
+        let connection_string = connection_string(ds)?;
+        let login_timeout_sec = u32::try_from(ds.query_timeout.as_secs().max(1)).unwrap_or(300);
+        let name: Arc<str> = ds.name.as_str().into();
+        let manager = Manager {
+            datasource: Arc::clone(&name),
+            connection_string,
+            login_timeout_sec,
+            max_lifetime: ds.conn_max_lifetime.max(Duration::from_secs(1)),
+        };
+        let max_open = usize::try_from(ds.max_open_conns.max(1)).unwrap_or(1);
+        let pool = Pool::builder(manager)
+            .max_size(max_open)
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|e| PoolError::ConnectionString {
+                datasource: ds.name.clone(),
+                reason: format!("cannot build the pool: {e}"),
+            })?;
+        Ok(DatasourcePool {
+            name,
+            pool,
+            max_idle: usize::try_from(ds.max_idle_conns)
+                .unwrap_or(1)
+                .clamp(1, max_open),
+            max_open,
+        })
+    }
+
+    /// Datasource name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `maxOpenConns`.
+    pub fn max_open(&self) -> usize {
+        self.max_open
+    }
+
+    /// Checks out a connection, waiting at most `timeout` for a free slot; opens a new
+    /// connection (one login attempt) when none is idle.
+    pub async fn get(&self, timeout: Duration) -> Result<PoolGuard, QueryError> {
+        let timeouts = deadpool::managed::Timeouts {
+            wait: Some(timeout),
+            create: Some(timeout + Duration::from_secs(1)),
+            recycle: Some(Duration::from_secs(5)),
+        };
+        match self.pool.timeout_get(&timeouts).await {
+            Ok(obj) => Ok(PoolGuard {
+                obj: Some(obj),
+                max_idle: self.max_idle,
+            }),
+            Err(deadpool::managed::PoolError::Backend(e)) => Err(e),
+            Err(deadpool::managed::PoolError::Timeout(kind)) => Err(QueryError::Connection(
+                format!("timed out waiting for a connection ({kind:?})"),
+            )),
+            Err(e) => Err(QueryError::Connection(e.to_string())),
+        }
+    }
+
+    /// Connections currently open (idle + in use).
+    pub fn open_connections(&self) -> usize {
+        self.pool.status().size
+    }
+
+    /// Idle connections.
+    pub fn idle_connections(&self) -> usize {
+        self.pool.status().available
+    }
+
+    /// Closes connections idle for longer than [`IDLE_TIMEOUT`].
+    pub fn close_idle(&self) {
+        self.pool.retain(|_, m| m.last_used() < IDLE_TIMEOUT);
+    }
+
+    /// Closes the pool: idle connections are dropped, checked-out ones when returned.
+    pub fn close(&self) {
+        self.pool.close();
+    }
+}
+
+/// A checked-out connection. Returned to the pool on drop, or closed when the pool already
+/// holds `maxIdleConns` idle connections or the connection broke.
+pub struct PoolGuard {
+    obj: Option<deadpool::managed::Object<Manager>>,
+    max_idle: usize,
+}
+
+impl PoolGuard {
+    /// The ODBC connection.
+    pub fn conn(&self) -> Option<&Connection<'static>> {
+        self.obj.as_ref().map(|c| &c.conn)
+    }
+
+    /// Marks the connection unusable: it is closed instead of returned.
+    pub fn discard(&mut self) {
+        if let Some(c) = self.obj.as_mut() {
+            c.discard = true;
+        }
+    }
+
+    /// Runs a query on this connection (blocking: call on a blocking thread).
+    pub fn query(
+        &mut self,
+        sql: &str,
+        timeout_secs: Option<usize>,
+        max_rows: Option<usize>,
+    ) -> Result<crate::query::Rows, QueryError> {
+        let conn = self
+            .conn()
+            .ok_or_else(|| QueryError::Connection("released".into()))?;
+        let result = crate::query::run_query(conn, sql, timeout_secs, max_rows);
+        if let Err(e) = &result {
+            if e.is_connection_level() {
+                self.discard();
+            }
+        }
+        result
+    }
+}
+
+impl Drop for PoolGuard {
+    fn drop(&mut self) {
+        if let Some(obj) = self.obj.take() {
+            let idle = deadpool::managed::Object::pool(&obj).map_or(0, |p| p.status().available);
+            if obj.discard || idle >= self.max_idle {
+                // Detach and close here (this runs on a blocking thread after a query).
+                drop(deadpool::managed::Object::take(obj));
+            }
+        }
+    }
+}
+
+/// Classifies a failed login: wrong user/password (SQLSTATE 28000, DM -2501..-2504) gets a
+/// longer backoff because DM locks accounts after repeated failed logins.
+pub fn is_login_failure(message: &str) -> bool {
+    let m = message.to_lowercase();
+    m.contains("28000")
+        || m.contains("28p01")
+        || m.contains("password authentication failed")
+        || m.contains("invalid username or password")
+        || m.contains("用户名或密码错误")
+        || m.contains("-2501")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_hosts() {
+        assert_eq!(
+            split_host_port("10.0.0.1:5236"),
+            ("10.0.0.1".into(), Some(5236))
+        );
+        assert_eq!(split_host_port("[::1]:5236"), ("::1".into(), Some(5236)));
+        assert_eq!(split_host_port("dmsvc"), ("dmsvc".into(), None));
+    }
+
+    #[test]
+    fn redacts_password() {
+        let cs = Secret::new("Driver=X;UID=a;PWD=s3cret;");
+        assert_eq!(
+            redact("login failed for s3cret", &cs),
+            "login failed for ***"
+        );
+    }
+}

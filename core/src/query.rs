@@ -1,0 +1,137 @@
+//! Running one query over an ODBC connection and reading every cell as text.
+//!
+//! Results are small (monitoring views), so rows are fetched one by one with `SQLGetData`
+//! into text, and NULL becomes `None`. Column names are not used: built-in SQL maps result
+//! columns by position, since name case differs between engines (DESIGN.md §7).
+
+use odbc_api::{Connection, Cursor, ResultSetMetadata};
+
+/// All rows of a result, cells as text, NULL as `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rows {
+    /// The rows, each with one cell per selected column.
+    pub rows: Vec<Vec<Option<String>>>,
+    /// True when the row cap cut the result.
+    pub truncated: bool,
+}
+
+impl Rows {
+    /// The first row, if any.
+    pub fn first(&self) -> Option<&[Option<String>]> {
+        self.rows.first().map(Vec::as_slice)
+    }
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+    /// True when there is no row.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}
+
+/// A cell read as text, or `None` for NULL or a missing column.
+pub fn cell(row: &[Option<String>], i: usize) -> Option<&str> {
+    row.get(i).and_then(|c| c.as_deref())
+}
+
+/// A cell parsed as a number (`None` for NULL, a missing column or non-numeric text).
+pub fn cell_f64(row: &[Option<String>], i: usize) -> Option<f64> {
+    cell(row, i).and_then(|s| s.trim().parse::<f64>().ok())
+}
+
+/// What went wrong running a query.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryError {
+    /// The driver reported an error. `connection_lost` is true for errors that mean the
+    /// connection is unusable (SQLSTATE class 08, DM network errors).
+    #[error("query failed: {message}")]
+    Driver {
+        /// Driver message (never contains the connection string).
+        message: String,
+        /// Five-character SQLSTATE when known.
+        sqlstate: Option<String>,
+        /// The connection cannot be used any more.
+        connection_lost: bool,
+    },
+    /// The statement produced no result set.
+    #[error("statement returned no result set")]
+    NoResultSet,
+    /// No connection could be obtained in time, or connecting failed.
+    #[error("no connection: {0}")]
+    Connection(String),
+    /// The query did not finish before its deadline.
+    #[error("query timed out after {0:?}")]
+    Timeout(std::time::Duration),
+}
+
+impl QueryError {
+    /// True when this error says the datasource itself is unreachable (not a bad query).
+    pub fn is_connection_level(&self) -> bool {
+        match self {
+            QueryError::Driver {
+                connection_lost, ..
+            } => *connection_lost,
+            QueryError::Connection(_) => true,
+            QueryError::NoResultSet | QueryError::Timeout(_) => false,
+        }
+    }
+}
+
+/// Classifies an odbc-api error.
+pub(crate) fn classify(error: &odbc_api::Error) -> QueryError {
+    let (sqlstate, native) = match error {
+        odbc_api::Error::Diagnostics { record, .. } => {
+            let state = String::from_utf8_lossy(&record.state.0).into_owned();
+            (Some(state), Some(record.native_error))
+        }
+        _ => (None, None),
+    };
+    let message = error.to_string();
+    let lower = message.to_lowercase();
+    let connection_lost = sqlstate.as_deref().is_some_and(|s| s.starts_with("08"))
+        // DM: network communication error (网络通信异常), error 6001; SQLite/PG: closed handles.
+        || message.contains("网络通信异常")
+        || native == Some(-6001)
+        || lower.contains("connection is closed")
+        || lower.contains("server closed the connection")
+        || lower.contains("could not send data")
+        || lower.contains("connection reset")
+        || lower.contains("terminating connection");
+    QueryError::Driver {
+        message,
+        sqlstate,
+        connection_lost,
+    }
+}
+
+/// Runs `sql` and reads at most `max_rows` rows (`None`: all rows) as text.
+pub fn run_query(
+    conn: &Connection<'_>,
+    sql: &str,
+    timeout_secs: Option<usize>,
+    max_rows: Option<usize>,
+) -> Result<Rows, QueryError> {
+    let cursor = conn
+        .execute(sql, (), timeout_secs)
+        .map_err(|e| classify(&e))?;
+    let mut cursor = cursor.ok_or(QueryError::NoResultSet)?;
+    let ncols = cursor.num_result_cols().map_err(|e| classify(&e))?;
+    let ncols = u16::try_from(ncols.max(0)).unwrap_or(u16::MAX);
+    let mut out = Rows::default();
+    let mut buf = Vec::new();
+    while let Some(mut row) = cursor.next_row().map_err(|e| classify(&e))? {
+        if max_rows.is_some_and(|m| out.rows.len() >= m) {
+            out.truncated = true;
+            break;
+        }
+        let mut cells = Vec::with_capacity(usize::from(ncols));
+        for col in 1..=ncols {
+            let not_null = row.get_text(col, &mut buf).map_err(|e| classify(&e))?;
+            cells.push(not_null.then(|| String::from_utf8_lossy(&buf).into_owned()));
+        }
+        out.rows.push(cells);
+    }
+    Ok(out)
+}

@@ -1,0 +1,667 @@
+//! The exporter runtime: datasources with their pools, health and collectors; one scrape.
+//!
+//! Data flow of a scrape (DESIGN.md §3): datasources are scheduled by `collectStrategy`;
+//! an Unhealthy datasource is skipped at once (`dmdb_up 0`); the collectors of a datasource
+//! run concurrently on blocking threads, never more at once than its pool allows; each is
+//! bounded by the scrape deadline; samples get the datasource's const labels; families are
+//! merged by name, self-metrics are added and the text format is encoded. The answer is
+//! always complete for what finished: failures show in metrics, not in HTTP errors.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use dmexp_config::{CollectStrategy, CollectionMode, Config, DatasourceConfig, GlobalConfig};
+use futures::future::join_all;
+use futures::StreamExt;
+use tracing::Instrument;
+
+use crate::collector::{
+    registered, CollectContext, Collector, CollectorDescriptor, Family, MetricDef, MetricSpec,
+    Sample,
+};
+use crate::health::{Health, Transition};
+use crate::metrics::{DescError, DescFactory, FamilySet, MetricTemplate};
+use crate::pool::{is_login_failure, DatasourcePool, PoolError, PoolGuard};
+use crate::query::{QueryError, Rows};
+use crate::server::{DatasourceStatus, HealthState, MetricsSource};
+
+/// Errors building the runtime from a validated config.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuntimeError {
+    /// A metric declaration or label is invalid for this datasource.
+    #[error("datasource `{datasource}`, collector `{collector}`: {source}")]
+    Desc {
+        /// Datasource name.
+        datasource: String,
+        /// Collector name.
+        collector: String,
+        /// The invalid declaration.
+        #[source]
+        source: DescError,
+    },
+    /// The pool cannot be created.
+    #[error(transparent)]
+    Pool(#[from] PoolError),
+}
+
+const UP: MetricDef = MetricDef::gauge(
+    "dmdb_up",
+    "Current health status of the data source, 1 indicates normal, 0 indicates unavailable",
+);
+const COLLECTOR_SUCCESS: MetricDef = MetricDef::gauge(
+    "dameng_exporter_collector_success",
+    "Whether the collector succeeded in the last scrape (1) or failed or timed out (0).",
+)
+.with_labels(&["collector"]);
+const COLLECTOR_DURATION: MetricDef = MetricDef::gauge(
+    "dameng_exporter_collector_duration_seconds",
+    "Time the collector took in the last scrape, in seconds.",
+)
+.with_labels(&["collector"]);
+const SCRAPE_DURATION: MetricDef = MetricDef::gauge(
+    "dameng_exporter_scrape_duration_seconds",
+    "Time the last scrape of this datasource took, in seconds.",
+);
+const LAST_SUCCESS: MetricDef = MetricDef::gauge(
+    "dameng_exporter_last_success_timestamp_seconds",
+    "Unix time of the last scrape in which every collector of this datasource succeeded.",
+);
+const BUILD_INFO: MetricDef = MetricDef::gauge(
+    "dameng_exporter_build_info",
+    "A metric with a constant '1' value labeled by version, revision, branch and rustversion \
+     from which dameng_exporter was built, and the os and arch of the build.",
+)
+.with_labels(&[
+    "version",
+    "revision",
+    "branch",
+    "rustversion",
+    "goos",
+    "goarch",
+]);
+const DUPLICATES: MetricDef = MetricDef::counter(
+    "dameng_exporter_duplicate_series_dropped_total",
+    "Series dropped because a collector produced the same name and labels twice.",
+);
+
+/// Build facts shown in `dameng_exporter_build_info`.
+#[derive(Debug, Clone)]
+pub struct BuildInfo {
+    /// Version, e.g. `v0.1.0`.
+    pub version: String,
+    /// Git revision or `unknown`.
+    pub revision: String,
+    /// Git branch or `unknown`.
+    pub branch: String,
+    /// rustc version or `unknown`.
+    pub rustversion: String,
+}
+
+struct CollectorRuntime {
+    name: String,
+    collector: Arc<dyn Collector>,
+    templates: Arc<Vec<MetricTemplate>>,
+}
+
+/// One datasource at runtime.
+pub struct DatasourceRuntime {
+    config: DatasourceConfig,
+    label: String,
+    pool: Option<DatasourcePool>,
+    health: Health,
+    collectors: Vec<CollectorRuntime>,
+    self_templates: SelfTemplates,
+    last_success: Mutex<Option<f64>>,
+}
+
+struct SelfTemplates {
+    up: MetricTemplate,
+    success: MetricTemplate,
+    duration: MetricTemplate,
+    scrape: MetricTemplate,
+    last_success: MetricTemplate,
+}
+
+impl std::fmt::Debug for DatasourceRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatasourceRuntime")
+            .field("name", &self.config.name)
+            .field("label", &self.label)
+            .field(
+                "collectors",
+                &self.collectors.iter().map(|c| &c.name).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl DatasourceRuntime {
+    /// Configured name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+    /// Value of the `datasource` label.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+    /// Health record.
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+    /// Names of the enabled collectors.
+    pub fn collector_names(&self) -> Vec<&str> {
+        self.collectors.iter().map(|c| c.name.as_str()).collect()
+    }
+    /// The pool (None when disabled).
+    pub fn pool(&self) -> Option<&DatasourcePool> {
+        self.pool.as_ref()
+    }
+}
+
+/// Whether a built-in collector runs for a datasource (register* switches, disabledCollectors).
+pub fn collector_enabled(d: &CollectorDescriptor, ds: &DatasourceConfig) -> bool {
+    let switch = match d.family {
+        Family::Database => ds.register_database_metrics,
+        Family::Host => ds.register_host_metrics,
+        Family::Dmhs => ds.register_dmhs_metrics,
+    };
+    switch && d.default_enabled && !ds.disabled_collectors.iter().any(|n| n == d.name)
+}
+
+/// The whole exporter state.
+pub struct Runtime {
+    global: GlobalConfig,
+    datasources: Vec<Arc<DatasourceRuntime>>,
+    build_info: BuildInfo,
+    build_template: MetricTemplate,
+    duplicates_template: MetricTemplate,
+    duplicates_total: AtomicU64,
+    ready: AtomicBool,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("datasources", &self.datasources)
+            .finish()
+    }
+}
+
+fn template(
+    factory: &DescFactory,
+    def: &MetricDef,
+    ds: &str,
+    collector: &str,
+) -> Result<MetricTemplate, RuntimeError> {
+    factory
+        .template(&MetricSpec::from(def))
+        .map_err(|source| RuntimeError::Desc {
+            datasource: ds.to_owned(),
+            collector: collector.to_owned(),
+            source,
+        })
+}
+
+impl Runtime {
+    /// Builds pools (without connecting) and collectors for every datasource.
+    pub fn build(config: &Config, build_info: BuildInfo) -> Result<Self, RuntimeError> {
+        let mut datasources = Vec::new();
+        for ds in &config.datasources {
+            datasources.push(Arc::new(Self::build_datasource(ds)?));
+        }
+        let plain = DescFactory::new(None, &[]);
+        Ok(Runtime {
+            global: config.global.clone(),
+            datasources,
+            build_template: template(&plain, &BUILD_INFO, "-", "build_info")?,
+            duplicates_template: template(&plain, &DUPLICATES, "-", "self")?,
+            build_info,
+            duplicates_total: AtomicU64::new(0),
+            ready: AtomicBool::new(false),
+        })
+    }
+
+    fn build_datasource(ds: &DatasourceConfig) -> Result<DatasourceRuntime, RuntimeError> {
+        let label = ds.datasource_label();
+        let factory = DescFactory::new(Some(&label), &ds.labels);
+        let mut collectors = Vec::new();
+        if ds.enabled {
+            for d in registered() {
+                if !collector_enabled(d, ds) {
+                    continue;
+                }
+                let collector = match (d.factory)(ds) {
+                    Ok(c) => c,
+                    Err(error) => {
+                        tracing::warn!(datasource = %ds.name, collector = d.name, error = %error, "Collector disabled.");
+                        continue;
+                    }
+                };
+                let templates = collector
+                    .metrics()
+                    .iter()
+                    .map(|s| {
+                        factory.template(s).map_err(|source| RuntimeError::Desc {
+                            datasource: ds.name.clone(),
+                            collector: d.name.to_owned(),
+                            source,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                collectors.push(CollectorRuntime {
+                    name: d.name.to_owned(),
+                    collector: Arc::from(collector),
+                    templates: Arc::new(templates),
+                });
+            }
+        }
+        let pool = if ds.enabled {
+            Some(DatasourcePool::new(ds)?)
+        } else {
+            None
+        };
+        let n = &ds.name;
+        Ok(DatasourceRuntime {
+            self_templates: SelfTemplates {
+                up: template(&factory, &UP, n, "self")?,
+                success: template(&factory, &COLLECTOR_SUCCESS, n, "self")?,
+                duration: template(&factory, &COLLECTOR_DURATION, n, "self")?,
+                scrape: template(&factory, &SCRAPE_DURATION, n, "self")?,
+                last_success: template(&factory, &LAST_SUCCESS, n, "self")?,
+            },
+            config: ds.clone(),
+            label,
+            pool,
+            health: Health::new(ds.enabled),
+            collectors,
+            last_success: Mutex::new(None),
+        })
+    }
+
+    /// The datasources, in config order.
+    pub fn datasources(&self) -> &[Arc<DatasourceRuntime>] {
+        &self.datasources
+    }
+
+    /// Global settings.
+    pub fn global(&self) -> &GlobalConfig {
+        &self.global
+    }
+
+    /// Starts one health-check task per enabled datasource. The first check runs at once;
+    /// the runtime reports ready when every first check has finished.
+    pub fn start_health_checks(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut handles = Vec::new();
+        let pending = Arc::new(AtomicU64::new(0));
+        for ds in self.datasources.iter().filter(|d| d.pool.is_some()) {
+            pending.fetch_add(1, Ordering::SeqCst);
+            let ds = Arc::clone(ds);
+            let rt = Arc::clone(self);
+            let pending = Arc::clone(&pending);
+            let span = tracing::info_span!("health", datasource = %ds.config.name);
+            handles.push(tokio::spawn(
+                async move {
+                    let mut first = true;
+                    loop {
+                        let healthy = ds.health.state() == HealthState::Healthy;
+                        if first || !healthy || rt.global.enable_health_ping {
+                            check_once(&ds).await;
+                        }
+                        if first {
+                            first = false;
+                            if pending.fetch_sub(1, Ordering::SeqCst) == 1 {
+                                rt.ready.store(true, Ordering::SeqCst);
+                            }
+                        }
+                        tokio::time::sleep(ds.health.next_delay(rt.global.retry_interval)).await;
+                    }
+                }
+                .instrument(span),
+            ));
+        }
+        if handles.is_empty() {
+            self.ready.store(true, Ordering::SeqCst);
+        }
+        handles
+    }
+
+    /// Runs one scrape of every datasource and encodes the result.
+    pub async fn scrape(&self) -> String {
+        let deadline = match self.global.collection_mode {
+            CollectionMode::Fast => Some(Instant::now() + self.global.global_timeout),
+            CollectionMode::Blocking => None,
+        };
+        let mut order: Vec<Arc<DatasourceRuntime>> = self
+            .datasources
+            .iter()
+            .filter(|d| d.config.enabled)
+            .cloned()
+            .collect();
+        order.sort_by_key(|d| d.config.priority);
+        let results: Vec<DatasourceResult> = match self.global.collect_strategy {
+            CollectStrategy::Serial => {
+                let mut out = Vec::new();
+                for ds in &order {
+                    out.push(scrape_datasource(ds, deadline).await);
+                }
+                out
+            }
+            CollectStrategy::Concurrent => {
+                join_all(order.iter().map(|ds| scrape_datasource(ds, deadline))).await
+            }
+            CollectStrategy::Hybrid => {
+                let mut groups: Vec<Vec<Arc<DatasourceRuntime>>> = Vec::new();
+                for ds in order {
+                    match groups.last_mut() {
+                        Some(g) if g[0].config.priority == ds.config.priority => g.push(ds),
+                        _ => groups.push(vec![ds]),
+                    }
+                }
+                let group_timeout = self.global.group_timeout;
+                let per_group = groups.into_iter().map(|g| async move {
+                    let gd = Instant::now() + group_timeout;
+                    let d = Some(deadline.map_or(gd, |d| d.min(gd)));
+                    join_all(g.iter().map(|ds| scrape_datasource(ds, d))).await
+                });
+                futures::stream::iter(per_group)
+                    .buffered(self.global.max_concurrent_groups.max(1))
+                    .collect::<Vec<_>>()
+                    .await
+                    .into_iter()
+                    .flatten()
+                    .collect()
+            }
+        };
+        let mut set = FamilySet::new();
+        for r in &results {
+            r.add_to(&mut set);
+        }
+        let b = &self.build_info;
+        set.add(
+            &self.build_template,
+            &[
+                b.version.clone(),
+                b.revision.clone(),
+                b.branch.clone(),
+                b.rustversion.clone(),
+                std::env::consts::OS.to_owned(),
+                std::env::consts::ARCH.to_owned(),
+            ],
+            1.0,
+        );
+        let dups = set.duplicates();
+        if dups > 0 {
+            tracing::warn!(count = dups, "Dropped duplicate series.");
+        }
+        let total = self.duplicates_total.fetch_add(dups, Ordering::Relaxed) + dups;
+        set.add(&self.duplicates_template, &[], total as f64);
+        set.encode()
+    }
+}
+
+impl MetricsSource for Runtime {
+    fn scrape(&self) -> Pin<Box<dyn Future<Output = String> + Send + '_>> {
+        Box::pin(Runtime::scrape(self))
+    }
+
+    fn statuses(&self) -> Vec<DatasourceStatus> {
+        self.datasources
+            .iter()
+            .map(|d| DatasourceStatus {
+                name: d.config.name.clone(),
+                label: d.label.clone(),
+                state: d.health.state(),
+                last_error: d.health.last_error(),
+            })
+            .collect()
+    }
+
+    fn ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+}
+
+/// One health check: check out a connection and run `SELECT 1 FROM DUAL`.
+async fn check_once(ds: &Arc<DatasourceRuntime>) {
+    let Some(pool) = ds.pool.clone() else { return };
+    let timeout = ds.config.query_timeout;
+    let secs = usize::try_from(timeout.as_secs().max(1)).unwrap_or(300);
+    pool.close_idle();
+    let ping = async move {
+        let mut guard = pool.get(timeout).await?;
+        tokio::task::spawn_blocking(move || {
+            guard
+                .query("SELECT 1 FROM DUAL", Some(secs), Some(1))
+                .map(|_| ())
+        })
+        .await
+        .map_err(|join| QueryError::Connection(format!("health check task failed: {join}")))?
+    };
+    let result = match tokio::time::timeout(timeout * 2 + Duration::from_secs(1), ping).await {
+        Ok(r) => r,
+        Err(_) => Err(QueryError::Timeout(timeout * 2)),
+    };
+    match result {
+        Ok(()) => apply(ds, ds.health.success()),
+        Err(e) if e.is_connection_level() || matches!(e, QueryError::Timeout(_)) => {
+            let msg = e.to_string();
+            let login = is_login_failure(&msg);
+            apply(ds, ds.health.failure(msg, login));
+        }
+        // The connection works but the ping query failed (e.g. no DUAL): still reachable.
+        Err(e) => {
+            tracing::debug!(datasource = %ds.config.name, error = %e, "Ping query failed on a working connection.");
+            apply(ds, ds.health.success());
+        }
+    }
+}
+
+fn apply(ds: &DatasourceRuntime, t: Transition) {
+    match t {
+        Transition::None => {}
+        Transition::Up => {
+            tracing::info!(datasource = %ds.config.name, "Datasource is healthy.");
+        }
+        Transition::Down(error) => {
+            tracing::error!(datasource = %ds.config.name, error = %error, "Datasource is unreachable.");
+        }
+    }
+}
+
+struct CollectorResult {
+    name: String,
+    templates: Arc<Vec<MetricTemplate>>,
+    samples: Vec<Sample>,
+    success: bool,
+    duration: Duration,
+}
+
+struct DatasourceResult {
+    ds: Arc<DatasourceRuntime>,
+    up: bool,
+    collectors: Vec<CollectorResult>,
+    duration: Duration,
+}
+
+impl DatasourceResult {
+    fn add_to(&self, set: &mut FamilySet) {
+        let t = &self.ds.self_templates;
+        set.add(&t.up, &[], if self.up { 1.0 } else { 0.0 });
+        if !self.up {
+            return;
+        }
+        for c in &self.collectors {
+            for s in &c.samples {
+                match c.templates.get(s.metric) {
+                    Some(tpl) => {
+                        set.add(tpl, &s.labels, s.value);
+                    }
+                    None => tracing::warn!(
+                        datasource = %self.ds.config.name, collector = %c.name,
+                        index = s.metric, "Sample for an undeclared metric dropped."
+                    ),
+                }
+            }
+            let name = [c.name.clone()];
+            set.add(&t.success, &name, if c.success { 1.0 } else { 0.0 });
+            set.add(&t.duration, &name, c.duration.as_secs_f64());
+        }
+        set.add(&t.scrape, &[], self.duration.as_secs_f64());
+        if let Some(ts) = *self
+            .ds
+            .last_success
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+        {
+            set.add(&t.last_success, &[], ts);
+        }
+    }
+}
+
+async fn scrape_datasource(
+    ds: &Arc<DatasourceRuntime>,
+    deadline: Option<Instant>,
+) -> DatasourceResult {
+    let started = Instant::now();
+    let span = tracing::debug_span!("scrape", datasource = %ds.config.name);
+    let mut result = DatasourceResult {
+        ds: Arc::clone(ds),
+        up: false,
+        collectors: Vec::new(),
+        duration: Duration::ZERO,
+    };
+    if ds.pool.is_none() || !ds.health.should_scrape() {
+        result.duration = started.elapsed();
+        return result;
+    }
+    // Per collector: the query timeout plus the time to get a connection, within the deadline.
+    let per_collector = ds.config.query_timeout * 2;
+    let futures = ds.collectors.iter().map(|c| {
+        let ds = Arc::clone(ds);
+        let span = tracing::debug_span!(parent: &span, "collect", collector = %c.name);
+        async move {
+            let collector_deadline = Instant::now() + per_collector;
+            let until = deadline.map_or(collector_deadline, |d| d.min(collector_deadline));
+            run_collector(&ds, c, until).await
+        }
+        .instrument(span)
+    });
+    result.collectors = join_all(futures).await;
+    // A collector's success marks an unchecked datasource healthy; a connection-level
+    // failure marks it unhealthy. Query errors and timeouts leave the state alone.
+    result.up = ds.health.state() == HealthState::Healthy;
+    result.duration = started.elapsed();
+    if result.up && result.collectors.iter().all(|c| c.success) {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        *ds.last_success.lock().unwrap_or_else(|e| e.into_inner()) = Some(now.floor());
+    }
+    result
+}
+
+async fn run_collector(
+    ds: &Arc<DatasourceRuntime>,
+    c: &CollectorRuntime,
+    until: Instant,
+) -> CollectorResult {
+    let started = Instant::now();
+    let mut out = CollectorResult {
+        name: c.name.clone(),
+        templates: Arc::clone(&c.templates),
+        samples: Vec::new(),
+        success: false,
+        duration: Duration::ZERO,
+    };
+    let Some(pool) = ds.pool.clone() else {
+        return out;
+    };
+    let remaining = until.saturating_duration_since(Instant::now());
+    let guard = match pool.get(remaining.min(ds.config.query_timeout)).await {
+        Ok(g) => g,
+        Err(error) => {
+            if error.is_connection_level() && !error.to_string().contains("timed out waiting") {
+                let msg = error.to_string();
+                let login = is_login_failure(&msg);
+                apply(ds, ds.health.failure(msg, login));
+            }
+            tracing::warn!(datasource = %ds.config.name, collector = %c.name, error = %error, "Collector got no connection.");
+            out.duration = started.elapsed();
+            return out;
+        }
+    };
+    let collector = Arc::clone(&c.collector);
+    let config = ds.config.clone();
+    let task = tokio::task::spawn_blocking(move || {
+        let mut ctx = BlockingContext {
+            guard,
+            config,
+            until,
+        };
+        let mut samples = Vec::new();
+        let r = collector.collect(&mut ctx, &mut samples);
+        (r, samples)
+    });
+    let remaining = until.saturating_duration_since(Instant::now());
+    match tokio::time::timeout(remaining + Duration::from_millis(50), task).await {
+        Ok(Ok((Ok(()), samples))) => {
+            out.samples = samples;
+            out.success = true;
+        }
+        Ok(Ok((Err(error), _))) => {
+            if let crate::collector::CollectError::Query(q) = &error {
+                if q.is_connection_level() {
+                    let msg = q.to_string();
+                    let login = is_login_failure(&msg);
+                    apply(ds, ds.health.failure(msg, login));
+                }
+            }
+            tracing::warn!(datasource = %ds.config.name, collector = %c.name, error = %error, "Collector failed.");
+        }
+        Ok(Err(join)) => {
+            tracing::error!(datasource = %ds.config.name, collector = %c.name, error = %join, "Collector panicked.");
+        }
+        Err(_) => {
+            tracing::warn!(datasource = %ds.config.name, collector = %c.name, "Collector timed out.");
+        }
+    }
+    if out.success && !ds.health.checked() {
+        apply(ds, ds.health.success());
+    }
+    out.duration = started.elapsed();
+    out
+}
+
+/// The [`CollectContext`] given to collectors: one pooled connection for the collector.
+struct BlockingContext {
+    guard: PoolGuard,
+    config: DatasourceConfig,
+    until: Instant,
+}
+
+impl CollectContext for BlockingContext {
+    fn query(&mut self, sql: &str) -> Result<Rows, QueryError> {
+        let remaining = self.remaining();
+        if remaining.is_zero() {
+            return Err(QueryError::Timeout(self.config.query_timeout));
+        }
+        let timeout = remaining.min(self.config.query_timeout);
+        let secs = usize::try_from(timeout.as_secs_f64().ceil() as u64)
+            .unwrap_or(300)
+            .max(1);
+        self.guard.query(sql, Some(secs), None)
+    }
+
+    fn datasource(&self) -> &DatasourceConfig {
+        &self.config
+    }
+
+    fn remaining(&self) -> Duration {
+        self.until.saturating_duration_since(Instant::now())
+    }
+}

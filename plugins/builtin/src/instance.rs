@@ -1,0 +1,194 @@
+//! V$INSTANCE family: instance start time, status and mode, plus the counts of waiting
+//! transactions (V$TRXWAIT), deadlock history (V$DEADLOCK_HISTORY) and threads (V$THREADS).
+//!
+//! One portable query reads everything, including the database's `CURRENT_TIMESTAMP`, which
+//! is "now" for `dmdbms_start_day` and the zone for `START_TIME` (see `dmexp_core::dbtime`).
+
+use dmexp_config::DatasourceConfig;
+use dmexp_core::collector::{
+    BuildError, CollectContext, CollectError, Collector, CollectorDescriptor, Family, MetricDef,
+    MetricSpec, Sample,
+};
+use dmexp_core::dbtime::DbClock;
+use dmexp_core::query::{cell, cell_f64, Rows};
+
+/// The instance query: one row.
+pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ START_TIME, STATUS$, MODE$, CURRENT_TIMESTAMP, \
+    (SELECT COUNT(*) FROM V$TRXWAIT), (SELECT COUNT(*) FROM V$DEADLOCK_HISTORY), \
+    (SELECT COUNT(*) FROM V$THREADS) FROM V$INSTANCE";
+
+const START_TIME: usize = 0;
+const STATUS: usize = 1;
+const MODE: usize = 2;
+const TRX: usize = 3;
+const DEADLOCK: usize = 4;
+const THREADS: usize = 5;
+const START_DAY: usize = 6;
+
+/// Metrics of this collector, upstream names and help texts (UPSTREAM.md §3.2 #3–#9).
+pub const METRICS: &[MetricDef] = &[
+    MetricDef::gauge("dmdbms_start_time_info", "Database status time"),
+    MetricDef::gauge(
+        "dmdbms_status_info",
+        "Database status, value info: open = 1,mount = 2,suspend = 3 ,other = 4",
+    ),
+    MetricDef::gauge(
+        "dmdbms_mode_info",
+        "Database mode, value info: primary = 1,normal = 2,standby = 3 ,other = 4",
+    ),
+    MetricDef::gauge("dmdbms_trx_num_info", "Number of transactions"),
+    MetricDef::counter("dmdbms_dead_lock_num_total", "Number of deadlocks"),
+    MetricDef::gauge("dmdbms_thread_num_info", "Number of threads"),
+    MetricDef::gauge("dmdbms_start_day", "Database instance start_day "),
+];
+
+/// `STATUS$` → upstream code.
+pub fn status_code(status: Option<&str>) -> f64 {
+    match status.map(|s| s.trim().to_ascii_uppercase()).as_deref() {
+        Some("OPEN") => 1.0,
+        Some("MOUNT") => 2.0,
+        Some("SUSPEND") => 3.0,
+        _ => 4.0,
+    }
+}
+
+/// `MODE$` → upstream code.
+pub fn mode_code(mode: Option<&str>) -> f64 {
+    match mode.map(|s| s.trim().to_ascii_uppercase()).as_deref() {
+        Some("PRIMARY") => 1.0,
+        Some("NORMAL") => 2.0,
+        Some("STANDBY") => 3.0,
+        _ => 4.0,
+    }
+}
+
+/// Maps the result of [`SQL`] to samples. No row: no samples (upstream emitted zeros).
+pub fn map_rows(rows: &Rows) -> Vec<Sample> {
+    let mut out = Vec::new();
+    let Some(row) = rows.first() else { return out };
+    let clock = cell(row, 3).and_then(DbClock::from_current_timestamp);
+    if let (Some(clock), Some(start)) = (clock, cell(row, 0)) {
+        if let Some(t) = clock.unix_seconds(start) {
+            out.push(Sample::new(START_TIME, t));
+        }
+        if let Some(days) = clock.days_since(start) {
+            out.push(Sample::new(START_DAY, days as f64));
+        }
+    }
+    out.push(Sample::new(STATUS, status_code(cell(row, 1))));
+    out.push(Sample::new(MODE, mode_code(cell(row, 2))));
+    for (metric, col) in [(TRX, 4), (DEADLOCK, 5), (THREADS, 6)] {
+        if let Some(v) = cell_f64(row, col) {
+            out.push(Sample::new(metric, v));
+        }
+    }
+    out
+}
+
+/// The collector.
+#[derive(Debug, Default)]
+pub struct InstanceCollector;
+
+impl Collector for InstanceCollector {
+    fn name(&self) -> &str {
+        "instance"
+    }
+    fn metrics(&self) -> Vec<MetricSpec> {
+        METRICS.iter().map(MetricSpec::from).collect()
+    }
+    fn collect(
+        &self,
+        ctx: &mut dyn CollectContext,
+        out: &mut Vec<Sample>,
+    ) -> Result<(), CollectError> {
+        let rows = ctx.query(SQL)?;
+        out.extend(map_rows(&rows));
+        Ok(())
+    }
+}
+
+fn build(_: &DatasourceConfig) -> Result<Box<dyn Collector>, BuildError> {
+    Ok(Box::new(InstanceCollector))
+}
+
+inventory::submit! {
+    CollectorDescriptor::new(
+        "instance",
+        "V$INSTANCE, V$TRXWAIT, V$DEADLOCK_HISTORY, V$THREADS",
+        Family::Database,
+        METRICS,
+        build,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(cells: &[Option<&str>]) -> Rows {
+        Rows {
+            rows: vec![cells.iter().map(|c| c.map(str::to_owned)).collect()],
+            truncated: false,
+        }
+    }
+
+    #[test]
+    fn maps_a_dm_row() {
+        let r = rows(&[
+            Some("2026-11-01 08:30:00"),
+            Some("OPEN"),
+            Some("PRIMARY"),
+            Some("2026-11-24 10:00:00.000000 +08:00"),
+            Some("2"),
+            Some("3"),
+            Some("57"),
+        ]);
+        let s = map_rows(&r);
+        // 2026-11-01 08:30:00 +08:00 = 2026-11-01 00:30:00 UTC
+        assert_eq!(
+            s,
+            vec![
+                Sample::new(START_TIME, 1_793_493_000.0),
+                Sample::new(START_DAY, 23.0),
+                Sample::new(STATUS, 1.0),
+                Sample::new(MODE, 1.0),
+                Sample::new(TRX, 2.0),
+                Sample::new(DEADLOCK, 3.0),
+                Sample::new(THREADS, 57.0),
+            ]
+        );
+    }
+
+    #[test]
+    fn codes() {
+        assert_eq!(status_code(Some("MOUNT")), 2.0);
+        assert_eq!(status_code(Some("suspend")), 3.0);
+        assert_eq!(status_code(None), 4.0);
+        assert_eq!(mode_code(Some("STANDBY")), 3.0);
+        assert_eq!(mode_code(Some("NORMAL")), 2.0);
+        assert_eq!(mode_code(Some("x")), 4.0);
+    }
+
+    #[test]
+    fn no_row_no_samples() {
+        assert!(map_rows(&Rows::default()).is_empty());
+    }
+
+    #[test]
+    fn bad_time_skips_time_metrics_only() {
+        let r = rows(&[
+            Some("garbage"),
+            Some("OPEN"),
+            Some("NORMAL"),
+            Some("2026-11-24 10:00:00"),
+            None,
+            Some("0"),
+            Some("1"),
+        ]);
+        let s = map_rows(&r);
+        assert_eq!(s.len(), 4);
+        assert!(s
+            .iter()
+            .all(|x| x.metric != START_TIME && x.metric != START_DAY && x.metric != TRX));
+    }
+}

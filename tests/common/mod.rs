@@ -1,0 +1,268 @@
+//! Test harness: fixtures over real ODBC, the real exporter binary, real HTTP.
+
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A scratch directory for one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("it-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+fn run_build(args: &[&str]) {
+    let out = Command::new("bash")
+        .arg(root().join("tests/fixtures/build.sh"))
+        .args(args)
+        .output()
+        .expect("run tests/fixtures/build.sh");
+    assert!(
+        out.status.success(),
+        "tests/fixtures/build.sh {:?} failed:\n{}\n{}",
+        args,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Directory with the SQLite fixture files, built once per test process.
+pub fn sqlite_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("fixtures-sqlite-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        run_build(&["sqlite", dir.to_str().expect("utf-8 path")]);
+        dir
+    })
+}
+
+/// Connection string of a SQLite fixture instance (`primary`, `standby`, `odd`).
+pub fn sqlite_cs(instance: &str) -> String {
+    format!(
+        "Driver=SQLite3;Database={}",
+        sqlite_dir().join(format!("{instance}.db")).display()
+    )
+}
+
+/// Builds the PostgreSQL fixture databases once per test process.
+pub fn pg_ready() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| run_build(&["pg"]));
+}
+
+/// Connection string of a PostgreSQL fixture instance.
+pub fn pg_cs(instance: &str) -> String {
+    pg_ready();
+    format!(
+        "Driver={{PostgreSQL Unicode}};Server=127.0.0.1;Port=5432;Database=dmexp_{instance};UID=dmexp;PWD=dmexp"
+    )
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// A running exporter process.
+pub struct Exporter {
+    child: Child,
+    pub port: u16,
+    pub dir: PathBuf,
+    pub config: PathBuf,
+}
+
+impl Exporter {
+    /// Writes `body` (without listenAddress/logDir, which are added) to a config file in a
+    /// scratch dir and starts the binary on it; waits until /-/ready answers 200.
+    pub fn start(name: &str, body: &str) -> Exporter {
+        Self::start_with_args(name, body, &[])
+    }
+
+    pub fn start_with_args(name: &str, body: &str, args: &[&str]) -> Exporter {
+        let dir = scratch(name);
+        let port = free_port();
+        let config = dir.join("dameng_exporter.toml");
+        let text = format!(
+            "listenAddress = \"127.0.0.1:{port}\"\nlogDir = \"{}\"\nretryIntervalSeconds = 1\n{body}",
+            dir.join("logs").display()
+        );
+        std::fs::write(&config, text).expect("write config");
+        let child = Command::new(env!("CARGO_BIN_EXE_dameng_exporter"))
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .current_dir(&dir)
+            .stdout(Stdio::from(
+                std::fs::File::create(dir.join("stdout.log")).expect("stdout"),
+            ))
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.join("stderr.log")).expect("stderr"),
+            ))
+            .spawn()
+            .expect("start exporter");
+        let mut e = Exporter {
+            child,
+            port,
+            dir,
+            config,
+        };
+        e.wait_ready();
+        e
+    }
+
+    fn wait_ready(&mut self) {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(30) {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("exporter exited early with {status}:\n{}", self.output());
+            }
+            if let Ok((200, _)) = self.try_get("/-/ready", None) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("exporter not ready after 30 s:\n{}", self.output());
+    }
+
+    /// stdout + stderr so far.
+    pub fn output(&self) -> String {
+        let read = |f: &str| std::fs::read_to_string(self.dir.join(f)).unwrap_or_default();
+        format!(
+            "--- stdout\n{}\n--- stderr\n{}",
+            read("stdout.log"),
+            read("stderr.log")
+        )
+    }
+
+    /// Everything the exporter logged (stdout, stderr, log files).
+    pub fn all_logs(&self) -> String {
+        let mut s = self.output();
+        if let Ok(entries) = std::fs::read_dir(self.dir.join("logs")) {
+            for e in entries.flatten() {
+                s.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+            }
+        }
+        s
+    }
+
+    pub fn try_get(&self, path: &str, auth: Option<(&str, &str)>) -> Result<(u16, String), String> {
+        http_get(self.port, path, auth)
+    }
+
+    /// GET, panicking on transport errors.
+    pub fn get(&self, path: &str) -> (u16, String) {
+        self.try_get(path, None)
+            .unwrap_or_else(|e| panic!("GET {path}: {e}\n{}", self.output()))
+    }
+
+    /// GET /metrics, asserting 200.
+    pub fn metrics(&self) -> String {
+        let (status, body) = self.get("/metrics");
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return s;
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                let _ = self.child.kill();
+                panic!("exporter did not stop on SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Plain HTTP GET with optional basic auth; returns status and body.
+pub fn http_get(
+    port: u16,
+    path: &str,
+    auth: Option<(&str, &str)>,
+) -> Result<(u16, String), String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let mut req = agent.get(format!("http://127.0.0.1:{port}{path}"));
+    if let Some((u, p)) = auth {
+        use base64::Engine as _;
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+        req = req.header("Authorization", format!("Basic {token}"));
+    }
+    let mut resp = req.call().map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    let mut body = String::new();
+    resp.body_mut()
+        .as_reader()
+        .read_to_string(&mut body)
+        .map_err(|e| e.to_string())?;
+    Ok((status, body))
+}
+
+/// Runs the binary with arguments; returns (exit code, stdout, stderr).
+pub fn run_cli(args: &[&str], cwd: &Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_dameng_exporter"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run exporter");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Value of the series `name{labels}` in an exposition, labels given as a sorted
+/// `k="v",…` string exactly as the exporter prints them.
+pub fn value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(series)
+                .and_then(|rest| rest.strip_prefix(' '))
+        })
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// All series lines of one metric name.
+pub fn series<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+        .collect()
+}

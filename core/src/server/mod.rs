@@ -1,7 +1,61 @@
 //! HTTP server (axum): metrics, landing page, health endpoints, basic auth, graceful shutdown.
+//!
+//! [`app`] builds the [`Router`] from a [`MetricsSource`] and [`ServerOptions`]; [`serve`] runs
+//! it on a listener until a shutdown future resolves (usually [`shutdown_signal`]). Keeping the
+//! two apart lets tests drive the router with `tower::ServiceExt::oneshot`, without a socket.
+//!
+//! | Path | Answer | Basic auth |
+//! |---|---|---|
+//! | `metric_path` (default `/metrics`) | one scrape, always 200, format 0.0.4 | yes |
+//! | `/` | HTML status page: datasources, health, last error (escaped) | yes |
+//! | `/-/healthy` | 200 `OK` | no |
+//! | `/-/ready` | 200 once [`MetricsSource::ready`], else 503 | no |
+//! | anything else | 404 | no |
+//!
+//! `/` is protected because it shows datasource errors. Every request runs in an `INFO`
+//! `request` span (method, path, remote address) and is bounded by
+//! [`ServerOptions::request_timeout`] (503 when exceeded).
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # use std::time::Duration;
+//! # use dmexp_core::server::{self, MetricsSource, ServerOptions};
+//! # async fn run(source: Arc<dyn MetricsSource>) -> std::io::Result<()> {
+//! let opts = ServerOptions {
+//!     metric_path: "/metrics".into(),
+//!     basic_auth: None,
+//!     request_timeout: Duration::from_secs(30),
+//! };
+//! let listener = tokio::net::TcpListener::bind("0.0.0.0:9200").await?;
+//! server::serve(listener, server::app(source, opts), server::shutdown_signal()).await
+//! # }
+//! ```
+
+mod auth;
+mod error;
+mod routes;
+mod shutdown;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{ConnectInfo, Request};
+use axum::middleware;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{BoxError, Router};
+use dmexp_config::GlobalConfig;
+use tower::ServiceBuilder;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
+use tracing::Level;
+
+pub use auth::BasicAuth;
+pub use error::{AppError, ServerError};
+pub use shutdown::shutdown_signal;
 
 /// Health of one datasource as shown on the landing page and in `dmdb_up`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,4 +101,137 @@ pub trait MetricsSource: Send + Sync + 'static {
     fn statuses(&self) -> Vec<DatasourceStatus>;
     /// True once the runtime has been built (pools created, collectors instantiated).
     fn ready(&self) -> bool;
+}
+
+/// How the HTTP server behaves.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Path of the scrape endpoint (`metricPath`, default `/metrics`). Compared literally with
+    /// the request path; a missing leading `/` is added. Should not be `/-/healthy` or
+    /// `/-/ready`; if it is `/`, the scrape replaces the landing page.
+    pub metric_path: String,
+    /// Credentials required on the metric path and on `/`; `None` disables basic auth.
+    pub basic_auth: Option<BasicAuth>,
+    /// Upper bound for one request, bcrypt check and scrape included; 503 when exceeded.
+    /// Choose it above the scrape deadline. [`Duration::ZERO`] disables it.
+    pub request_timeout: Duration,
+}
+
+impl ServerOptions {
+    /// Reads `metricPath` and the basic-auth keys. The request timeout is not a config key:
+    /// the caller derives it from the scrape deadline.
+    pub fn from_global(cfg: &GlobalConfig, request_timeout: Duration) -> Result<Self, ServerError> {
+        Ok(ServerOptions {
+            metric_path: cfg.metric_path.clone(),
+            basic_auth: BasicAuth::from_global(cfg)?,
+            request_timeout,
+        })
+    }
+}
+
+/// Shared by all handlers; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    source: Arc<dyn MetricsSource>,
+    metric_path: Arc<str>,
+    auth: Option<Arc<auth::Authenticator>>,
+}
+
+/// Builds the router. See the module docs for the routes.
+///
+/// Layers, outermost first: request span and trace events, [`AppError`] logging, request
+/// timeout, basic auth, routes.
+pub fn app(source: Arc<dyn MetricsSource>, opts: ServerOptions) -> Router {
+    let metric_path: Arc<str> = if opts.metric_path.starts_with('/') {
+        Arc::from(opts.metric_path.as_str())
+    } else {
+        Arc::from(format!("/{}", opts.metric_path))
+    };
+    let state = AppState {
+        source,
+        metric_path: Arc::clone(&metric_path),
+        auth: opts
+            .basic_auth
+            .map(|config| Arc::new(auth::Authenticator::new(config))),
+    };
+
+    // Fixed routes yield to the metric path when they coincide; the metric path itself is
+    // served by the fallback (see `routes::fallback`).
+    let mut router = Router::new();
+    for (path, handler) in [
+        ("/", get(routes::landing)),
+        (routes::HEALTHY_PATH, get(routes::healthy)),
+        (routes::READY_PATH, get(routes::ready)),
+    ] {
+        if path != &*metric_path {
+            router = router.route(path, handler);
+        }
+    }
+
+    let timeout = if opts.request_timeout.is_zero() {
+        // tokio caps sleeps far in the future, so this is "never".
+        Duration::MAX
+    } else {
+        opts.request_timeout
+    };
+
+    router
+        .fallback(routes::fallback)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_auth,
+        ))
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(handle_layer_error))
+                .timeout(timeout),
+        )
+        .layer(middleware::from_fn(error::log_app_errors))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                // 5xx answers are logged as AppErrors or are expected (`/-/ready`).
+                .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
+        )
+        .with_state(state)
+}
+
+/// Maps errors of the tower layers (the timeout) to responses.
+async fn handle_layer_error(error: BoxError) -> axum::response::Response {
+    if error.is::<tower::timeout::error::Elapsed>() {
+        AppError::Timeout.into_response()
+    } else {
+        AppError::Internal(error).into_response()
+    }
+}
+
+/// The span every request runs in.
+fn request_span(request: &Request) -> tracing::Span {
+    let remote_addr = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| tracing::field::display(*addr));
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        remote_addr,
+    )
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then stops accepting, lets
+/// in-flight requests finish (each bounded by the request timeout) and returns.
+///
+/// Handlers see the peer address (`ConnectInfo<SocketAddr>`), which the request span records.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

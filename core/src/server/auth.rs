@@ -1,0 +1,493 @@
+//! HTTP basic authentication.
+//!
+//! The configured password is either plaintext or a bcrypt hash (`$2a$`, `$2b$`, `$2y$`).
+//! Differences from upstream (UPSTREAM.md §2.9, §8.4 X2/X3), on purpose:
+//!
+//! - The stored bcrypt hash sent as the password is never accepted (no pass-the-hash), and a
+//!   bcrypt-looking string sent against a plaintext password is compared as plaintext.
+//! - `$2b$` and `$2y$` hashes (htpasswd) are bcrypt too, not plaintext.
+//! - Usernames and plaintext passwords are compared in constant time ([`subtle`]).
+//! - Successful bcrypt checks are remembered in a small in-memory cache, so a scrape every
+//!   15 s does not pay ~0.25 s of CPU (cost 12) each time; bcrypt runs on the blocking pool
+//!   with at most [`MAX_CONCURRENT_BCRYPT`] checks at once, so a flood of wrong passwords
+//!   cannot take all blocking threads (which ODBC also needs).
+//! - 401 bodies are fixed and never echo anything the client sent; the username is logged
+//!   debug-escaped and truncated, the password never.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use dmexp_config::{GlobalConfig, Secret};
+use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
+
+use super::error::{AppError, ServerError};
+use super::AppState;
+
+/// Prefixes of the bcrypt hash forms we accept as a configured password.
+const BCRYPT_PREFIXES: [&str; 3] = ["$2a$", "$2b$", "$2y$"];
+/// Length of a complete bcrypt hash string (`$2b$12$` + 22 salt + 31 hash characters).
+const BCRYPT_HASH_LEN: usize = 60;
+/// How many verified passwords the cache keeps (normally one is enough; bcrypt ignores
+/// bytes after the 72nd, so a few distinct inputs can verify).
+const VERIFIED_CACHE_CAPACITY: usize = 8;
+/// How many bcrypt checks may run at once.
+pub(crate) const MAX_CONCURRENT_BCRYPT: usize = 2;
+/// Longest username prefix written to the log.
+const MAX_LOGGED_USERNAME_CHARS: usize = 64;
+
+/// Basic-auth credentials the server accepts.
+///
+/// `Debug` never shows the password ([`Secret`]).
+#[derive(Debug, Clone)]
+pub struct BasicAuth {
+    username: String,
+    password: Secret,
+}
+
+impl BasicAuth {
+    /// Builds the credentials. The password is plaintext or a bcrypt hash (`$2a$`, `$2b$`,
+    /// `$2y$`); a value that starts like a hash must be a well-formed one.
+    pub fn new(username: impl Into<String>, password: Secret) -> Result<Self, ServerError> {
+        let username = username.into();
+        if username.is_empty() {
+            return Err(ServerError::EmptyUsername);
+        }
+        if password.is_empty() {
+            return Err(ServerError::EmptyPassword);
+        }
+        if let Some(prefix) = bcrypt_prefix(password.expose()) {
+            check_bcrypt_hash(prefix, password.expose())?;
+        }
+        Ok(BasicAuth { username, password })
+    }
+
+    /// Reads `enableBasicAuth`, `basicAuthUsername` and `basicAuthPassword`. `Ok(None)` when
+    /// basic auth is disabled.
+    pub fn from_global(cfg: &GlobalConfig) -> Result<Option<Self>, ServerError> {
+        Self::from_parts(
+            cfg.enable_basic_auth,
+            &cfg.basic_auth_username,
+            &cfg.basic_auth_password,
+        )
+    }
+
+    fn from_parts(
+        enabled: bool,
+        username: &str,
+        password: &Secret,
+    ) -> Result<Option<Self>, ServerError> {
+        if !enabled {
+            return Ok(None);
+        }
+        Self::new(username, password.clone()).map(Some)
+    }
+
+    /// The accepted username.
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+
+    /// True when the configured password is a bcrypt hash.
+    pub fn is_bcrypt(&self) -> bool {
+        bcrypt_prefix(self.password.expose()).is_some()
+    }
+}
+
+/// The bcrypt prefix `s` starts with, if any.
+fn bcrypt_prefix(s: &str) -> Option<&'static str> {
+    BCRYPT_PREFIXES.into_iter().find(|p| s.starts_with(p))
+}
+
+/// Structural check of a configured hash, so that typos are startup errors and not a 401 on
+/// every scrape. Does not run bcrypt.
+fn check_bcrypt_hash(prefix: &'static str, hash: &str) -> Result<(), ServerError> {
+    let invalid = |reason| ServerError::InvalidBcryptHash { prefix, reason };
+    if hash.len() != BCRYPT_HASH_LEN || !hash.is_ascii() {
+        return Err(invalid("expected 60 ASCII characters"));
+    }
+    let parts: bcrypt::HashParts = hash.parse().map_err(|_| invalid("malformed"))?;
+    if !(4..=31).contains(&parts.get_cost()) {
+        return Err(invalid("cost must be between 4 and 31"));
+    }
+    let body_ok = hash[7..]
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/');
+    if !body_ok || hash.as_bytes()[6] != b'$' {
+        return Err(invalid("malformed"));
+    }
+    Ok(())
+}
+
+/// Why a request was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum AuthFailure {
+    /// No `Authorization` header.
+    Missing,
+    /// A header that is not `Basic base64(user:password)` in UTF-8.
+    Malformed,
+    /// Well-formed, but wrong username or password. Carries the submitted username.
+    Rejected { username: String },
+}
+
+/// Checks requests against [`BasicAuth`], with a cache of successful bcrypt checks.
+///
+/// One instance per built router: a config reload builds a new router and so drops the cache.
+pub(crate) struct Authenticator {
+    config: BasicAuth,
+    bcrypt: bool,
+    verified: Mutex<VecDeque<Secret>>,
+    bcrypt_slots: Arc<Semaphore>,
+}
+
+impl Authenticator {
+    pub(crate) fn new(config: BasicAuth) -> Self {
+        let bcrypt = config.is_bcrypt();
+        Authenticator {
+            config,
+            bcrypt,
+            verified: Mutex::new(VecDeque::with_capacity(VERIFIED_CACHE_CAPACITY)),
+            bcrypt_slots: Arc::new(Semaphore::new(MAX_CONCURRENT_BCRYPT)),
+        }
+    }
+
+    /// Checks the `Authorization` header of a request.
+    pub(crate) async fn authenticate(
+        &self,
+        authorization: Option<&HeaderValue>,
+    ) -> Result<(), AuthFailure> {
+        let header = authorization.ok_or(AuthFailure::Missing)?;
+        let (username, password) = parse_basic(header).ok_or(AuthFailure::Malformed)?;
+        if self.credentials_match(&username, &password).await {
+            Ok(())
+        } else {
+            Err(AuthFailure::Rejected { username })
+        }
+    }
+
+    async fn credentials_match(&self, username: &str, password: &str) -> bool {
+        // Both checks always run, so the response time does not tell whether the username
+        // alone was right.
+        let username_ok: bool = username
+            .as_bytes()
+            .ct_eq(self.config.username.as_bytes())
+            .into();
+        let password_ok = if self.bcrypt {
+            if self.is_cached(password) {
+                true
+            } else {
+                let ok = self.bcrypt_verify(password).await;
+                if ok && username_ok {
+                    self.remember(password);
+                }
+                ok
+            }
+        } else {
+            password
+                .as_bytes()
+                .ct_eq(self.config.password.expose().as_bytes())
+                .into()
+        };
+        username_ok && password_ok
+    }
+
+    /// Runs bcrypt on the blocking pool. The stored hash itself is never accepted.
+    async fn bcrypt_verify(&self, password: &str) -> bool {
+        let hash = self.config.password.expose();
+        if bool::from(password.as_bytes().ct_eq(hash.as_bytes())) {
+            // Pass-the-hash: knowing the hash must not be enough.
+            return false;
+        }
+        // The permit moves into the blocking task: if the request times out and this future
+        // is dropped, the slot stays taken until bcrypt has actually finished.
+        let Ok(permit) = Arc::clone(&self.bcrypt_slots).acquire_owned().await else {
+            return false;
+        };
+        let candidate = Secret::new(password);
+        let hash = Secret::new(hash);
+        let result = tokio::task::spawn_blocking(move || {
+            let matches = bcrypt::verify(candidate.expose(), hash.expose());
+            drop(permit);
+            matches
+        })
+        .await;
+        match result {
+            Ok(Ok(matches)) => matches,
+            Ok(Err(_)) => {
+                // BcryptError's Display may contain the hash: do not log it.
+                tracing::error!(
+                    "The configured bcrypt hash in basicAuthPassword cannot be checked; fix the hash."
+                );
+                false
+            }
+            Err(error) => {
+                tracing::error!(error = %error, "Password check task failed.");
+                false
+            }
+        }
+    }
+
+    fn is_cached(&self, password: &str) -> bool {
+        let verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+        // No early exit: every entry is compared.
+        verified
+            .iter()
+            .fold(subtle::Choice::from(0), |found, known| {
+                found | password.as_bytes().ct_eq(known.expose().as_bytes())
+            })
+            .into()
+    }
+
+    fn remember(&self, password: &str) {
+        let mut verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+        if verified.len() >= VERIFIED_CACHE_CAPACITY {
+            verified.pop_front();
+        }
+        verified.push_back(Secret::new(password));
+    }
+
+    #[cfg(test)]
+    fn cached_len(&self) -> usize {
+        self.verified
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
+/// Parses `Basic base64(username:password)`; `None` for anything else.
+fn parse_basic(header: &HeaderValue) -> Option<(String, String)> {
+    let value = header.to_str().ok()?.trim();
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (username, password) = text.split_once(':')?;
+    Some((username.to_owned(), password.to_owned()))
+}
+
+/// The submitted username as it may appear in a log: at most
+/// [`MAX_LOGGED_USERNAME_CHARS`] characters (it is logged with `?`, so escaped).
+fn loggable_username(username: &str) -> &str {
+    match username.char_indices().nth(MAX_LOGGED_USERNAME_CHARS) {
+        Some((end, _)) => &username[..end],
+        None => username,
+    }
+}
+
+/// Middleware: requires credentials on the protected paths (the metric path and `/`) when
+/// basic auth is configured. `/-/healthy` and `/-/ready` stay open for orchestrators.
+pub(crate) async fn require_auth(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(auth) = state.auth.as_deref() else {
+        return next.run(request).await;
+    };
+    let path = request.uri().path();
+    if path != "/" && path != &*state.metric_path {
+        return next.run(request).await;
+    }
+    // Also in the request span, but that span is INFO and may be filtered out.
+    let remote_addr = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| tracing::field::display(*addr));
+    match auth
+        .authenticate(request.headers().get(header::AUTHORIZATION))
+        .await
+    {
+        Ok(()) => next.run(request).await,
+        Err(failure) => {
+            match &failure {
+                // Browsers ask without credentials first; not worth a warning.
+                AuthFailure::Missing => {
+                    tracing::debug!("Request without credentials refused.");
+                }
+                AuthFailure::Malformed => {
+                    tracing::warn!(remote_addr, "Malformed Authorization header refused.");
+                }
+                AuthFailure::Rejected { username } => {
+                    tracing::warn!(
+                        remote_addr,
+                        username = ?loggable_username(username),
+                        "Basic authentication failed."
+                    );
+                }
+            }
+            AppError::Unauthorized.into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn basic(user: &str, pass: &str) -> HeaderValue {
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+        HeaderValue::from_str(&format!("Basic {token}")).unwrap()
+    }
+
+    fn bcrypt_hash(password: &str, version: bcrypt::Version) -> String {
+        bcrypt::hash_with_result(password, 4)
+            .unwrap()
+            .format_for_version(version)
+    }
+
+    #[test]
+    fn parses_basic_headers() {
+        assert_eq!(
+            parse_basic(&basic("admin", "pa:ss")),
+            Some(("admin".to_owned(), "pa:ss".to_owned()))
+        );
+        let lower = HeaderValue::from_static("basic YWRtaW46cHc=");
+        assert_eq!(
+            parse_basic(&lower),
+            Some(("admin".to_owned(), "pw".to_owned()))
+        );
+    }
+
+    #[test]
+    fn rejects_malformed_headers() {
+        for raw in [
+            "",
+            "Basic",
+            "Basic ",
+            "Basic !!!notbase64",
+            "Bearer YWRtaW46cHc=",
+            // base64 of "no-colon"
+            "Basic bm8tY29sb24=",
+            // base64 of invalid UTF-8 (0xff 0x3a 0x61)
+            "Basic /zph",
+        ] {
+            let value = HeaderValue::from_str(raw).unwrap();
+            assert_eq!(parse_basic(&value), None, "{raw:?}");
+        }
+        let opaque = HeaderValue::from_bytes(b"Basic \xff\xfe").unwrap();
+        assert_eq!(parse_basic(&opaque), None);
+    }
+
+    #[test]
+    fn config_validation() {
+        assert!(matches!(
+            BasicAuth::new("", Secret::new("x")),
+            Err(ServerError::EmptyUsername)
+        ));
+        assert!(matches!(
+            BasicAuth::new("u", Secret::new("")),
+            Err(ServerError::EmptyPassword)
+        ));
+        assert!(matches!(
+            BasicAuth::new("u", Secret::new("$2a$12$tooshort")),
+            Err(ServerError::InvalidBcryptHash { prefix: "$2a$", .. })
+        ));
+        let hash = bcrypt_hash("pw", bcrypt::Version::TwoY);
+        let auth = BasicAuth::new("u", Secret::new(hash)).unwrap();
+        assert!(auth.is_bcrypt());
+        assert!(!BasicAuth::new("u", Secret::new("$2x$plain"))
+            .unwrap()
+            .is_bcrypt());
+    }
+
+    #[test]
+    fn disabled_auth_is_none() {
+        assert!(BasicAuth::from_parts(false, "", &Secret::default())
+            .unwrap()
+            .is_none());
+        assert!(matches!(
+            BasicAuth::from_parts(true, "", &Secret::new("pw")),
+            Err(ServerError::EmptyUsername)
+        ));
+        let auth = BasicAuth::from_parts(true, "admin", &Secret::new("pw"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(auth.username(), "admin");
+        assert!(!format!("{auth:?}").contains("\"pw\""));
+    }
+
+    #[tokio::test]
+    async fn bcrypt_success_is_cached_and_failures_are_not() {
+        let hash = bcrypt_hash("secret", bcrypt::Version::TwoB);
+        let auth = Authenticator::new(BasicAuth::new("admin", Secret::new(hash.clone())).unwrap());
+        assert_eq!(
+            auth.authenticate(Some(&basic("admin", "wrong"))).await,
+            Err(AuthFailure::Rejected {
+                username: "admin".into()
+            })
+        );
+        assert_eq!(auth.cached_len(), 0);
+        // Right password, wrong user: not cached either.
+        assert!(auth
+            .authenticate(Some(&basic("root", "secret")))
+            .await
+            .is_err());
+        assert_eq!(auth.cached_len(), 0);
+        assert_eq!(
+            auth.authenticate(Some(&basic("admin", "secret"))).await,
+            Ok(())
+        );
+        assert_eq!(auth.cached_len(), 1);
+        assert_eq!(
+            auth.authenticate(Some(&basic("admin", "secret"))).await,
+            Ok(())
+        );
+        assert_eq!(auth.cached_len(), 1);
+        // A cached password does not help a wrong username.
+        assert!(auth
+            .authenticate(Some(&basic("root", "secret")))
+            .await
+            .is_err());
+        // Pass-the-hash.
+        assert!(auth
+            .authenticate(Some(&basic("admin", &hash)))
+            .await
+            .is_err());
+    }
+
+    #[tokio::test]
+    async fn cache_is_bounded() {
+        let hash = bcrypt_hash("pw", bcrypt::Version::TwoA);
+        let auth = Authenticator::new(BasicAuth::new("admin", Secret::new(hash)).unwrap());
+        for i in 0..VERIFIED_CACHE_CAPACITY + 3 {
+            auth.remember(&format!("pw{i}"));
+        }
+        assert_eq!(auth.cached_len(), VERIFIED_CACHE_CAPACITY);
+        assert!(!auth.is_cached("pw0"));
+        assert!(auth.is_cached(&format!("pw{}", VERIFIED_CACHE_CAPACITY + 2)));
+    }
+
+    #[tokio::test]
+    async fn plaintext_password_compares_bcrypt_looking_input_as_text() {
+        let hash_of_pw = bcrypt_hash("pw", bcrypt::Version::TwoA);
+        let auth = Authenticator::new(BasicAuth::new("admin", Secret::new("pw")).unwrap());
+        assert!(auth
+            .authenticate(Some(&basic("admin", &hash_of_pw)))
+            .await
+            .is_err());
+        assert_eq!(auth.authenticate(Some(&basic("admin", "pw"))).await, Ok(()));
+        assert_eq!(auth.cached_len(), 0);
+    }
+
+    #[test]
+    fn logged_username_is_truncated() {
+        let long = "é".repeat(100);
+        assert_eq!(
+            loggable_username(&long).chars().count(),
+            MAX_LOGGED_USERNAME_CHARS
+        );
+        assert_eq!(loggable_username("admin"), "admin");
+    }
+}

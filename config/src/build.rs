@@ -67,8 +67,8 @@ impl Get<'_> {
         }
     }
 
-    /// A non-negative integer; `Some(None)`-like semantics flattened: absent → `None`,
-    /// 0 → `Some(default)`, negative → problem and `Some(default)`.
+    /// A non-negative integer: absent → `None`, 0 → `Some(default)` (upstream semantics),
+    /// negative → a problem and `Some(default)`.
     fn uint(&mut self, key: &str, default: u64) -> Option<u64> {
         let e = self.entry(key)?.clone();
         let Val::Int(n) = e.val else {

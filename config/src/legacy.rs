@@ -52,16 +52,17 @@ fn resolve_key(key: &str) -> Option<(KeySpec, bool)> {
     find_spec(DS_KEYS, canonical).map(|s| (s, false))
 }
 
-/// True when every content line is `key=value` with an identifier key, no line is a TOML
-/// table header, and at least one key is known.
+/// True when every content line is `key=value` with an identifier key and an unquoted
+/// value (a quoted, array or table value means a TOML file with a syntax error), no line
+/// is a TOML table header, and at least one key is known.
 pub(crate) fn looks_legacy(text: &str) -> bool {
     let mut known = false;
     for (_, line) in content_lines(text) {
-        let Some((k, _)) = line.split_once('=') else {
+        let Some((k, v)) = line.split_once('=') else {
             return false;
         };
         let k = k.trim();
-        if !is_key(k) {
+        if !is_key(k) || v.trim_start().starts_with(['"', '\'', '[', '{']) {
             return false;
         }
         if resolve_key(k).is_some() {

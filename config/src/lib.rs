@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod build;
+mod checks;
 mod cli;
 mod crypto;
 mod defaults;

@@ -142,10 +142,7 @@ pub fn encrypt_passwords_in_file(path: &Path) -> Result<RewriteOutcome, ConfigEr
 
     let mut edits = match toml_edit::Document::parse(body) {
         Ok(doc) => toml_edits(body, doc.as_table()),
-        Err(e) if looks_legacy(body) => {
-            let _ = e;
-            legacy_edits(body)
-        }
+        Err(_) if looks_legacy(body) => legacy_edits(body),
         Err(e) => {
             let lines = LineIndex::new(body);
             let (line, column) = e.span().map_or((1, 1), |s| lines.line_col(body, s.start));
@@ -219,8 +216,9 @@ fn write_atomically(
             .write(true)
             .create_new(true)
             .open(&tmp)?;
-        f.write_all(bytes)?;
+        // Restrict first: the content must never be readable by more users than before.
         f.set_permissions(perms)?;
+        f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);
         fs::rename(&tmp, target)?;

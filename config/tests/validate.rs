@@ -373,3 +373,38 @@ fn empty_password_file_is_an_error() {
     let err = load_file(&path).unwrap_err();
     assert!(err.to_string().contains("is empty"), "{err}");
 }
+
+#[test]
+fn disabled_collectors_are_checked_against_the_registry() {
+    let text = "[[datasource]]\nname = \"a\"\ndbHost = \"h:1\"\ndbUser = \"u\"\ndbPwd = \"p\"\n\
+                disabledCollectors = [\"slow_sql\", \"tablespaces\", \"zzzz\"]\n";
+    let cfg = load("collectors", text).unwrap();
+    let known = ["slow_sql", "tablespace", "sessions"];
+    let err = cfg.check_collector_names(&known).unwrap_err();
+    assert_eq!(err.problems().len(), 2, "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("unknown collector \"tablespaces\"; did you mean \"tablespace\"?"),
+        "{msg}"
+    );
+    assert!(msg.contains("unknown collector \"zzzz\""), "{msg}");
+    assert!(msg.starts_with(&cfg.source_name()), "{msg}");
+    let mut ok = cfg.clone();
+    ok.datasources[0].disabled_collectors = vec!["sessions".into()];
+    ok.check_collector_names(&known).unwrap();
+}
+
+#[test]
+fn a_toml_file_with_an_unquoted_value_is_a_syntax_error_not_legacy() {
+    // Looks like key=value lines, but the quoted values show it is TOML.
+    let text = "[[datasource]]\nname = \"a\"\ndbHost = 127.0.0.1:5236\n";
+    assert!(matches!(
+        load("notlegacy", text),
+        Err(ConfigError::Syntax { line: 3, .. })
+    ));
+    let text = "listenAddress = \":9200\"\ndbHost = 127.0.0.1:5236\n";
+    assert!(matches!(
+        load("notlegacy2", text),
+        Err(ConfigError::Syntax { line: 2, .. })
+    ));
+}

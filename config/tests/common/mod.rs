@@ -9,10 +9,10 @@ use dmexp_config::{load_file, Config, ConfigError};
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-/// A fresh empty directory under the system temp dir.
+/// A fresh empty directory under Cargo's per-target temp dir (removed by `cargo clean`).
 pub fn tmpdir(tag: &str) -> PathBuf {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let d = std::env::temp_dir().join(format!(
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "dmexp-config-test-{}-{tag}-{n}",
         std::process::id()
     ));

@@ -192,7 +192,12 @@ pub fn init(cfg: &LoggingOptions) -> Result<LogGuard, LoggingError> {
 fn level_filter(level: LogLevel, env: Option<&str>) -> Result<EnvFilter, LoggingError> {
     match env.map(str::trim).filter(|s| !s.is_empty()) {
         Some(directives) => EnvFilter::try_new(directives).map_err(LoggingError::EnvDirectives),
-        None => Ok(EnvFilter::new(level_name(level))),
+        // odbc-api logs every driver diagnostic at WARN through `log`; the exporter reports
+        // the same errors once, with the datasource, so keep those at ERROR only.
+        None => Ok(EnvFilter::new(format!(
+            "{},odbc_api=error",
+            level_name(level)
+        ))),
     }
 }
 
@@ -638,13 +643,13 @@ mod tests {
     fn env_directives_override_the_level() {
         assert_eq!(
             level_filter(LogLevel::Warn, None).unwrap().to_string(),
-            "warn"
+            "odbc_api=error,warn"
         );
         assert_eq!(
             level_filter(LogLevel::Warn, Some("  "))
                 .unwrap()
                 .to_string(),
-            "warn"
+            "odbc_api=error,warn"
         );
         assert_eq!(
             level_filter(LogLevel::Warn, Some("debug"))

@@ -28,8 +28,6 @@ if [[ $build -eq 1 ]]; then
 fi
 
 INSTANCES=(primary standby odd)
-failures=0
-checks=0
 
 conn() { # ENGINE INSTANCE
     case $1 in
@@ -38,66 +36,94 @@ conn() { # ENGINE INSTANCE
     esac
 }
 
-# run ENGINE INSTANCE SQL: one statement per line on stdin; SYSJOB is ATTACHed for SQLite
-# (what the exporter's connection init does) when the instance has a job database.
-run() {
-    local engine=$1 inst=$2 sql=$3 prelude=
-    if [[ $engine == sqlite && -f $dir/${inst}_sysjob.db ]]; then
-        prelude="ATTACH DATABASE '$dir/${inst}_sysjob.db' AS SYSJOB"
+# Checks are collected first, then run in one isql session per (engine, instance): a
+# marker row `@@N@@` before check N splits the output; isql prints a failing statement's
+# diagnostic (`[SQLSTATE]...`) in place of its rows, so every check sees its own result.
+n=0
+declare -a KIND SQL
+declare -A WANT
+
+add() { # KIND SQL WANT_PRIMARY WANT_STANDBY WANT_ODD ('-' skips that instance)
+    KIND[n]=$1
+    SQL[n]=$2
+    WANT[$n,primary]=$3
+    WANT[$n,standby]=$4
+    WANT[$n,odd]=$5
+    n=$((n + 1))
+}
+# Exact output, rows separated by '\n'.
+expect() { add exact "$@"; }
+# The whole output matches the extended regex.
+expect_re() { add regex "$@"; }
+# expect_error SQL INSTANCE: the statement fails there (object absent).
+expect_error() {
+    local sql=$1 inst
+    add error "$sql" - - -
+    WANT[$((n - 1)),$2]=error
+}
+
+errfile=$(mktemp)
+trap 'rm -f "$errfile"' EXIT
+
+run_all() {
+    local engine inst i line cur got want preamble failures=0 checks=0
+    local -A GOT
+    for engine in sqlite pg; do
+        for inst in "${INSTANCES[@]}"; do
+            GOT=()
+            cur=
+            preamble=
+            while IFS= read -r line; do
+                if [[ $line =~ ^@@([0-9]+)@@$ ]]; then
+                    cur=${BASH_REMATCH[1]}
+                    GOT[$cur]=
+                elif [[ -n ${cur:-} ]]; then
+                    GOT[$cur]+=${GOT[$cur]:+$'\n'}$line
+                else
+                    preamble+=${preamble:+$'\n'}$line
+                fi
+            done < <(
+                {
+                    if [[ $engine == sqlite && -f $dir/${inst}_sysjob.db ]]; then
+                        # What the exporter's connection init does for SQLite.
+                        echo "ATTACH DATABASE '$dir/${inst}_sysjob.db' AS SYSJOB"
+                    fi
+                    for ((i = 0; i < n; i++)); do
+                        [[ ${WANT[$i,$inst]} == - ]] && continue
+                        echo "SELECT '@@$i@@' FROM DUAL"
+                        echo "${SQL[i]}"
+                    done
+                } | isql -v -k -b -d'|' "$(conn "$engine" "$inst")" 2>"$errfile"
+            )
+            if [[ ${#GOT[@]} -eq 0 ]]; then
+                echo "FAIL [$engine/$inst] no result at all: $preamble $(head -c 300 "$errfile")" >&2
+            fi
+            for ((i = 0; i < n; i++)); do
+                want=${WANT[$i,$inst]}
+                [[ $want == - ]] && continue
+                checks=$((checks + 1))
+                if [[ ! -v GOT[$i] ]]; then
+                    failures=$((failures + 1))
+                    continue
+                fi
+                got=${GOT[$i]}
+                case ${KIND[i]} in
+                    exact) printf -v want '%b' "$want"; [[ $got == "$want" ]] ;;
+                    regex) [[ $got =~ ^$want$ ]] ;;
+                    error) [[ $got =~ \[[0-9A-Z]{5}\] ]] ;;
+                esac || { report "$engine" "$inst" "${SQL[i]}" "$want" "$got"; failures=$((failures + 1)); }
+            done
+        done
+    done
+    if [[ $failures -gt 0 ]]; then
+        echo "fixture_check: $failures of $checks checks failed" >&2
+        return 1
     fi
-    { [[ -n $prelude ]] && echo "$prelude"; echo "$sql"; } |
-        isql -v -k -b -d'|' "$(conn "$engine" "$inst")" 2>&1 || true
 }
 
 report() { # ENGINE INSTANCE SQL WANT GOT
-    failures=$((failures + 1))
     printf 'FAIL [%s/%s] %s\n  want: %s\n  got:  %s\n' "$1" "$2" "$3" \
         "${4//$'\n'/\\n}" "${5//$'\n'/\\n}" >&2
-}
-
-# expect SQL WANT_PRIMARY WANT_STANDBY WANT_ODD: exact output ('\n' between rows);
-# a want of '-' skips that instance.
-expect() {
-    local sql=$1 engine inst got want i=0
-    shift
-    local wants=("$@")
-    for inst in "${INSTANCES[@]}"; do
-        want=${wants[i]}
-        i=$((i + 1))
-        [[ $want == - ]] && continue
-        want=$(printf '%b' "$want")
-        for engine in sqlite pg; do
-            checks=$((checks + 1))
-            got=$(run "$engine" "$inst" "$sql")
-            [[ $got == "$want" ]] || report "$engine" "$inst" "$sql" "$want" "$got"
-        done
-    done
-}
-
-# expect_re SQL RE_PRIMARY RE_STANDBY RE_ODD: whole output matches the extended regex.
-expect_re() {
-    local sql=$1 engine inst got re i=0
-    shift
-    local res=("$@")
-    for inst in "${INSTANCES[@]}"; do
-        re=${res[i]}
-        i=$((i + 1))
-        for engine in sqlite pg; do
-            checks=$((checks + 1))
-            got=$(run "$engine" "$inst" "$sql")
-            [[ $got =~ ^$re$ ]] || report "$engine" "$inst" "$sql" "/$re/" "$got"
-        done
-    done
-}
-
-# expect_error SQL INSTANCE: the statement must fail (object absent on that instance).
-expect_error() {
-    local sql=$1 inst=$2 engine got
-    for engine in sqlite pg; do
-        checks=$((checks + 1))
-        got=$(run "$engine" "$inst" "$sql")
-        [[ $got == *ERROR* ]] || report "$engine" "$inst" "$sql" "an error" "$got"
-    done
 }
 
 TS='[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?'
@@ -214,7 +240,4 @@ expect "SELECT COUNT(*) FROM SYSJOB.SYSJOBHISTORIES2 H WHERE H.ERRCODE <> 0 AND 
     3 0 -
 expect_error 'SELECT COUNT(*) FROM SYSJOB.SYSJOBS' odd
 
-if [[ $failures -gt 0 ]]; then
-    echo "fixture_check: $failures of $checks checks failed" >&2
-    exit 1
-fi
+run_all

@@ -22,11 +22,7 @@ const EXIT_RUNTIME: u8 = 1;
 #[command(name = "dameng_exporter", version, about, long_about = None)]
 struct Args {
     /// Configuration file (TOML multi-datasource, single-datasource, or legacy v1.1 key=value).
-    #[arg(
-        long = "config",
-        visible_alias = "configFile",
-        default_value = "./dameng_exporter.toml"
-    )]
+    #[arg(long = "config", visible_alias = "configFile", default_value = "./dameng_exporter.toml")]
     config: PathBuf,
     /// Validate the configuration, print a summary of every datasource and exit (no connection).
     #[arg(long = "check-config")]
@@ -233,10 +229,7 @@ pub fn run() -> ExitCode {
             }
         };
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -300,15 +293,9 @@ fn encrypt_in_place(path: &Path) {
 fn build_info() -> BuildInfo {
     BuildInfo {
         version: format!("v{}", env!("CARGO_PKG_VERSION")),
-        revision: option_env!("DMEXP_GIT_REVISION")
-            .unwrap_or("unknown")
-            .to_owned(),
-        branch: option_env!("DMEXP_GIT_BRANCH")
-            .unwrap_or("unknown")
-            .to_owned(),
-        rustversion: option_env!("DMEXP_RUSTC_VERSION")
-            .unwrap_or("unknown")
-            .to_owned(),
+        revision: option_env!("DMEXP_GIT_REVISION").unwrap_or("unknown").to_owned(),
+        branch: option_env!("DMEXP_GIT_BRANCH").unwrap_or("unknown").to_owned(),
+        rustversion: option_env!("DMEXP_RUSTC_VERSION").unwrap_or("unknown").to_owned(),
     }
 }
 
@@ -446,9 +433,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(address = %addr, path = %config.global.metric_path, "Listening.");
     let opts = ServerOptions::from_global(&config.global, Duration::from_secs(120))?;
     let app = server::app(runtime.clone(), opts);
-    server::serve(listener, app, server::shutdown_signal())
-        .await
-        .context("HTTP server failed")?;
+    server::serve(listener, app, server::shutdown_signal()).await.context("HTTP server failed")?;
     for c in checks {
         c.abort();
     }

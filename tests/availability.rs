@@ -19,27 +19,16 @@ fn one_datasource_down_others_keep_serving() {
     assert_eq!(value(&text, "dmdb_up{datasource=\"primary\"}"), Some(1.0));
     assert_eq!(value(&text, "dmdb_up{datasource=\"odd\"}"), Some(1.0));
     assert_eq!(value(&text, "dmdb_up{datasource=\"down\"}"), Some(0.0));
-    assert_eq!(
-        value(&text, "dmdbms_status_info{datasource=\"odd\"}"),
-        Some(2.0)
-    );
-    assert_eq!(
-        value(&text, "dmdbms_thread_num_info{datasource=\"primary\"}"),
-        Some(12.0)
-    );
+    assert_eq!(value(&text, "dmdbms_status_info{datasource=\"odd\"}"), Some(2.0));
+    assert_eq!(value(&text, "dmdbms_thread_num_info{datasource=\"primary\"}"), Some(12.0));
     assert!(
-        !text
-            .lines()
-            .any(|l| l.starts_with("dmdbms_") && l.contains("datasource=\"down\"")),
+        !text.lines().any(|l| l.starts_with("dmdbms_") && l.contains("datasource=\"down\"")),
         "no DM series for the down datasource"
     );
     // The landing page shows the health of each datasource.
     let (status, page) = exp.get("/");
     assert_eq!(status, 200);
-    assert!(
-        page.contains("down") && page.contains("unhealthy"),
-        "{page}"
-    );
+    assert!(page.contains("down") && page.contains("unhealthy"), "{page}");
 }
 
 #[test]
@@ -68,10 +57,7 @@ fn a_datasource_that_comes_up_is_picked_up() {
         missing.display()
     );
     let exp = Exporter::start("avail-recover", &body);
-    assert_eq!(
-        value(&exp.metrics(), "dmdb_up{datasource=\"late\"}"),
-        Some(0.0)
-    );
+    assert_eq!(value(&exp.metrics(), "dmdb_up{datasource=\"late\"}"), Some(0.0));
     std::fs::create_dir_all(missing.parent().expect("parent")).expect("mkdir");
     std::fs::copy(crate::common::sqlite_dir().join("primary.db"), &missing).expect("copy");
     let _ = db;
@@ -79,17 +65,10 @@ fn a_datasource_that_comes_up_is_picked_up() {
     loop {
         let text = exp.metrics();
         if value(&text, "dmdb_up{datasource=\"late\"}") == Some(1.0) {
-            assert_eq!(
-                value(&text, "dmdbms_thread_num_info{datasource=\"late\"}"),
-                Some(12.0)
-            );
+            assert_eq!(value(&text, "dmdbms_thread_num_info{datasource=\"late\"}"), Some(12.0));
             break;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "never recovered:\n{}",
-            exp.output()
-        );
+        assert!(start.elapsed() < Duration::from_secs(20), "never recovered:\n{}", exp.output());
         std::thread::sleep(Duration::from_millis(250));
     }
 }

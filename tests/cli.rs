@@ -3,10 +3,8 @@ use crate::common::{root, run_cli, scratch, sqlite_cs, value, Exporter};
 #[test]
 fn check_config_prints_the_summary_of_the_example() {
     let path = root().join("config/examples/multi_datasource.toml");
-    let (code, out, err) = run_cli(
-        &["--check-config", "--config", path.to_str().expect("utf-8")],
-        &root(),
-    );
+    let (code, out, err) =
+        run_cli(&["--check-config", "--config", path.to_str().expect("utf-8")], &root());
     assert_eq!(code, 0, "{out}\n{err}");
     for needle in [
         "3 datasource(s)",
@@ -21,10 +19,7 @@ fn check_config_prints_the_summary_of_the_example() {
         assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
     }
     // Never a password, plain or ENC().
-    assert!(
-        !out.contains("ENC(") && !out.to_lowercase().contains("pwd"),
-        "{out}"
-    );
+    assert!(!out.contains("ENC(") && !out.to_lowercase().contains("pwd"), "{out}");
 }
 
 #[test]
@@ -60,19 +55,13 @@ fn broken_configs_exit_2_naming_the_key() {
             let (code, out, err) = run_cli(&args, &dir);
             assert_eq!(code, 2, "config {text:?} args {extra:?}: {out}\n{err}");
             for n in *needles {
-                assert!(
-                    err.contains(n),
-                    "config {text:?}: stderr lacks {n:?}:\n{err}"
-                );
+                assert!(err.contains(n), "config {text:?}: stderr lacks {n:?}:\n{err}");
             }
         }
     }
     let (code, _, err) = run_cli(&["--config", "/nonexistent/dameng_exporter.toml"], &dir);
     assert_eq!(code, 2);
-    assert!(
-        err.contains("config file not found: /nonexistent/dameng_exporter.toml"),
-        "{err}"
-    );
+    assert!(err.contains("config file not found: /nonexistent/dameng_exporter.toml"), "{err}");
 }
 
 #[test]
@@ -99,16 +88,10 @@ fn unknown_keys_warn_and_strict_refuses() {
 fn encrypt_pwd_matches_upstream() {
     let (code, out, _) = run_cli(&["--encryptPwd", "Dameng123."], &root());
     assert_eq!(code, 0);
-    assert_eq!(
-        out.trim(),
-        "Encrypted Password: ENC(zsvHz8TN9c/S2sXY3s/Y7svHz8TNm5iZhA==)"
-    );
+    assert_eq!(out.trim(), "Encrypted Password: ENC(zsvHz8TN9c/S2sXY3s/Y7svHz8TNm5iZhA==)");
     let (code, out, _) = run_cli(&["--encryptBasicAuthPwd", "admin-pw"], &root());
     assert_eq!(code, 0);
-    let hash = out
-        .trim()
-        .strip_prefix("Encrypted Basic Auth Password: ")
-        .expect("prefix");
+    let hash = out.trim().strip_prefix("Encrypted Basic Auth Password: ").expect("prefix");
     assert!(hash.starts_with("$2a$12$"), "{hash}");
     assert!(bcrypt::verify("admin-pw", hash).expect("verify"));
 }
@@ -161,10 +144,7 @@ fn cli_mode_needs_no_file() {
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(
-        value(
-            &text,
-            "dmdb_up{datasource=\"cmdline_127.0.0.1@127.0.0.1:1\"}"
-        ),
+        value(&text, "dmdb_up{datasource=\"cmdline_127.0.0.1@127.0.0.1:1\"}"),
         Some(0.0),
         "{text}"
     );

@@ -22,12 +22,7 @@ const EXPECTED: [Expect; 3] = [
         trx: 3.0,
         deadlocks: 2.0,
         threads: 12.0,
-        sessions: &[
-            ("ACTIVE", 3.0),
-            ("CREATE", 1.0),
-            ("IDLE", 6.0),
-            ("PENDING", 1.0),
-        ],
+        sessions: &[("ACTIVE", 3.0), ("CREATE", 1.0), ("IDLE", 6.0), ("PENDING", 1.0)],
     },
     Expect {
         instance: "standby",
@@ -49,12 +44,7 @@ const EXPECTED: [Expect; 3] = [
         trx: 1.0,
         deadlocks: 4.0,
         threads: 5.0,
-        sessions: &[
-            ("ACTIVE", 1.0),
-            ("IDLE", 1.0),
-            ("STARTUP", 1.0),
-            ("UNKNOWN", 2.0),
-        ],
+        sessions: &[("ACTIVE", 1.0), ("IDLE", 1.0), ("STARTUP", 1.0), ("UNKNOWN", 2.0)],
     },
 ];
 
@@ -70,35 +60,19 @@ fn check(text: &str, e: &Expect, ds: &str, extra: &str) {
     let l = format!("datasource=\"{ds}\"{extra}");
     let v = |name: &str| value(text, &format!("{name}{{{l}}}"));
     assert_eq!(v("dmdb_up"), Some(1.0), "{ds} up\n{text}");
-    assert_eq!(
-        v("dmdbms_start_time_info"),
-        Some(e.start_time),
-        "{ds} start time"
-    );
+    assert_eq!(v("dmdbms_start_time_info"), Some(e.start_time), "{ds} start time");
     assert_eq!(v("dmdbms_status_info"), Some(e.status), "{ds} status");
     assert_eq!(v("dmdbms_mode_info"), Some(e.mode), "{ds} mode");
     assert_eq!(v("dmdbms_trx_num_info"), Some(e.trx), "{ds} trx");
-    assert_eq!(
-        v("dmdbms_dead_lock_num_total"),
-        Some(e.deadlocks),
-        "{ds} deadlocks"
-    );
+    assert_eq!(v("dmdbms_dead_lock_num_total"), Some(e.deadlocks), "{ds} deadlocks");
     assert_eq!(v("dmdbms_thread_num_info"), Some(e.threads), "{ds} threads");
     let start_day = today_days() - (e.start_time as i64) / 86_400;
-    assert_eq!(
-        v("dmdbms_start_day"),
-        Some(start_day as f64),
-        "{ds} start day"
-    );
+    assert_eq!(v("dmdbms_start_day"), Some(start_day as f64), "{ds} start day");
     let sessions: Vec<&str> = series(text, "dmdbms_session_type_info")
         .into_iter()
         .filter(|s| s.contains(&format!("datasource=\"{ds}\"")))
         .collect();
-    assert_eq!(
-        sessions.len(),
-        e.sessions.len(),
-        "{ds} session states: {sessions:?}"
-    );
+    assert_eq!(sessions.len(), e.sessions.len(), "{ds} session states: {sessions:?}");
     for (state, n) in e.sessions {
         let s = format!("dmdbms_session_type_info{{{l},session_type=\"{state}\"}}");
         assert_eq!(value(text, &s), Some(*n), "{s}");
@@ -129,11 +103,7 @@ fn sqlite_fixtures_exact_values() {
     let exp = Exporter::start("scrape-sqlite", &config(sqlite_cs));
     let text = exp.metrics();
     for e in &EXPECTED {
-        let extra = if e.instance == "primary" {
-            ",env=\"test\",role=\"primary\""
-        } else {
-            ""
-        };
+        let extra = if e.instance == "primary" { ",env=\"test\",role=\"primary\"" } else { "" };
         check(&text, e, e.instance, extra);
     }
     promtool_check(&text);
@@ -144,11 +114,7 @@ fn postgres_fixtures_exact_values() {
     let exp = Exporter::start("scrape-pg", &config(pg_cs));
     let text = exp.metrics();
     for e in &EXPECTED {
-        let extra = if e.instance == "primary" {
-            ",env=\"test\",role=\"primary\""
-        } else {
-            ""
-        };
+        let extra = if e.instance == "primary" { ",env=\"test\",role=\"primary\"" } else { "" };
         check(&text, e, e.instance, extra);
     }
     promtool_check(&text);
@@ -168,10 +134,7 @@ fn every_series_has_one_help_and_type_and_a_datasource() {
             if name != "dameng_exporter_build_info"
                 && name != "dameng_exporter_duplicate_series_dropped_total"
             {
-                assert!(
-                    line.contains("datasource=\""),
-                    "series without datasource: {line}"
-                );
+                assert!(line.contains("datasource=\""), "series without datasource: {line}");
             }
         }
     }
@@ -187,20 +150,9 @@ pub fn promtool_check(text: &str) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("promtool is installed by scripts/install-deps.sh");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("write");
+    child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write");
     let out = child.wait_with_output().expect("promtool");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success() && report.trim().is_empty(),
-        "promtool check metrics:\n{report}"
-    );
+    let report =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && report.trim().is_empty(), "promtool check metrics:\n{report}");
 }

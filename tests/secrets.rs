@@ -40,10 +40,8 @@ fn config_errors_do_not_echo_passwords() {
         format!("[[datasource]]\nname = \"a\"\ndbHost = \"h:1\"\ndbUser = \"u\"\ndbPwd = \"{PW}\"\nqueryTimeout = 999\nmaxOpenConns = \"x\"\n"),
     )
     .expect("write");
-    let (code, out, err) = run_cli(
-        &["--check-config", "--config", path.to_str().expect("utf-8")],
-        &dir,
-    );
+    let (code, out, err) =
+        run_cli(&["--check-config", "--config", path.to_str().expect("utf-8")], &dir);
     assert_eq!(code, 2);
     assert!(!out.contains(PW) && !err.contains(PW), "{out}{err}");
 }

@@ -56,8 +56,7 @@ impl Get<'_> {
     }
 
     fn string_or(&self, key: &str, default: &str) -> String {
-        self.string(key)
-            .map_or_else(|| default.to_string(), |(_, s)| s)
+        self.string(key).map_or_else(|| default.to_string(), |(_, s)| s)
     }
 
     fn boolean(&self, key: &str) -> Option<bool> {
@@ -157,10 +156,7 @@ pub(crate) fn apply_global(ctx: &mut Ctx, sec: &Section, g: &mut GlobalConfig) {
     let mut get = Get {
         ctx,
         sec,
-        scope: Scope {
-            describe: "at the top level".to_string(),
-            datasource: None,
-        },
+        scope: Scope { describe: "at the top level".to_string(), datasource: None },
         line: 0,
     };
     if let Some(e) = get.entry("listenAddress").cloned() {
@@ -345,12 +341,7 @@ fn build_datasource(ctx: &mut Ctx, raw: &RawDatasource) -> DatasourceConfig {
         _ => String::new(),
     };
     let scope = ds_scope(raw.index, Some(name.as_str()));
-    let mut get = Get {
-        ctx,
-        sec: &raw.keys,
-        scope,
-        line: raw.line,
-    };
+    let mut get = Get { ctx, sec: &raw.keys, scope, line: raw.line };
     let mut d = DatasourceConfig::new(name.clone());
     if name.trim().is_empty() {
         let line = name_entry.as_ref().map_or(get.line, |e| e.line);
@@ -372,18 +363,13 @@ fn build_datasource(ctx: &mut Ctx, raw: &RawDatasource) -> DatasourceConfig {
         if host_key(&h).is_empty() {
             get.problem(
                 &e,
-                format!(
-                    "{} {sd} has no host before '?'; write dbHost = \"host:port\"",
-                    e.written
-                ),
+                format!("{} {sd} has no host before '?'; write dbHost = \"host:port\"", e.written),
             );
         }
     }
     d.db_user = get.string_or("dbUser", "");
     d.odbc_driver = get.string_or("odbcDriver", DEFAULT_ODBC_DRIVER);
-    d.odbc_connection_string = get
-        .string("odbcConnectionString")
-        .map(|(_, s)| Secret::new(s));
+    d.odbc_connection_string = get.string("odbcConnectionString").map(|(_, s)| Secret::new(s));
 
     // Password: dbPwd (ENC() decrypted) or dbPwdFile, not both.
     let pwd = get.entry("dbPwd").cloned();
@@ -459,22 +445,12 @@ fn build_datasource(ctx: &mut Ctx, raw: &RawDatasource) -> DatasourceConfig {
         }
     }
 
-    if let Some(v) = get.uint_in(
-        "queryTimeout",
-        DEFAULT_QUERY_TIMEOUT_SECS,
-        1,
-        300,
-        " (seconds)",
-    ) {
+    if let Some(v) = get.uint_in("queryTimeout", DEFAULT_QUERY_TIMEOUT_SECS, 1, 300, " (seconds)") {
         d.query_timeout = Duration::from_secs(v);
     }
-    if let Some(v) = get.uint_in(
-        "maxOpenConns",
-        DEFAULT_MAX_OPEN_CONNS.into(),
-        1,
-        MAX_MAX_OPEN_CONNS as u64,
-        "",
-    ) {
+    if let Some(v) =
+        get.uint_in("maxOpenConns", DEFAULT_MAX_OPEN_CONNS.into(), 1, MAX_MAX_OPEN_CONNS as u64, "")
+    {
         d.max_open_conns = get.narrow("maxOpenConns", v, DEFAULT_MAX_OPEN_CONNS);
     }
     d.max_idle_conns = d.max_open_conns;
@@ -576,6 +552,21 @@ fn build_datasource(ctx: &mut Ctx, raw: &RawDatasource) -> DatasourceConfig {
             }
         }
     }
+    if let Some(e) = get.entry("connectionInitSql").cloned() {
+        if let Val::StrArray(v) = &e.val {
+            for stmt in v {
+                let stmt = stmt.trim();
+                if stmt.is_empty() {
+                    get.problem(
+                        &e,
+                        format!("{} {sd} has an empty statement; remove it", e.written),
+                    );
+                } else {
+                    d.connection_init_sql.push(stmt.to_string());
+                }
+            }
+        }
+    }
     for (i, p) in raw.plugins.iter().enumerate() {
         match p.keys.get("path").map(|e| &e.val) {
             Some(Val::Str(s)) if !s.trim().is_empty() => d.plugins.push(PluginConfig {
@@ -632,9 +623,8 @@ pub(crate) fn build(ctx: &mut Ctx, raw: &RawConfig, origin: ConfigOrigin) -> Con
             let key = host_key(h).to_string();
             let host_line = r.keys.get("dbHost").map_or(r.line, |e| e.line);
             if !key.is_empty() {
-                if let Some((_, first_line, first_name, first_idx)) = seen_hosts
-                    .iter()
-                    .find(|(k, _, _, _)| k.eq_ignore_ascii_case(&key))
+                if let Some((_, first_line, first_name, first_idx)) =
+                    seen_hosts.iter().find(|(k, _, _, _)| k.eq_ignore_ascii_case(&key))
                 {
                     ctx.error(
                         Problem::new(format!(
@@ -652,10 +642,5 @@ pub(crate) fn build(ctx: &mut Ctx, raw: &RawConfig, origin: ConfigOrigin) -> Con
         }
         datasources.push(d);
     }
-    Config {
-        origin,
-        global,
-        datasources,
-        warnings: std::mem::take(&mut ctx.warnings),
-    }
+    Config { origin, global, datasources, warnings: std::mem::take(&mut ctx.warnings) }
 }

@@ -39,10 +39,7 @@ impl Config {
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(ConfigError::Invalid {
-                file: self.source_name(),
-                problems,
-            })
+            Err(ConfigError::Invalid { file: self.source_name(), problems })
         }
     }
 }

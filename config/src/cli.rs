@@ -111,10 +111,7 @@ impl fmt::Debug for CliGlobals {
             .field("log_max_age", &self.log_max_age)
             .field("enable_basic_auth", &self.enable_basic_auth)
             .field("basic_auth_username", &self.basic_auth_username)
-            .field(
-                "basic_auth_password",
-                &self.basic_auth_password.as_ref().map(|_| "***"),
-            )
+            .field("basic_auth_password", &self.basic_auth_password.as_ref().map(|_| "***"))
             .field("global_timeout_seconds", &self.global_timeout_seconds)
             .field("collection_mode", &self.collection_mode)
             .field("enable_health_ping", &self.enable_health_ping)
@@ -124,12 +121,7 @@ impl fmt::Debug for CliGlobals {
 
 fn push(sec: &mut Section, key: &'static str, flag: &str, val: Option<Val>) {
     if let Some(val) = val {
-        sec.entries.push(Entry {
-            key,
-            written: format!("--{flag}"),
-            line: 0,
-            val,
-        });
+        sec.entries.push(Entry { key, written: format!("--{flag}"), line: 0, val });
     }
 }
 
@@ -160,99 +152,41 @@ pub fn from_cli(ds: &CliDatasource) -> Result<Config, ConfigError> {
     let text = |v: &str| Some(Val::Str(v.to_string()));
     let int = |v: Option<i64>| v.map(Val::Int);
     let boolean = |v: Option<bool>| v.map(Val::Bool);
-    push(
-        &mut s,
-        "name",
-        "dbHost",
-        text(&cli_datasource_name(&ds.db_host)),
-    );
+    push(&mut s, "name", "dbHost", text(&cli_datasource_name(&ds.db_host)));
     push(
         &mut s,
         "description",
         "dbHost",
-        text(&format!(
-            "DataSource from command line (Host: {})",
-            ds.db_host
-        )),
+        text(&format!("DataSource from command line (Host: {})", ds.db_host)),
     );
     push(&mut s, "dbHost", "dbHost", text(&ds.db_host));
     push(&mut s, "dbUser", "dbUser", text(&ds.db_user));
     push(&mut s, "dbPwd", "dbPwd", text(&ds.db_pwd));
-    push(
-        &mut s,
-        "queryTimeout",
-        "queryTimeout",
-        int(ds.query_timeout),
-    );
-    push(
-        &mut s,
-        "maxOpenConns",
-        "maxOpenConns",
-        int(ds.max_open_conns),
-    );
-    push(
-        &mut s,
-        "connMaxLifetime",
-        "connMaxLifetime",
-        int(ds.conn_max_lifetime),
-    );
-    push(
-        &mut s,
-        "checkSlowSQL",
-        "checkSlowSql",
-        boolean(ds.check_slow_sql),
-    );
+    push(&mut s, "queryTimeout", "queryTimeout", int(ds.query_timeout));
+    push(&mut s, "maxOpenConns", "maxOpenConns", int(ds.max_open_conns));
+    push(&mut s, "connMaxLifetime", "connMaxLifetime", int(ds.conn_max_lifetime));
+    push(&mut s, "checkSlowSQL", "checkSlowSql", boolean(ds.check_slow_sql));
     push(&mut s, "slowSqlTime", "slowSqlTime", int(ds.slow_sql_time));
-    push(
-        &mut s,
-        "slowSqlMaxRows",
-        "slowSqlLimitRows",
-        int(ds.slow_sql_limit_rows),
-    );
-    push(
-        &mut s,
-        "registerHostMetrics",
-        "registerHostMetrics",
-        boolean(ds.register_host_metrics),
-    );
+    push(&mut s, "slowSqlMaxRows", "slowSqlLimitRows", int(ds.slow_sql_limit_rows));
+    push(&mut s, "registerHostMetrics", "registerHostMetrics", boolean(ds.register_host_metrics));
     push(
         &mut s,
         "registerDatabaseMetrics",
         "registerDatabaseMetrics",
         boolean(ds.register_database_metrics),
     );
-    push(
-        &mut s,
-        "registerDmhsMetrics",
-        "registerDmhsMetrics",
-        boolean(ds.register_dmhs_metrics),
-    );
+    push(&mut s, "registerDmhsMetrics", "registerDmhsMetrics", boolean(ds.register_dmhs_metrics));
     push(
         &mut s,
         "registerCustomMetrics",
         "registerCustomMetrics",
         boolean(ds.register_custom_metrics),
     );
-    push(
-        &mut s,
-        "bigKeyDataCacheTime",
-        "bigKeyDataCacheTime",
-        int(ds.big_key_data_cache_time),
-    );
-    push(
-        &mut s,
-        "alarmKeyCacheTime",
-        "alarmKeyCacheTime",
-        int(ds.alarm_key_cache_time),
-    );
+    push(&mut s, "bigKeyDataCacheTime", "bigKeyDataCacheTime", int(ds.big_key_data_cache_time));
+    push(&mut s, "alarmKeyCacheTime", "alarmKeyCacheTime", int(ds.alarm_key_cache_time));
     let raw = RawConfig {
         global: Section::default(),
-        datasources: vec![RawDatasource {
-            index: 1,
-            line: 0,
-            keys: s,
-            plugins: Vec::new(),
-        }],
+        datasources: vec![RawDatasource { index: 1, line: 0, keys: s, plugins: Vec::new() }],
     };
     let cfg = build(&mut ctx, &raw, ConfigOrigin::Cli);
     finish(ctx, cfg)
@@ -264,75 +198,27 @@ pub fn apply_cli_globals(cfg: &mut Config, g: &CliGlobals) -> Result<(), ConfigE
     let mut ctx = cli_ctx();
     let mut s = Section::default();
     let text = |v: &Option<String>| v.as_ref().map(|v| Val::Str(v.clone()));
-    push(
-        &mut s,
-        "listenAddress",
-        "listenAddress",
-        text(&g.listen_address),
-    );
+    push(&mut s, "listenAddress", "listenAddress", text(&g.listen_address));
     push(&mut s, "metricPath", "metricPath", text(&g.metric_path));
     push(&mut s, "logLevel", "logLevel", text(&g.log_level));
-    push(
-        &mut s,
-        "logMaxSize",
-        "logMaxSize",
-        g.log_max_size.map(Val::Int),
-    );
-    push(
-        &mut s,
-        "logMaxBackups",
-        "logMaxBackups",
-        g.log_max_backups.map(Val::Int),
-    );
-    push(
-        &mut s,
-        "logMaxAge",
-        "logMaxAge",
-        g.log_max_age.map(Val::Int),
-    );
-    push(
-        &mut s,
-        "enableBasicAuth",
-        "enableBasicAuth",
-        g.enable_basic_auth.map(Val::Bool),
-    );
-    push(
-        &mut s,
-        "basicAuthUsername",
-        "basicAuthUsername",
-        text(&g.basic_auth_username),
-    );
-    push(
-        &mut s,
-        "basicAuthPassword",
-        "basicAuthPassword",
-        text(&g.basic_auth_password),
-    );
+    push(&mut s, "logMaxSize", "logMaxSize", g.log_max_size.map(Val::Int));
+    push(&mut s, "logMaxBackups", "logMaxBackups", g.log_max_backups.map(Val::Int));
+    push(&mut s, "logMaxAge", "logMaxAge", g.log_max_age.map(Val::Int));
+    push(&mut s, "enableBasicAuth", "enableBasicAuth", g.enable_basic_auth.map(Val::Bool));
+    push(&mut s, "basicAuthUsername", "basicAuthUsername", text(&g.basic_auth_username));
+    push(&mut s, "basicAuthPassword", "basicAuthPassword", text(&g.basic_auth_password));
     push(
         &mut s,
         "globalTimeoutSeconds",
         "globalTimeoutSeconds",
         g.global_timeout_seconds.map(Val::Int),
     );
-    push(
-        &mut s,
-        "collectionMode",
-        "collectionMode",
-        text(&g.collection_mode),
-    );
-    push(
-        &mut s,
-        "enableHealthPing",
-        "enableHealthPing",
-        g.enable_health_ping.map(Val::Bool),
-    );
+    push(&mut s, "collectionMode", "collectionMode", text(&g.collection_mode));
+    push(&mut s, "enableHealthPing", "enableHealthPing", g.enable_health_ping.map(Val::Bool));
     let mut global = cfg.global.clone();
     apply_global(&mut ctx, &s, &mut global);
     if !ctx.problems.is_empty() {
-        return Err(ConfigError::Invalid {
-            file: ctx.file,
-            problems: ctx.problems,
-        });
+        return Err(ConfigError::Invalid { file: ctx.file, problems: ctx.problems });
     }
     cfg.global = global;
     cfg.warnings.append(&mut ctx.warnings);
@@ -346,9 +232,6 @@ pub(crate) fn finish(mut ctx: Ctx, cfg: Config) -> Result<Config, ConfigError> {
     if ctx.problems.is_empty() {
         Ok(cfg)
     } else {
-        Err(ConfigError::Invalid {
-            file: ctx.file,
-            problems: ctx.problems,
-        })
+        Err(ConfigError::Invalid { file: ctx.file, problems: ctx.problems })
     }
 }

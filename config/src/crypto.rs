@@ -48,11 +48,7 @@ pub fn encrypt_password(plain: &str) -> String {
     if plain.starts_with(PREFIX) {
         return plain.to_string();
     }
-    let bytes: Vec<u8> = SALT
-        .iter()
-        .chain(plain.as_bytes())
-        .map(|b| b ^ XOR_KEY)
-        .collect();
+    let bytes: Vec<u8> = SALT.iter().chain(plain.as_bytes()).map(|b| b ^ XOR_KEY).collect();
     format!("{PREFIX}{}{SUFFIX}", STANDARD.encode(bytes))
 }
 
@@ -69,9 +65,7 @@ pub fn decrypt_password(value: &str) -> Result<String, EncError> {
         return Ok(value.to_string());
     }
     let payload = &value[PREFIX.len()..value.len() - SUFFIX.len()];
-    let bytes = STANDARD
-        .decode(payload.trim())
-        .map_err(|_| EncError::BadBase64)?;
+    let bytes = STANDARD.decode(payload.trim()).map_err(|_| EncError::BadBase64)?;
     if bytes.len() < SALT.len() {
         return Err(EncError::TooShort);
     }
@@ -125,10 +119,7 @@ mod tests {
         assert_eq!(decrypt_password("ENC(zsvHz8TN)"), Err(EncError::TooShort));
         // 15+ bytes that are not the salt.
         let other = STANDARD.encode([0u8; 20]);
-        assert_eq!(
-            decrypt_password(&format!("ENC({other})")),
-            Err(EncError::SaltMismatch)
-        );
+        assert_eq!(decrypt_password(&format!("ENC({other})")), Err(EncError::SaltMismatch));
         // Salt followed by invalid UTF-8.
         let mut raw: Vec<u8> = SALT.to_vec();
         raw.extend_from_slice(&[0xff, 0xfe]);

@@ -112,6 +112,7 @@ impl DatasourceConfig {
             labels: Vec::new(),
             custom_metrics_file: None,
             disabled_collectors: Vec::new(),
+            connection_init_sql: Vec::new(),
             plugins: Vec::new(),
         }
     }

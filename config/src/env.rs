@@ -130,11 +130,7 @@ mod tests {
         ];
         for (input, want) in cases {
             let got = expand_with(input, look);
-            assert_eq!(
-                got.as_deref().map_err(Clone::clone),
-                want.clone(),
-                "{input}"
-            );
+            assert_eq!(got.as_deref().map_err(Clone::clone), want.clone(), "{input}");
         }
     }
 

@@ -21,12 +21,7 @@ pub struct Problem {
 impl Problem {
     /// A problem with only a message.
     pub fn new(message: impl Into<String>) -> Self {
-        Problem {
-            line: None,
-            key: None,
-            datasource: None,
-            message: message.into(),
-        }
+        Problem { line: None, key: None, datasource: None, message: message.into() }
     }
 
     /// Sets the line (0 means unknown).
@@ -66,11 +61,7 @@ impl fmt::Display for Problem {
 }
 
 fn render_all(file: &str, problems: &[Problem]) -> String {
-    problems
-        .iter()
-        .map(|p| p.render(file))
-        .collect::<Vec<_>>()
-        .join("\n")
+    problems.iter().map(|p| p.render(file)).collect::<Vec<_>>().join("\n")
 }
 
 /// Everything that can go wrong loading, validating or rewriting a configuration.

@@ -11,10 +11,8 @@ pub(crate) fn split_db_host(db_host: &str) -> (String, Option<String>) {
     if let Some(rest) = h.strip_prefix('[') {
         if let Some(end) = rest.find(']') {
             let host = rest[..end].to_string();
-            let port = rest[end + 1..]
-                .strip_prefix(':')
-                .filter(|p| !p.is_empty())
-                .map(str::to_string);
+            let port =
+                rest[end + 1..].strip_prefix(':').filter(|p| !p.is_empty()).map(str::to_string);
             return (host, port);
         }
     }
@@ -82,43 +80,23 @@ mod tests {
     fn labels_and_host_port() {
         let cases: &[(Option<&str>, &str, Option<(&str, Option<u16>)>)] = &[
             (None, "db1", None),
-            (
-                Some("192.168.0.1:5236"),
-                "db1@192.168.0.1:5236",
-                Some(("192.168.0.1", Some(5236))),
-            ),
+            (Some("192.168.0.1:5236"), "db1@192.168.0.1:5236", Some(("192.168.0.1", Some(5236)))),
             (
                 Some(" 10.0.0.1:5236?autoCommit=true "),
                 "db1@10.0.0.1:5236",
                 Some(("10.0.0.1", Some(5236))),
             ),
-            (
-                Some("[fe80::1]:5236"),
-                "db1@[fe80::1]:5236",
-                Some(("fe80::1", Some(5236))),
-            ),
+            (Some("[fe80::1]:5236"), "db1@[fe80::1]:5236", Some(("fe80::1", Some(5236)))),
             (Some("[fe80::1]"), "db1@fe80::1", Some(("fe80::1", None))),
-            (
-                Some("fe80::abcd:5236"),
-                "db1@[fe80::abcd]:5236",
-                Some(("fe80::abcd", Some(5236))),
-            ),
+            (Some("fe80::abcd:5236"), "db1@[fe80::abcd]:5236", Some(("fe80::abcd", Some(5236)))),
             (Some("DMSERVER"), "db1@DMSERVER", Some(("DMSERVER", None))),
-            (
-                Some("dbhost:notaport"),
-                "db1@dbhost:notaport",
-                Some(("dbhost", None)),
-            ),
+            (Some("dbhost:notaport"), "db1@dbhost:notaport", Some(("dbhost", None))),
             (Some("host:"), "db1@host", Some(("host", None))),
         ];
         for (host, label, hp) in cases {
             let d = ds(*host);
             assert_eq!(d.datasource_label(), *label, "{host:?}");
-            assert_eq!(
-                d.host_port(),
-                hp.map(|(h, p)| (h.to_string(), p)),
-                "{host:?}"
-            );
+            assert_eq!(d.host_port(), hp.map(|(h, p)| (h.to_string(), p)), "{host:?}");
         }
     }
 

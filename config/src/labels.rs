@@ -20,9 +20,8 @@ pub(crate) fn parse_labels(s: &str) -> Result<Vec<(String, String)>, Vec<String>
             continue;
         }
         let Some((name, value)) = item.split_once('=') else {
-            errors.push(format!(
-                "labels item \"{item}\" has no '='; write labels = \"k1=v1,k2=v2\""
-            ));
+            errors
+                .push(format!("labels item \"{item}\" has no '='; write labels = \"k1=v1,k2=v2\""));
             continue;
         };
         let (name, value) = (name.trim(), value.trim());
@@ -74,9 +73,7 @@ mod tests {
     use super::*;
 
     fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+        v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     #[test]
@@ -84,10 +81,7 @@ mod tests {
         let cases: &[(&str, &[(&str, &str)])] = &[
             ("", &[]),
             ("env=prod", &[("env", "prod")]),
-            (
-                " env = prod , region=bj ,",
-                &[("env", "prod"), ("region", "bj")],
-            ),
+            (" env = prod , region=bj ,", &[("env", "prod"), ("region", "bj")]),
             ("a=1,b=2,a=3", &[("a", "3"), ("b", "2")]),
             ("url=a=b", &[("url", "a=b")]),
             ("empty=,x=1", &[("x", "1")]),

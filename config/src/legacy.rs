@@ -9,21 +9,16 @@ use crate::raw::{
 use crate::toml_walk::{ds_scope, Scope, Walker};
 
 /// v1.1 keys whose v1.2 name differs (matched case-insensitively).
-const RENAMED: &[(&str, &str)] = &[
-    ("checkSlowSql", "checkSlowSQL"),
-    ("slowSqlLimitRows", "slowSqlMaxRows"),
-];
+const RENAMED: &[(&str, &str)] =
+    &[("checkSlowSql", "checkSlowSQL"), ("slowSqlLimitRows", "slowSqlMaxRows")];
 
 /// v1.1 keys that have no meaning any more.
 const IGNORED: &[&str] = &["configFile"];
 
 /// v1.1 defaults that are applied when the key is absent, because v1.1 used them and a
 /// running v1.1 setup depends on them (the v1.2 defaults apply to everything else).
-const V11_DEFAULTS: &[(&str, &str)] = &[
-    ("dbHost", "127.0.0.1:5236"),
-    ("dbUser", "SYSDBA"),
-    ("dbPwd", "SYSDBA"),
-];
+const V11_DEFAULTS: &[(&str, &str)] =
+    &[("dbHost", "127.0.0.1:5236"), ("dbUser", "SYSDBA"), ("dbPwd", "SYSDBA")];
 
 /// v1.1 file name of the default custom metrics file, used when it exists next to the config.
 const V11_CUSTOM_METRICS: &str = "custom_metrics.toml";
@@ -42,10 +37,8 @@ fn content_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
 }
 
 fn resolve_key(key: &str) -> Option<(KeySpec, bool)> {
-    let canonical = RENAMED
-        .iter()
-        .find(|(a, _)| a.eq_ignore_ascii_case(key))
-        .map_or(key, |(_, b)| *b);
+    let canonical =
+        RENAMED.iter().find(|(a, _)| a.eq_ignore_ascii_case(key)).map_or(key, |(_, b)| *b);
     if let Some(s) = find_spec(GLOBAL_KEYS, canonical) {
         return Some((s, true));
     }
@@ -85,15 +78,8 @@ fn parse_bool(s: &str) -> Option<bool> {
 /// customMetricsFile (v1.1 default `custom_metrics.toml`, used only if it exists).
 pub(crate) fn parse(walker: &mut Walker<'_>, text: &str) -> RawConfig {
     let mut raw = RawConfig::default();
-    let mut ds = RawDatasource {
-        index: 1,
-        line: 0,
-        ..Default::default()
-    };
-    let top = Scope {
-        describe: "in the legacy file".to_string(),
-        datasource: None,
-    };
+    let mut ds = RawDatasource { index: 1, line: 0, ..Default::default() };
+    let top = Scope { describe: "in the legacy file".to_string(), datasource: None };
     let ds_sc = ds_scope(1, Some("default"));
     let all_names: Vec<&str> = GLOBAL_KEYS
         .iter()
@@ -126,10 +112,7 @@ pub(crate) fn parse(walker: &mut Walker<'_>, text: &str) -> RawConfig {
             Kind::Float => v.parse::<f64>().ok().map(Val::Float),
             Kind::Bool => parse_bool(v).map(Val::Bool),
             Kind::StrArray => Some(Val::StrArray(
-                v.split(',')
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
-                    .collect(),
+                v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
             )),
         };
         let Some(val) = val else {
@@ -178,10 +161,7 @@ pub(crate) fn parse(walker: &mut Walker<'_>, text: &str) -> RawConfig {
     if ds.keys.get("customMetricsFile").is_none()
         && walker.ctx.base_dir.join(V11_CUSTOM_METRICS).is_file()
     {
-        ds.keys.push(
-            "customMetricsFile",
-            Val::Str(V11_CUSTOM_METRICS.to_string()),
-        );
+        ds.keys.push("customMetricsFile", Val::Str(V11_CUSTOM_METRICS.to_string()));
     }
     raw.datasources.push(ds);
     raw

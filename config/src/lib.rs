@@ -47,10 +47,8 @@ pub const DEFAULT_CONFIG: &str = include_str!("../default.toml");
 /// with a [`ConfigWarning`] showing the TOML to save). Relative paths inside the file
 /// (customMetricsFile, dbPwdFile, plugin paths) are resolved against the file's directory.
 pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
     load_str(&text, path)
 }
 
@@ -63,11 +61,7 @@ pub fn load_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
     let (raw, origin) = match toml_edit::Document::parse(text) {
         Ok(doc) => {
             let root = doc.as_table();
-            let mut w = Walker {
-                ctx: &mut ctx,
-                lines: &lines,
-                expand_env: true,
-            };
+            let mut w = Walker { ctx: &mut ctx, lines: &lines, expand_env: true };
             let raw = w.walk_document(root, detect_form(root));
             (raw, ConfigOrigin::Toml(path.to_path_buf()))
         }
@@ -81,19 +75,11 @@ pub fn load_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
                     message: e.message().to_string(),
                 });
             }
-            let mut w = Walker {
-                ctx: &mut ctx,
-                lines: &lines,
-                expand_env: true,
-            };
+            let mut w = Walker { ctx: &mut ctx, lines: &lines, expand_env: true };
             let raw = legacy::parse(&mut w, text);
             // The notice shows the file as written (no ${ENV} expanded, password redacted).
             let mut quiet = Ctx::new(ctx.file.clone(), ctx.base_dir.clone());
-            let mut qw = Walker {
-                ctx: &mut quiet,
-                lines: &lines,
-                expand_env: false,
-            };
+            let mut qw = Walker { ctx: &mut quiet, lines: &lines, expand_env: false };
             let shown = legacy::parse(&mut qw, text);
             let notice = legacy::notice(&ctx, &shown);
             ctx.warn(0, notice, false);
@@ -122,17 +108,10 @@ pub fn legacy_to_toml(text: &str) -> Result<String, ConfigError> {
     let base = std::env::current_dir().unwrap_or_default();
     let mut ctx = Ctx::new(file, base);
     let lines = LineIndex::new(text);
-    let mut w = Walker {
-        ctx: &mut ctx,
-        lines: &lines,
-        expand_env: false,
-    };
+    let mut w = Walker { ctx: &mut ctx, lines: &lines, expand_env: false };
     let raw = legacy::parse(&mut w, text);
     if !ctx.problems.is_empty() {
-        return Err(ConfigError::Invalid {
-            file: ctx.file,
-            problems: ctx.problems,
-        });
+        return Err(ConfigError::Invalid { file: ctx.file, problems: ctx.problems });
     }
     Ok(legacy::render_toml(&raw, false))
 }

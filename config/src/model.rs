@@ -186,6 +186,9 @@ pub struct DatasourceConfig {
     pub custom_metrics_file: Option<PathBuf>,
     /// `disabledCollectors` (ours): built-in collector names switched off for this datasource.
     pub disabled_collectors: Vec<String>,
+    /// `connectionInitSql` (ours): statements run once on every new connection, e.g.
+    /// `SET SCHEMA MON` on DM, or `ATTACH DATABASE '…' AS SYSJOB` for the SQLite fixture.
+    pub connection_init_sql: Vec<String>,
     /// `[[datasource.plugin]]` entries.
     pub plugins: Vec<PluginConfig>,
 }

@@ -91,6 +91,7 @@ pub(crate) const DS_KEYS: &[KeySpec] = &[
     k("labels", Kind::Str),
     k("customMetricsFile", Kind::Str),
     k("disabledCollectors", Kind::StrArray),
+    k("connectionInitSql", Kind::StrArray),
 ];
 
 /// `[[datasource.plugin]]` keys (besides the `config` table).
@@ -165,12 +166,7 @@ impl Section {
     }
 
     pub(crate) fn push(&mut self, key: &'static str, val: Val) {
-        self.entries.push(Entry {
-            key,
-            written: key.to_string(),
-            line: 0,
-            val,
-        });
+        self.entries.push(Entry { key, written: key.to_string(), line: 0, val });
     }
 }
 
@@ -210,12 +206,7 @@ pub(crate) struct Ctx {
 
 impl Ctx {
     pub(crate) fn new(file: impl Into<String>, base_dir: PathBuf) -> Self {
-        Ctx {
-            file: file.into(),
-            base_dir,
-            problems: Vec::new(),
-            warnings: Vec::new(),
-        }
+        Ctx { file: file.into(), base_dir, problems: Vec::new(), warnings: Vec::new() }
     }
 
     pub(crate) fn error(&mut self, p: Problem) {
@@ -228,10 +219,7 @@ impl Ctx {
         } else {
             format!("{}: {}", self.file, message.as_ref())
         };
-        self.warnings.push(ConfigWarning {
-            message,
-            unknown_key,
-        });
+        self.warnings.push(ConfigWarning { message, unknown_key });
     }
 }
 
@@ -253,14 +241,8 @@ impl LineIndex {
 
     pub(crate) fn line_col(&self, text: &str, offset: usize) -> (usize, usize) {
         let line = self.line(offset);
-        let start = self
-            .starts
-            .get(line.saturating_sub(1))
-            .copied()
-            .unwrap_or(0);
-        let col = text
-            .get(start..offset.min(text.len()))
-            .map_or(1, |s| s.chars().count() + 1);
+        let start = self.starts.get(line.saturating_sub(1)).copied().unwrap_or(0);
+        let col = text.get(start..offset.min(text.len())).map_or(1, |s| s.chars().count() + 1);
         (line, col)
     }
 }

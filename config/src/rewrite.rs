@@ -68,10 +68,9 @@ fn toml_edits(text: &str, root: &dyn TableLike) -> Vec<Edit> {
         }
         let tables: Vec<&dyn TableLike> = match item {
             Item::ArrayOfTables(a) => a.iter().map(|t| t as &dyn TableLike).collect(),
-            Item::Value(toml_edit::Value::Array(a)) => a
-                .iter()
-                .filter_map(|v| v.as_inline_table().map(|t| t as &dyn TableLike))
-                .collect(),
+            Item::Value(toml_edit::Value::Array(a)) => {
+                a.iter().filter_map(|v| v.as_inline_table().map(|t| t as &dyn TableLike)).collect()
+            }
             _ => Vec::new(),
         };
         for (i, t) in tables.into_iter().enumerate() {
@@ -118,10 +117,8 @@ fn legacy_edits(text: &str) -> Vec<Edit> {
 }
 
 fn is_read_only_error(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
-    ) || e.raw_os_error() == Some(30) // EROFS on Linux
+    matches!(e.kind(), io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem)
+        || e.raw_os_error() == Some(30) // EROFS on Linux
 }
 
 /// Replaces every plaintext `dbPwd` (multi-source, single-source or legacy form) by its
@@ -130,10 +127,7 @@ fn is_read_only_error(e: &io::Error) -> bool {
 /// `basicAuthPassword` are left alone. The new file is written to a temporary file in the
 /// same directory, synced, given the old permissions and renamed over the old one.
 pub fn encrypt_passwords_in_file(path: &Path) -> Result<RewriteOutcome, ConfigError> {
-    let read_err = |source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
+    let read_err = |source| ConfigError::Read { path: path.to_path_buf(), source };
     // Follow a symlink so the link itself stays a link.
     let real: PathBuf = fs::canonicalize(path).map_err(read_err)?;
     let text = fs::read_to_string(&real).map_err(read_err)?;
@@ -176,9 +170,7 @@ pub fn encrypt_passwords_in_file(path: &Path) -> Result<RewriteOutcome, ConfigEr
             reason: format!("`{}` is read-only", real.display()),
         });
     }
-    let dir = real
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let dir = real.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     if let Ok(dm) = fs::metadata(&dir) {
         if dm.permissions().readonly() {
             return Ok(RewriteOutcome::ReadOnly {
@@ -191,10 +183,7 @@ pub fn encrypt_passwords_in_file(path: &Path) -> Result<RewriteOutcome, ConfigEr
         Err(e) if is_read_only_error(&e) => Ok(RewriteOutcome::ReadOnly {
             reason: format!("cannot write `{}`: {e}", real.display()),
         }),
-        Err(source) => Err(ConfigError::Write {
-            path: path.to_path_buf(),
-            source,
-        }),
+        Err(source) => Err(ConfigError::Write { path: path.to_path_buf(), source }),
     }
 }
 
@@ -204,18 +193,14 @@ fn write_atomically(
     bytes: &[u8],
     perms: fs::Permissions,
 ) -> io::Result<()> {
-    let file_name = target
-        .file_name()
-        .map_or_else(|| "config".into(), |n| n.to_string_lossy().into_owned());
+    let file_name =
+        target.file_name().map_or_else(|| "config".into(), |n| n.to_string_lossy().into_owned());
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     let tmp = dir.join(format!(".{file_name}.tmp-{}-{nanos}", std::process::id()));
     let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
+        let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         // Restrict first: the content must never be readable by more users than before.
         f.set_permissions(perms)?;
         f.write_all(bytes)?;

@@ -19,13 +19,7 @@ pub(crate) enum TomlForm {
     Single,
 }
 
-const SINGLE_MARKERS: &[&str] = &[
-    "dbHost",
-    "dbUser",
-    "dbPwd",
-    "dbPwdFile",
-    "odbcConnectionString",
-];
+const SINGLE_MARKERS: &[&str] = &["dbHost", "dbUser", "dbPwd", "dbPwdFile", "odbcConnectionString"];
 
 /// Detects the form from the root keys.
 pub(crate) fn detect_form(root: &dyn TableLike) -> TomlForm {
@@ -143,22 +137,15 @@ impl Walker<'_> {
                 None => return,
             }
         };
-        section.entries.push(Entry {
-            key: spec.name,
-            written: written.to_string(),
-            line,
-            val,
-        });
+        section.entries.push(Entry { key: spec.name, written: written.to_string(), line, val });
     }
 
     fn expand(&mut self, val: Val, written: &str, line: usize, scope: &Scope) -> Option<Val> {
         let res = match val {
             Val::Str(s) => env::expand(&s).map(Val::Str),
-            Val::StrArray(v) => v
-                .iter()
-                .map(|s| env::expand(s))
-                .collect::<Result<Vec<_>, _>>()
-                .map(Val::StrArray),
+            Val::StrArray(v) => {
+                v.iter().map(|s| env::expand(s)).collect::<Result<Vec<_>, _>>().map(Val::StrArray)
+            }
             other => Ok(other),
         };
         match res {
@@ -231,16 +218,11 @@ impl Walker<'_> {
                 .iter()
                 .map(|s| s.name)
                 .chain(specials.iter().copied())
-                .chain(
-                    other_scope
-                        .into_iter()
-                        .flat_map(|(o, _)| o.iter().map(|s| s.name)),
-                );
+                .chain(other_scope.into_iter().flat_map(|(o, _)| o.iter().map(|s| s.name)));
             let msg = match suggest(key, candidates) {
-                Some(s) => format!(
-                    "unknown key \"{key}\" {}; did you mean \"{s}\"?",
-                    scope.describe
-                ),
+                Some(s) => {
+                    format!("unknown key \"{key}\" {}; did you mean \"{s}\"?", scope.describe)
+                }
                 None => format!("unknown key \"{key}\" {} is ignored", scope.describe),
             };
             self.ctx.warn(line, msg, true);
@@ -295,19 +277,12 @@ impl Walker<'_> {
     /// Walks the whole document.
     pub(crate) fn walk_document(&mut self, root: &dyn TableLike, form: TomlForm) -> RawConfig {
         let mut raw = RawConfig::default();
-        let top = Scope {
-            describe: "at the top level".to_string(),
-            datasource: None,
-        };
+        let top = Scope { describe: "at the top level".to_string(), datasource: None };
         match form {
             TomlForm::Single => {
                 let all: Vec<KeySpec> = GLOBAL_KEYS.iter().chain(DS_KEYS).copied().collect();
                 let (section, _) = self.walk_table(root, &all, &[], None, &top);
-                let mut ds = RawDatasource {
-                    index: 1,
-                    line: 0,
-                    ..Default::default()
-                };
+                let mut ds = RawDatasource { index: 1, line: 0, ..Default::default() };
                 for e in section.entries {
                     if GLOBAL_KEYS.iter().any(|s| s.name == e.key) {
                         raw.global.entries.push(e);
@@ -366,12 +341,7 @@ impl Walker<'_> {
             )),
             &scope,
         );
-        let mut ds = RawDatasource {
-            index,
-            line,
-            keys,
-            plugins: Vec::new(),
-        };
+        let mut ds = RawDatasource { index, line, keys, plugins: Vec::new() };
         for (_, pline, item) in specials {
             let tables = self.tables_of(
                 item,
@@ -405,11 +375,7 @@ impl Walker<'_> {
                         ),
                     }
                 }
-                ds.plugins.push(RawPlugin {
-                    line: pl,
-                    keys: pkeys,
-                    config_toml,
-                });
+                ds.plugins.push(RawPlugin { line: pl, keys: pkeys, config_toml });
             }
         }
         ds

@@ -32,10 +32,7 @@ fn legacy_file_is_converted_in_memory() {
     assert_eq!(cfg.origin, ConfigOrigin::Legacy(path.clone()));
     assert_eq!(cfg.global.listen_address, ":9300");
     assert_eq!(cfg.global.log_level, LogLevel::Debug);
-    assert!(
-        cfg.global.encode_config_pwd,
-        "v1.1 default of encodeConfigPwd is true"
-    );
+    assert!(cfg.global.encode_config_pwd, "v1.1 default of encodeConfigPwd is true");
     let d = &cfg.datasources[0];
     assert_eq!(d.name, "default");
     assert_eq!(d.db_host.as_deref(), Some("127.0.0.1:5236?autoCommit=true"));
@@ -45,18 +42,11 @@ fn legacy_file_is_converted_in_memory() {
     assert!(d.check_slow_sql);
     assert_eq!(d.slow_sql_max_rows, 7);
     assert_eq!(d.datasource_label(), "default@127.0.0.1:5236");
-    let notice = cfg
-        .warnings
-        .iter()
-        .find(|w| w.message.contains("legacy v1.1"))
-        .unwrap();
+    let notice = cfg.warnings.iter().find(|w| w.message.contains("legacy v1.1")).unwrap();
     assert!(!notice.unknown_key);
     assert!(notice.message.contains("[[datasource]]"));
     assert!(notice.message.contains("slowSqlMaxRows = 7"));
-    assert!(
-        !notice.message.contains("Legacy#Pw=1"),
-        "password must be redacted"
-    );
+    assert!(!notice.message.contains("Legacy#Pw=1"), "password must be redacted");
 }
 
 #[test]
@@ -70,64 +60,34 @@ fn legacy_defaults_and_custom_metrics_file() {
     assert_eq!(d.db_host.as_deref(), Some("127.0.0.1:5236"));
     assert_eq!(d.db_user, "SYSDBA");
     assert_eq!(d.db_pwd.expose(), "SYSDBA");
-    assert_eq!(
-        d.custom_metrics_file.as_deref(),
-        Some(dir.join("custom_metrics.toml").as_path())
-    );
+    assert_eq!(d.custom_metrics_file.as_deref(), Some(dir.join("custom_metrics.toml").as_path()));
 }
 
 #[test]
 fn legacy_errors_and_unknown_keys_name_lines() {
     let dir = tmpdir("legacy-bad");
     let path = dir.join("dameng_exporter.config");
-    fs::write(
-        &path,
-        "dbHost=h:1\nqueryTimeout=abc\nregisterHostMetrics=maybe\n",
-    )
-    .unwrap();
+    fs::write(&path, "dbHost=h:1\nqueryTimeout=abc\nregisterHostMetrics=maybe\n").unwrap();
     let err = load_file(&path).unwrap_err().to_string();
     assert!(err.contains(":2: queryTimeout must be an integer"), "{err}");
-    assert!(
-        err.contains(":3: registerHostMetrics must be a boolean"),
-        "{err}"
-    );
+    assert!(err.contains(":3: registerHostMetrics must be a boolean"), "{err}");
     fs::write(&path, "dbHost=h:1\ndbUsr=x\n").unwrap();
     let cfg = load_file(&path).unwrap();
     let w = cfg.warnings.iter().find(|w| w.unknown_key).unwrap();
-    assert!(
-        w.message.contains(":2: unknown key \"dbUsr\""),
-        "{}",
-        w.message
-    );
-    assert!(
-        w.message.contains("did you mean \"dbUser\""),
-        "{}",
-        w.message
-    );
+    assert!(w.message.contains(":2: unknown key \"dbUsr\""), "{}", w.message);
+    assert!(w.message.contains("did you mean \"dbUser\""), "{}", w.message);
 }
 
 #[test]
 fn legacy_to_toml_round_trips() {
     let toml_text = legacy_to_toml(LEGACY).unwrap();
     assert!(toml_text.contains("dbPwd = \"Legacy#Pw=1\""), "{toml_text}");
-    assert!(
-        toml_text.contains("[[datasource]]\nname = \"default\""),
-        "{toml_text}"
-    );
+    assert!(toml_text.contains("[[datasource]]\nname = \"default\""), "{toml_text}");
     let from_toml = load_str(&toml_text, Path::new("converted.toml")).unwrap();
     let from_legacy = load_str(LEGACY, Path::new("dameng_exporter.config")).unwrap();
-    assert_eq!(
-        format!("{:?}", from_toml.global),
-        format!("{:?}", from_legacy.global)
-    );
-    assert_eq!(
-        format!("{:?}", from_toml.datasources),
-        format!("{:?}", from_legacy.datasources)
-    );
-    assert_eq!(
-        from_toml.datasources[0].db_pwd,
-        from_legacy.datasources[0].db_pwd
-    );
+    assert_eq!(format!("{:?}", from_toml.global), format!("{:?}", from_legacy.global));
+    assert_eq!(format!("{:?}", from_toml.datasources), format!("{:?}", from_legacy.datasources));
+    assert_eq!(from_toml.datasources[0].db_pwd, from_legacy.datasources[0].db_pwd);
     assert!(legacy_to_toml("[[datasource]]\nname = \"x\"\n").is_err());
 }
 
@@ -159,23 +119,12 @@ fn cli_mode_builds_one_datasource() {
     assert_eq!(cfg.origin, ConfigOrigin::Cli);
     let d = &cfg.datasources[0];
     assert_eq!(d.name, "cmdline_10.0.0.5");
-    assert_eq!(
-        d.description,
-        "DataSource from command line (Host: 10.0.0.5:5236)"
-    );
-    assert_eq!(
-        d.db_pwd.expose(),
-        "Dameng123.",
-        "ENC() is decrypted in CLI mode"
-    );
+    assert_eq!(d.description, "DataSource from command line (Host: 10.0.0.5:5236)");
+    assert_eq!(d.db_pwd.expose(), "Dameng123.", "ENC() is decrypted in CLI mode");
     assert_eq!(d.query_timeout, Duration::from_secs(9));
     assert_eq!(d.slow_sql_max_rows, 4);
     assert!(d.check_slow_sql && d.register_host_metrics);
-    assert_eq!(
-        d.conn_max_lifetime,
-        Duration::from_secs(30 * 60),
-        "0 = default"
-    );
+    assert_eq!(d.conn_max_lifetime, Duration::from_secs(30 * 60), "0 = default");
     assert_eq!(d.datasource_label(), "cmdline_10.0.0.5@10.0.0.5:5236");
     assert_eq!(cli_datasource_name("[::1]:5236"), "cmdline_::1");
     assert_eq!(cli_datasource_name("DMSVC"), "cmdline_DMSVC");
@@ -200,10 +149,7 @@ fn cli_mode_is_validated() {
 fn cli_globals_override_the_file() {
     let mut cfg = load(
         "cliglobals",
-        &format!(
-            "listenAddress = \":9300\"\nlogMaxAge = 9\n{}",
-            ds("a", "h:1")
-        ),
+        &format!("listenAddress = \":9300\"\nlogMaxAge = 9\n{}", ds("a", "h:1")),
     )
     .unwrap();
     let g = CliGlobals {
@@ -220,10 +166,7 @@ fn cli_globals_override_the_file() {
     apply_cli_globals(&mut cfg, &g).unwrap();
     assert_eq!(cfg.global.listen_address, ":9400");
     assert_eq!(cfg.global.log_level, LogLevel::Warn);
-    assert_eq!(
-        cfg.global.log_max_age_days, 9,
-        "not given on the CLI: file value kept"
-    );
+    assert_eq!(cfg.global.log_max_age_days, 9, "not given on the CLI: file value kept");
     assert!(cfg.global.enable_basic_auth);
     assert_eq!(cfg.global.basic_auth_password.expose(), "SYSDBA");
     assert_eq!(cfg.global.collection_mode, CollectionMode::Fast);
@@ -238,24 +181,10 @@ fn cli_globals_override_the_file() {
     };
     let err = apply_cli_globals(&mut cfg, &bad).unwrap_err();
     assert_eq!(err.problems().len(), 2);
-    assert!(
-        err.to_string()
-            .contains("command line: --collectionMode = \"bogus\""),
-        "{err}"
-    );
-    assert_eq!(
-        format!("{:?}", cfg.global),
-        before,
-        "a failed override changes nothing"
-    );
+    assert!(err.to_string().contains("command line: --collectionMode = \"bogus\""), "{err}");
+    assert_eq!(format!("{:?}", cfg.global), before, "a failed override changes nothing");
 
-    let warn = CliGlobals {
-        log_level: Some("trace".into()),
-        ..Default::default()
-    };
+    let warn = CliGlobals { log_level: Some("trace".into()), ..Default::default() };
     apply_cli_globals(&mut cfg, &warn).unwrap();
-    assert!(cfg
-        .warnings
-        .iter()
-        .any(|w| w.message.contains("--logLevel = \"trace\"")));
+    assert!(cfg.warnings.iter().any(|w| w.message.contains("--logLevel = \"trace\"")));
 }

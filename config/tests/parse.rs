@@ -15,10 +15,7 @@ use dmexp_config::*;
 fn default_config_parses_and_holds_the_defaults() {
     let cfg = load_str(DEFAULT_CONFIG, Path::new("default.toml")).unwrap();
     assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
-    assert_eq!(
-        format!("{:?}", cfg.global),
-        format!("{:?}", GlobalConfig::default())
-    );
+    assert_eq!(format!("{:?}", cfg.global), format!("{:?}", GlobalConfig::default()));
     assert_eq!(cfg.datasources.len(), 1);
     let mut want = DatasourceConfig::new("dm8");
     want.db_host = Some("127.0.0.1:5236".into());
@@ -82,9 +79,8 @@ fn default_config_lists_every_key() {
         "[[datasource.plugin]]",
         "[datasource.plugin.config]",
     ] {
-        let found = DEFAULT_CONFIG
-            .lines()
-            .any(|l| l.trim_start_matches(['#', ' ']).starts_with(key));
+        let found =
+            DEFAULT_CONFIG.lines().any(|l| l.trim_start_matches(['#', ' ']).starts_with(key));
         assert!(found, "default.toml does not list {key}");
     }
 }
@@ -100,16 +96,10 @@ fn every_example_parses() {
             // Custom metrics files, not exporter configs: valid TOML with [[metric]].
             let text = fs::read_to_string(&path).unwrap();
             let doc: toml::Table = toml::from_str(&text).unwrap();
-            assert!(
-                doc.get("metric").and_then(|m| m.as_array()).is_some(),
-                "{name}"
-            );
+            assert!(doc.get("metric").and_then(|m| m.as_array()).is_some(), "{name}");
             continue;
         }
-        if path
-            .extension()
-            .is_some_and(|e| e == "toml" || e == "config")
-        {
+        if path.extension().is_some_and(|e| e == "toml" || e == "config") {
             // demo.toml is written by someone else; when it exists it must parse.
             let cfg = load_file(&path).unwrap_or_else(|e| panic!("{name}:\n{e}"));
             assert!(!cfg.datasources.is_empty(), "{name}");
@@ -133,9 +123,7 @@ fn multi_datasource_example_matches_the_plan() {
     assert_eq!(g.basic_auth_password.expose(), "Admin_123");
     let names: Vec<_> = cfg.datasources.iter().map(|d| d.name.as_str()).collect();
     assert_eq!(names, ["prod-master", "prod-slave1", "test-db"]);
-    let [m, s, t] = &cfg.datasources[..] else {
-        panic!()
-    };
+    let [m, s, t] = &cfg.datasources[..] else { panic!() };
     assert_eq!(m.db_pwd.expose(), "Prod_Master_123");
     assert_eq!(s.db_pwd.expose(), "Prod_Slave_123");
     assert_eq!(t.db_pwd.expose(), "password3");
@@ -155,10 +143,7 @@ fn multi_datasource_example_matches_the_plan() {
     let cm = m.custom_metrics_file.as_ref().unwrap();
     assert!(cm.is_absolute() && cm.is_file(), "{}", cm.display());
     assert_eq!(m.datasource_label(), "prod-master@127.0.0.1:5236");
-    assert_eq!(
-        s.host_port(),
-        Some(("192.168.1.100".to_string(), Some(5236)))
-    );
+    assert_eq!(s.host_port(), Some(("192.168.1.100".to_string(), Some(5236))));
 }
 
 const MIN_DS: &str =
@@ -175,10 +160,7 @@ fn absent_zero_and_empty_values_take_defaults() {
                  slowSqlMaxRows = 0\nlabels = \"\"\ncustomMetricsFile = \"\"\n";
     for text in [MIN_DS, zeros] {
         let cfg = load("defaults", text).unwrap();
-        assert_eq!(
-            format!("{:?}", cfg.global),
-            format!("{:?}", GlobalConfig::default())
-        );
+        assert_eq!(format!("{:?}", cfg.global), format!("{:?}", GlobalConfig::default()));
         let d = &cfg.datasources[0];
         let mut want = DatasourceConfig::new("a");
         want.db_host = Some("10.0.0.1:5236".into());
@@ -260,14 +242,10 @@ fn unknown_key_warns_with_file_line_and_suggestion() {
     );
     // Far from anything known: no suggestion.
     let cfg = load("unknown2", &format!("zzzqqq = 1\n{MIN_DS}")).unwrap();
-    assert!(cfg.warnings[0]
-        .message
-        .contains("unknown key \"zzzqqq\" at the top level is ignored"));
+    assert!(cfg.warnings[0].message.contains("unknown key \"zzzqqq\" at the top level is ignored"));
     // CLI spelling suggests the TOML name.
     let cfg = load("unknown3", &format!("{MIN_DS}slowSqlLimitRows = 3\n")).unwrap();
-    assert!(cfg.warnings[0]
-        .message
-        .contains("did you mean \"slowSqlMaxRows\""));
+    assert!(cfg.warnings[0].message.contains("did you mean \"slowSqlMaxRows\""));
 }
 
 #[test]
@@ -278,15 +256,8 @@ fn keys_in_the_wrong_table_get_a_hint() {
     assert_eq!(cfg.global.log_level, LogLevel::Info);
     let w = &cfg.warnings[0];
     assert!(w.unknown_key);
-    assert!(w
-        .message
-        .contains(&format!(":{}:", line_of(&text, "logLevel"))));
-    assert!(
-        w.message
-            .contains("is a global key; move it to the top of the file"),
-        "{}",
-        w.message
-    );
+    assert!(w.message.contains(&format!(":{}:", line_of(&text, "logLevel"))));
+    assert!(w.message.contains("is a global key; move it to the top of the file"), "{}", w.message);
     // A datasource key at the top level of a multi-source file.
     let text = format!("queryTimeout = 9\n{MIN_DS}");
     let cfg = load("wrongscope2", &text).unwrap();
@@ -333,11 +304,7 @@ fn env_expansion_in_strings() {
     let d = &cfg.datasources[0];
     assert_eq!(d.db_host.as_deref(), Some("10.9.8.7:5236"));
     assert_eq!(d.db_user, "u${x}");
-    assert_eq!(
-        d.db_pwd.expose(),
-        "SYSDBA",
-        "ENC() in the variable is decrypted"
-    );
+    assert_eq!(d.db_pwd.expose(), "SYSDBA", "ENC() in the variable is decrypted");
     assert_eq!(d.labels, [("region".to_string(), "bj".to_string())]);
 }
 
@@ -370,11 +337,7 @@ fn odbc_connection_string_replaces_db_host() {
 
 #[test]
 fn max_idle_conns_is_capped() {
-    let cfg = load(
-        "idle",
-        &format!("{MIN_DS}maxOpenConns = 4\nmaxIdleConns = 9\n"),
-    )
-    .unwrap();
+    let cfg = load("idle", &format!("{MIN_DS}maxOpenConns = 4\nmaxIdleConns = 9\n")).unwrap();
     let d = &cfg.datasources[0];
     assert_eq!((d.max_open_conns, d.max_idle_conns), (4, 4));
     assert!(cfg.warnings[0].message.contains("maxIdleConns = 9"));

@@ -60,20 +60,12 @@ fn only_plaintext_passwords_change_and_the_rest_is_byte_identical() {
     let out = encrypt_passwords_in_file(&path).unwrap();
     assert_eq!(
         out,
-        RewriteOutcome::Rewritten {
-            datasources: vec!["plain".into(), "Escaped".into()]
-        }
+        RewriteOutcome::Rewritten { datasources: vec!["plain".into(), "Escaped".into()] }
     );
     let text = fs::read_to_string(&path).unwrap();
     let expected = MULTI
-        .replace(
-            "'Plain Pw\"1'",
-            &format!("\"{}\"", encrypt_password("Plain Pw\"1")),
-        )
-        .replace(
-            "\"a$${b}c\"",
-            &format!("\"{}\"", encrypt_password("a${b}c")),
-        );
+        .replace("'Plain Pw\"1'", &format!("\"{}\"", encrypt_password("Plain Pw\"1")))
+        .replace("\"a$${b}c\"", &format!("\"{}\"", encrypt_password("a${b}c")));
     assert_eq!(text, expected);
 
     // Same passwords after the rewrite.
@@ -94,10 +86,7 @@ fn only_plaintext_passwords_change_and_the_rest_is_byte_identical() {
     assert_eq!(names.len(), 2, "{names:?}");
 
     // Second run: nothing to do.
-    assert_eq!(
-        encrypt_passwords_in_file(&path).unwrap(),
-        RewriteOutcome::Unchanged
-    );
+    assert_eq!(encrypt_passwords_in_file(&path).unwrap(), RewriteOutcome::Unchanged);
     assert_eq!(fs::read_to_string(&path).unwrap(), expected);
 }
 
@@ -106,21 +95,10 @@ fn single_source_and_crlf_files() {
     let text = "# single\r\ndbHost = \"h:1\"\r\ndbUser = \"u\"\r\ndbPwd = \"pw\" # c\r\n";
     let path = setup("rewrite-single", text);
     let out = encrypt_passwords_in_file(&path).unwrap();
-    assert_eq!(
-        out,
-        RewriteOutcome::Rewritten {
-            datasources: vec!["default".into()]
-        }
-    );
+    assert_eq!(out, RewriteOutcome::Rewritten { datasources: vec!["default".into()] });
     let new = fs::read_to_string(&path).unwrap();
-    assert_eq!(
-        new,
-        text.replace("\"pw\"", &format!("\"{}\"", encrypt_password("pw")))
-    );
-    assert_eq!(
-        load_file(&path).unwrap().datasources[0].db_pwd.expose(),
-        "pw"
-    );
+    assert_eq!(new, text.replace("\"pw\"", &format!("\"{}\"", encrypt_password("pw"))));
+    assert_eq!(load_file(&path).unwrap().datasources[0].db_pwd.expose(), "pw");
 }
 
 #[test]
@@ -130,26 +108,14 @@ fn legacy_files_replace_only_db_pwd_lines() {
     let dir = tmpdir("rewrite-legacy");
     let path = dir.join("dameng_exporter.config");
     fs::write(&path, text).unwrap();
-    assert!(matches!(
-        encrypt_passwords_in_file(&path).unwrap(),
-        RewriteOutcome::Rewritten { .. }
-    ));
+    assert!(matches!(encrypt_passwords_in_file(&path).unwrap(), RewriteOutcome::Rewritten { .. }));
     let new = fs::read_to_string(&path).unwrap();
     assert_eq!(
         new,
-        text.replace(
-            "dbPwd= Secret=1 ",
-            &format!("dbPwd= {} ", encrypt_password("Secret=1"))
-        )
+        text.replace("dbPwd= Secret=1 ", &format!("dbPwd= {} ", encrypt_password("Secret=1")))
     );
-    assert_eq!(
-        load_file(&path).unwrap().datasources[0].db_pwd.expose(),
-        "Secret=1"
-    );
-    assert_eq!(
-        encrypt_passwords_in_file(&path).unwrap(),
-        RewriteOutcome::Unchanged
-    );
+    assert_eq!(load_file(&path).unwrap().datasources[0].db_pwd.expose(), "Secret=1");
+    assert_eq!(encrypt_passwords_in_file(&path).unwrap(), RewriteOutcome::Unchanged);
 }
 
 #[test]
@@ -177,27 +143,15 @@ fn symlinked_config_keeps_the_link() {
     let path = setup("rewrite-link", &ds("a", "h:1"));
     let link = path.parent().unwrap().join("link.toml");
     std::os::unix::fs::symlink(&path, &link).unwrap();
-    assert!(matches!(
-        encrypt_passwords_in_file(&link).unwrap(),
-        RewriteOutcome::Rewritten { .. }
-    ));
-    assert!(fs::symlink_metadata(&link)
-        .unwrap()
-        .file_type()
-        .is_symlink());
+    assert!(matches!(encrypt_passwords_in_file(&link).unwrap(), RewriteOutcome::Rewritten { .. }));
+    assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
     assert!(fs::read_to_string(&path).unwrap().contains("ENC("));
 }
 
 #[test]
 fn invalid_files_are_errors() {
     let path = write_cfg("rewrite-bad", "[[datasource]\nname = 1\n");
-    assert!(matches!(
-        encrypt_passwords_in_file(&path),
-        Err(ConfigError::Syntax { .. })
-    ));
+    assert!(matches!(encrypt_passwords_in_file(&path), Err(ConfigError::Syntax { .. })));
     let missing = tmpdir("rewrite-missing").join("nope.toml");
-    assert!(matches!(
-        encrypt_passwords_in_file(&missing),
-        Err(ConfigError::Read { .. })
-    ));
+    assert!(matches!(encrypt_passwords_in_file(&missing), Err(ConfigError::Read { .. })));
 }

@@ -56,11 +56,8 @@ fn errors_never_show_passwords() {
 fn legacy_notice_and_cli_debug_hide_passwords() {
     let dir = tmpdir("secret-legacy");
     let path = dir.join("dameng_exporter.config");
-    fs::write(
-        &path,
-        format!("dbHost=h:1\ndbUser=u\ndbPwd={PW}\nbasicAuthPassword={AUTH}\n"),
-    )
-    .unwrap();
+    fs::write(&path, format!("dbHost=h:1\ndbUser=u\ndbPwd={PW}\nbasicAuthPassword={AUTH}\n"))
+        .unwrap();
     let cfg = load_file(&path).unwrap();
     let dump = format!("{cfg:?}");
     assert!(!dump.contains(PW) && !dump.contains(AUTH), "{dump}");
@@ -74,10 +71,7 @@ fn legacy_notice_and_cli_debug_hide_passwords() {
     assert!(!format!("{c:?}").contains(PW));
     let cfg = from_cli(&c).unwrap();
     assert!(!format!("{cfg:?}").contains(PW));
-    let g = CliGlobals {
-        basic_auth_password: Some(AUTH.into()),
-        ..Default::default()
-    };
+    let g = CliGlobals { basic_auth_password: Some(AUTH.into()), ..Default::default() };
     assert!(!format!("{g:?}").contains(AUTH));
 }
 

@@ -238,16 +238,10 @@ fn every_bad_config_names_file_line_and_fix() {
         let file = path.display().to_string();
         for frag in *frags {
             let want = expand(frag, &file, text);
-            assert!(
-                msg.contains(&want),
-                "{case}:\n  want: {want}\n  got:  {msg}"
-            );
+            assert!(msg.contains(&want), "{case}:\n  want: {want}\n  got:  {msg}");
         }
         assert_eq!(msg, msg.trim_end(), "{case}: no trailing whitespace");
-        assert!(
-            matches!(err, ConfigError::Invalid { .. }),
-            "{case}: {err:?}"
-        );
+        assert!(matches!(err, ConfigError::Invalid { .. }), "{case}: {err:?}");
     }
 }
 
@@ -293,15 +287,8 @@ fn all_problems_are_reported_one_line_each() {
     let err = load("many", text).unwrap_err();
     assert_eq!(err.problems().len(), 4, "{err}");
     assert_eq!(err.to_string().lines().count(), 4, "{err}");
-    let keys: Vec<_> = err
-        .problems()
-        .iter()
-        .filter_map(|p| p.key.as_deref())
-        .collect();
-    assert_eq!(
-        keys,
-        ["collectionMode", "queryTimeout", "maxOpenConns", "labels"]
-    );
+    let keys: Vec<_> = err.problems().iter().filter_map(|p| p.key.as_deref()).collect();
+    assert_eq!(keys, ["collectionMode", "queryTimeout", "maxOpenConns", "labels"]);
     assert_eq!(err.problems()[1].datasource.as_deref(), Some("a"));
     assert_eq!(err.problems()[1].line, Some(7));
 }
@@ -315,11 +302,7 @@ fn syntax_errors_name_file_line_and_column() {
         ConfigError::Syntax { line, .. } => assert_eq!(*line, 4),
         other => panic!("{other:?}"),
     }
-    assert!(
-        err.to_string()
-            .starts_with(&format!("{}:4:", path.display())),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with(&format!("{}:4:", path.display())), "{err}");
 }
 
 #[test]
@@ -357,10 +340,7 @@ fn bad_enc_payloads_never_panic() {
     let text = format!(
         "[[datasource]]\nname = \"a\"\ndbHost = \"h:1\"\ndbUser = \"u\"\ndbPwd = \"{e}\"\n"
     );
-    assert!(load("enc-empty", &text)
-        .unwrap_err()
-        .to_string()
-        .contains("no dbPwd"));
+    assert!(load("enc-empty", &text).unwrap_err().to_string().contains("no dbPwd"));
 }
 
 #[test]
@@ -398,13 +378,7 @@ fn disabled_collectors_are_checked_against_the_registry() {
 fn a_toml_file_with_an_unquoted_value_is_a_syntax_error_not_legacy() {
     // Looks like key=value lines, but the quoted values show it is TOML.
     let text = "[[datasource]]\nname = \"a\"\ndbHost = 127.0.0.1:5236\n";
-    assert!(matches!(
-        load("notlegacy", text),
-        Err(ConfigError::Syntax { line: 3, .. })
-    ));
+    assert!(matches!(load("notlegacy", text), Err(ConfigError::Syntax { line: 3, .. })));
     let text = "listenAddress = \":9200\"\ndbHost = 127.0.0.1:5236\n";
-    assert!(matches!(
-        load("notlegacy2", text),
-        Err(ConfigError::Syntax { line: 2, .. })
-    ));
+    assert!(matches!(load("notlegacy2", text), Err(ConfigError::Syntax { line: 2, .. })));
 }

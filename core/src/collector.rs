@@ -48,21 +48,11 @@ pub struct MetricDef {
 impl MetricDef {
     /// A gauge without variable labels.
     pub const fn gauge(name: &'static str, help: &'static str) -> Self {
-        MetricDef {
-            name,
-            help,
-            kind: MetricKind::Gauge,
-            labels: &[],
-        }
+        MetricDef { name, help, kind: MetricKind::Gauge, labels: &[] }
     }
     /// A counter without variable labels.
     pub const fn counter(name: &'static str, help: &'static str) -> Self {
-        MetricDef {
-            name,
-            help,
-            kind: MetricKind::Counter,
-            labels: &[],
-        }
+        MetricDef { name, help, kind: MetricKind::Counter, labels: &[] }
     }
     /// The same metric with variable labels.
     pub const fn with_labels(self, labels: &'static [&'static str]) -> Self {
@@ -110,19 +100,11 @@ pub struct Sample {
 impl Sample {
     /// A sample without variable labels.
     pub fn new(metric: usize, value: f64) -> Self {
-        Sample {
-            metric,
-            labels: Vec::new(),
-            value,
-        }
+        Sample { metric, labels: Vec::new(), value }
     }
     /// A sample with variable labels.
     pub fn with_labels(metric: usize, labels: Vec<String>, value: f64) -> Self {
-        Sample {
-            metric,
-            labels,
-            value,
-        }
+        Sample { metric, labels, value }
     }
 }
 
@@ -189,6 +171,8 @@ pub struct CollectorDescriptor {
     pub metrics: &'static [MetricDef],
     /// Builds the collector for one datasource.
     pub factory: fn(&DatasourceConfig) -> Result<Box<dyn Collector>, BuildError>,
+    /// Result reuse across scrapes.
+    pub cache: CacheClass,
 }
 
 impl CollectorDescriptor {
@@ -207,7 +191,13 @@ impl CollectorDescriptor {
             default_enabled: true,
             metrics,
             factory,
+            cache: CacheClass::None,
         }
+    }
+
+    /// The same descriptor with its results reused for `bigKeyDataCacheTime`.
+    pub const fn cached(self, cache: CacheClass) -> Self {
+        CollectorDescriptor { cache, ..self }
     }
 }
 
@@ -229,6 +219,46 @@ pub trait CollectContext {
     fn datasource(&self) -> &DatasourceConfig;
     /// Time left for this collector.
     fn remaining(&self) -> Duration;
+    /// Whether this DM build has the dynamic view `view` (upper-case name, e.g.
+    /// `V$SYSTEM_EVENT`), from V$DYNAMIC_TABLES. Answered once per connection lifetime.
+    fn has_view(&mut self, view: &str) -> Result<bool, QueryError>;
+    /// Whether the dynamic view `view` has every column of `columns`, from
+    /// V$DYNAMIC_TABLE_COLUMNS. Answered once per connection lifetime.
+    fn has_columns(&mut self, view: &str, columns: &[&str]) -> Result<bool, QueryError>;
+}
+
+/// True for names that may be put into a probe query literally (`V$X`, `COL_1`).
+pub fn is_plain_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'$')
+}
+
+/// The probe query for [`CollectContext::has_view`].
+pub fn view_probe_sql(view: &str) -> String {
+    format!("SELECT /*+DM_EXPORTER*/ COUNT(*) FROM V$DYNAMIC_TABLES WHERE NAME = '{view}'")
+}
+
+/// The probe query for [`CollectContext::has_columns`]: counts the columns present, so the
+/// answer is "all present" when the count equals `columns.len()`.
+pub fn columns_probe_sql(view: &str, columns: &[&str]) -> String {
+    let list: Vec<String> = columns.iter().map(|c| format!("'{c}'")).collect();
+    format!(
+        "SELECT /*+DM_EXPORTER*/ CASE WHEN COUNT(DISTINCT COLNAME) = {} THEN 1 ELSE 0 END \
+         FROM V$DYNAMIC_TABLE_COLUMNS WHERE TABNAME = '{view}' AND COLNAME IN ({})",
+        columns.len(),
+        list.join(", ")
+    )
+}
+
+/// How long a collector's result may be reused across scrapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheClass {
+    /// Queried every scrape.
+    None,
+    /// Reused for `bigKeyDataCacheTime` (tablespaces, datafiles, version).
+    BigKey,
 }
 
 /// A collector for one datasource. `collect` runs on a blocking thread; it may block on SQL.

@@ -31,10 +31,7 @@ impl DbClock {
     pub fn from_current_timestamp(text: &str) -> Option<Self> {
         let ts = parse(text)?;
         let offset = ts.offset.unwrap_or(UtcOffset::UTC);
-        Some(DbClock {
-            now: ts.wall.assume_offset(offset),
-            offset,
-        })
+        Some(DbClock { now: ts.wall.assume_offset(offset), offset })
     }
 
     /// Interprets a stored timestamp (an offset in the text wins over the clock's offset).
@@ -78,10 +75,7 @@ pub fn parse(text: &str) -> Option<DbTimestamp> {
     let date = Date::from_calendar_date(year, Month::try_from(month).ok()?, day).ok()?;
     let rest = rest.trim_start_matches([' ', 'T']);
     if rest.is_empty() {
-        return Some(DbTimestamp {
-            wall: date.midnight(),
-            offset: None,
-        });
+        return Some(DbTimestamp { wall: date.midnight(), offset: None });
     }
     // Split the time from an optional offset.
     let (time_part, offset_part) = match rest.find(['+', '-', 'Z', ' ']) {
@@ -108,10 +102,7 @@ pub fn parse(text: &str) -> Option<DbTimestamp> {
     };
     let time = Time::from_hms_nano(hour, minute, second, nanos).ok()?;
     let offset = parse_offset(offset_part)?;
-    Some(DbTimestamp {
-        wall: PrimitiveDateTime::new(date, time),
-        offset,
-    })
+    Some(DbTimestamp { wall: PrimitiveDateTime::new(date, time), offset })
 }
 
 /// `""` → None; `Z`, `+08`, `+08:00`, `+0800`, `-05:30`.
@@ -148,10 +139,7 @@ mod tests {
     fn parses_engines_formats() {
         let dm = DbClock::from_current_timestamp("2026-11-24 10:00:00.123456 +08:00").unwrap();
         assert_eq!(dm.now.unix_timestamp(), 1_795_485_600);
-        assert_eq!(
-            dm.unix_seconds("2026-11-24 08:00:00"),
-            Some(1_795_478_400.0)
-        );
+        assert_eq!(dm.unix_seconds("2026-11-24 08:00:00"), Some(1_795_478_400.0));
         let pg = DbClock::from_current_timestamp("2026-11-24 02:00:00.5+00").unwrap();
         assert_eq!(pg.now.unix_timestamp(), 1_795_485_600);
         let lite = DbClock::from_current_timestamp("2026-11-24 02:00:00").unwrap();

@@ -46,11 +46,7 @@ impl Health {
     pub fn new(enabled: bool) -> Self {
         Health {
             inner: Mutex::new(Inner {
-                state: if enabled {
-                    HealthState::Unhealthy
-                } else {
-                    HealthState::Disabled
-                },
+                state: if enabled { HealthState::Unhealthy } else { HealthState::Disabled },
                 checked: false,
                 last_error: None,
                 failures: 0,
@@ -61,9 +57,7 @@ impl Health {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Current state.

@@ -194,10 +194,7 @@ fn level_filter(level: LogLevel, env: Option<&str>) -> Result<EnvFilter, Logging
         Some(directives) => EnvFilter::try_new(directives).map_err(LoggingError::EnvDirectives),
         // odbc-api logs every driver diagnostic at WARN through `log`; the exporter reports
         // the same errors once, with the datasource, so keep those at ERROR only.
-        None => Ok(EnvFilter::new(format!(
-            "{},odbc_api=error",
-            level_name(level)
-        ))),
+        None => Ok(EnvFilter::new(format!("{},odbc_api=error", level_name(level)))),
     }
 }
 
@@ -217,9 +214,7 @@ fn fmt_layer<W>(writer: W, ansi: bool, json: bool) -> BoxedLayer
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let layer = tracing_subscriber::fmt::layer()
-        .with_writer(writer)
-        .with_ansi(ansi);
+    let layer = tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(ansi);
     if json {
         layer.json().boxed()
     } else {
@@ -251,36 +246,24 @@ impl RotatingFileWriter {
         if policy.max_bytes == 0 {
             return Err(LoggingError::ZeroSizeLimit);
         }
-        fs::create_dir_all(dir).map_err(|source| LoggingError::CreateDir {
-            dir: dir.to_path_buf(),
-            source,
-        })?;
+        fs::create_dir_all(dir)
+            .map_err(|source| LoggingError::CreateDir { dir: dir.to_path_buf(), source })?;
         // file-rotate resolves relative paths with unwrap() at every rotation.
-        let dir = std::path::absolute(dir).map_err(|source| LoggingError::CreateDir {
-            dir: dir.to_path_buf(),
-            source,
-        })?;
+        let dir = std::path::absolute(dir)
+            .map_err(|source| LoggingError::CreateDir { dir: dir.to_path_buf(), source })?;
         let path = dir.join(LOG_FILE_NAME);
         // file-rotate silently drops writes when it cannot open the file: check first.
         OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
-            .map_err(|source| LoggingError::OpenFile {
-                path: path.clone(),
-                source,
-            })?;
-        prune_rotated(&path, &policy).map_err(|source| LoggingError::ReadDir {
-            dir: dir.clone(),
-            source,
-        })?;
+            .map_err(|source| LoggingError::OpenFile { path: path.clone(), source })?;
+        prune_rotated(&path, &policy)
+            .map_err(|source| LoggingError::ReadDir { dir: dir.clone(), source })?;
         let rotate = new_file_rotate(&path, &policy);
         Ok(RotatingFileWriter {
             path: Arc::from(path),
-            inner: Arc::new(Mutex::new(RotatingInner {
-                policy,
-                rotate: Some(rotate),
-            })),
+            inner: Arc::new(Mutex::new(RotatingInner { policy, rotate: Some(rotate) })),
         })
     }
 
@@ -298,9 +281,7 @@ impl Write for &RotatingFileWriter {
         // by hand). A log write must never take the process down: drop the state, rescan the
         // directory on the next write.
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
-            rotate
-                .get_or_insert_with(|| new_file_rotate(&self.path, policy))
-                .write(buf)
+            rotate.get_or_insert_with(|| new_file_rotate(&self.path, policy)).write(buf)
         }));
         match result {
             Ok(written) => written,
@@ -383,11 +364,7 @@ impl SuffixScheme for CountAndAge {
 }
 
 fn rotated_path(basepath: &Path, number: usize) -> PathBuf {
-    SuffixInfo {
-        suffix: number,
-        compressed: false,
-    }
-    .to_path(basepath)
+    SuffixInfo { suffix: number, compressed: false }.to_path(basepath)
 }
 
 fn is_older_than(path: &Path, max_age: Option<Duration>) -> bool {
@@ -465,11 +442,7 @@ mod tests {
     }
 
     fn policy(max_bytes: u64, max_backups: usize) -> RotationPolicy {
-        RotationPolicy {
-            max_bytes,
-            max_backups,
-            max_age: None,
-        }
+        RotationPolicy { max_bytes, max_backups, max_age: None }
     }
 
     #[test]
@@ -482,11 +455,7 @@ mod tests {
         (&writer).flush().unwrap();
         assert_eq!(
             log_files(&tmp.0),
-            [
-                "dameng_exporter.log",
-                "dameng_exporter.log.1",
-                "dameng_exporter.log.2"
-            ]
+            ["dameng_exporter.log", "dameng_exporter.log.1", "dameng_exporter.log.2"]
         );
         let current = fs::read_to_string(writer.path()).unwrap();
         assert!(current.ends_with("line 099 of the rotation test\n"));
@@ -494,10 +463,7 @@ mod tests {
             let text = fs::read_to_string(tmp.0.join(&name)).unwrap();
             assert!(!text.is_empty(), "{name} is empty");
             for line in text.lines() {
-                assert!(
-                    line.starts_with("line ") && line.ends_with(" test"),
-                    "{line}"
-                );
+                assert!(line.starts_with("line ") && line.ends_with(" test"), "{line}");
             }
             // At most one event past the limit.
             assert!(text.len() < 200 + 40, "{name}: {} bytes", text.len());
@@ -540,10 +506,7 @@ mod tests {
                 "other.log.9"
             ]
         );
-        assert_eq!(
-            fs::read_to_string(writer.path()).unwrap(),
-            "old line\nnew line\n"
-        );
+        assert_eq!(fs::read_to_string(writer.path()).unwrap(), "old line\nnew line\n");
     }
 
     #[test]
@@ -553,41 +516,21 @@ mod tests {
         let old = tmp.0.join("dameng_exporter.log.1");
         fs::write(&old, "old\n").unwrap();
         let two_days_ago = SystemTime::now() - Duration::from_secs(2 * SECONDS_PER_DAY);
-        fs::File::options()
-            .write(true)
-            .open(&old)
-            .unwrap()
-            .set_modified(two_days_ago)
-            .unwrap();
+        fs::File::options().write(true).open(&old).unwrap().set_modified(two_days_ago).unwrap();
         let one_day = Some(Duration::from_secs(SECONDS_PER_DAY));
-        let policy = RotationPolicy {
-            max_bytes: 30,
-            max_backups: 5,
-            max_age: one_day,
-        };
+        let policy = RotationPolicy { max_bytes: 30, max_backups: 5, max_age: one_day };
         // At startup.
         let writer = RotatingFileWriter::open(&tmp.0, policy).unwrap();
         assert_eq!(log_files(&tmp.0), ["dameng_exporter.log"]);
         // At rotation: a file that became old while running goes too.
         writeln!(&writer, "first segment, long enough to rotate").unwrap();
         writeln!(&writer, "second segment").unwrap();
-        assert_eq!(
-            log_files(&tmp.0),
-            ["dameng_exporter.log", "dameng_exporter.log.1"]
-        );
-        fs::File::options()
-            .write(true)
-            .open(&old)
-            .unwrap()
-            .set_modified(two_days_ago)
-            .unwrap();
+        assert_eq!(log_files(&tmp.0), ["dameng_exporter.log", "dameng_exporter.log.1"]);
+        fs::File::options().write(true).open(&old).unwrap().set_modified(two_days_ago).unwrap();
         writeln!(&writer, "third segment, long enough to rotate again").unwrap();
         writeln!(&writer, "fourth").unwrap();
         // .1 (now old) was moved to .2 and then found too old.
-        assert_eq!(
-            log_files(&tmp.0),
-            ["dameng_exporter.log", "dameng_exporter.log.1"]
-        );
+        assert_eq!(log_files(&tmp.0), ["dameng_exporter.log", "dameng_exporter.log.1"]);
     }
 
     #[test]
@@ -599,10 +542,7 @@ mod tests {
         let dir = blocker.join("logs");
         let error = RotatingFileWriter::open(&dir, policy(1024, 1)).unwrap_err();
         assert!(matches!(error, LoggingError::CreateDir { .. }));
-        assert_eq!(
-            error.to_string(),
-            format!("cannot create log directory `{}`", dir.display())
-        );
+        assert_eq!(error.to_string(), format!("cannot create log directory `{}`", dir.display()));
     }
 
     #[test]
@@ -632,35 +572,20 @@ mod tests {
                 max_age: Some(Duration::from_secs(30 * SECONDS_PER_DAY)),
             }
         );
-        let no_age = LoggingOptions {
-            max_age_days: 0,
-            ..opts
-        };
+        let no_age = LoggingOptions { max_age_days: 0, ..opts };
         assert_eq!(no_age.rotation().max_age, None);
     }
 
     #[test]
     fn env_directives_override_the_level() {
+        assert_eq!(level_filter(LogLevel::Warn, None).unwrap().to_string(), "odbc_api=error,warn");
         assert_eq!(
-            level_filter(LogLevel::Warn, None).unwrap().to_string(),
+            level_filter(LogLevel::Warn, Some("  ")).unwrap().to_string(),
             "odbc_api=error,warn"
         );
+        assert_eq!(level_filter(LogLevel::Warn, Some("debug")).unwrap().to_string(), "debug");
         assert_eq!(
-            level_filter(LogLevel::Warn, Some("  "))
-                .unwrap()
-                .to_string(),
-            "odbc_api=error,warn"
-        );
-        assert_eq!(
-            level_filter(LogLevel::Warn, Some("debug"))
-                .unwrap()
-                .to_string(),
-            "debug"
-        );
-        assert_eq!(
-            level_filter(LogLevel::Warn, Some("dmexp_core::pool=trace"))
-                .unwrap()
-                .to_string(),
+            level_filter(LogLevel::Warn, Some("dmexp_core::pool=trace")).unwrap().to_string(),
             "dmexp_core::pool=trace"
         );
         assert!(matches!(
@@ -681,10 +606,7 @@ mod tests {
         });
         let text = fs::read_to_string(writer.path()).unwrap();
         assert!(text.contains("WARN"), "{text}");
-        assert!(
-            text.contains("Collector failed. datasource=primary"),
-            "{text}"
-        );
+        assert!(text.contains("Collector failed. datasource=primary"), "{text}");
         assert!(!text.contains('\u{1b}'), "ANSI escape in file: {text:?}");
     }
 
@@ -702,10 +624,7 @@ mod tests {
         let line = text.lines().next().unwrap();
         assert!(line.starts_with('{') && line.ends_with('}'), "{line}");
         assert!(line.contains(r#""level":"ERROR""#), "{line}");
-        assert!(
-            line.contains(r#""message":"Datasource unreachable.""#),
-            "{line}"
-        );
+        assert!(line.contains(r#""message":"Datasource unreachable.""#), "{line}");
         assert!(line.contains(r#""datasource":"standby""#), "{line}");
     }
 }

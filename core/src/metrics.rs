@@ -87,21 +87,14 @@ impl DescFactory {
             .filter(|(k, _)| !spec.labels.iter().any(|l| l == k))
             .cloned()
             .collect();
-        let help = if spec.help.trim().is_empty() {
-            spec.name.clone()
-        } else {
-            spec.help.clone()
-        };
+        let help = if spec.help.trim().is_empty() { spec.name.clone() } else { spec.help.clone() };
         prometheus::core::Desc::new(
             spec.name.clone(),
             help.clone(),
             spec.labels.clone(),
             const_labels.iter().cloned().collect(),
         )
-        .map_err(|e| DescError {
-            metric: spec.name.clone(),
-            reason: e.to_string(),
-        })?;
+        .map_err(|e| DescError { metric: spec.name.clone(), reason: e.to_string() })?;
         Ok(MetricTemplate {
             name: spec.name.clone(),
             help,

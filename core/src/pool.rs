@@ -9,6 +9,7 @@
 //! by the health checker, with backoff (DM locks accounts after repeated failed logins).
 //! r2d2 was tried first and dropped: its checkout retries logins in a loop until timeout.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,18 +42,12 @@ pub enum PoolError {
 /// `[v6]:port` or a `dm_svc.conf` service name; `?KEY=value&…` adds DM keywords) and the
 /// credentials, with `CHARACTER_CODE=PG_UTF8` so text arrives as UTF-8.
 pub fn connection_string(ds: &DatasourceConfig) -> Result<Secret, PoolError> {
-    let err = |reason: String| PoolError::ConnectionString {
-        datasource: ds.name.clone(),
-        reason,
-    };
+    let err = |reason: String| PoolError::ConnectionString { datasource: ds.name.clone(), reason };
     if let Some(cs) = &ds.odbc_connection_string {
         let mut s = cs.expose().trim().to_owned();
         let upper = s.to_ascii_uppercase();
-        let has = |k: &str| {
-            upper
-                .split(';')
-                .any(|part| part.trim_start().starts_with(&format!("{k}=")))
-        };
+        let has =
+            |k: &str| upper.split(';').any(|part| part.trim_start().starts_with(&format!("{k}=")));
         if !s.is_empty() && !s.ends_with(';') {
             s.push(';');
         }
@@ -66,9 +61,7 @@ pub fn connection_string(ds: &DatasourceConfig) -> Result<Secret, PoolError> {
     }
     let host = ds.db_host.as_deref().unwrap_or("").trim();
     if host.is_empty() {
-        return Err(err(
-            "set `dbHost` (host:port) or `odbcConnectionString`".into()
-        ));
+        return Err(err("set `dbHost` (host:port) or `odbcConnectionString`".into()));
     }
     let (addr, extra) = match host.split_once('?') {
         Some((a, q)) => (a, Some(q)),
@@ -76,10 +69,7 @@ pub fn connection_string(ds: &DatasourceConfig) -> Result<Secret, PoolError> {
     };
     let (server, port) = split_host_port(addr);
     // DM's driver takes values literally and ignores ODBC {} quoting (DM8.md §1.4).
-    for (key, value) in [
-        ("dbUser", ds.db_user.as_str()),
-        ("dbPwd", ds.db_pwd.expose()),
-    ] {
+    for (key, value) in [("dbUser", ds.db_user.as_str()), ("dbPwd", ds.db_pwd.expose())] {
         if value.contains(';') || value.contains('{') || value.contains('}') {
             return Err(err(format!(
                 "`{key}` contains `;`, `{{` or `}}`, which the DM ODBC driver cannot take in a \
@@ -117,10 +107,7 @@ pub fn connection_string(ds: &DatasourceConfig) -> Result<Secret, PoolError> {
 fn split_host_port(addr: &str) -> (String, Option<u16>) {
     if let Some(rest) = addr.strip_prefix('[') {
         if let Some((h, tail)) = rest.split_once(']') {
-            return (
-                h.to_owned(),
-                tail.strip_prefix(':').and_then(|p| p.parse().ok()),
-            );
+            return (h.to_owned(), tail.strip_prefix(':').and_then(|p| p.parse().ok()));
         }
     }
     match addr.rsplit_once(':') {
@@ -140,6 +127,9 @@ fn environment() -> Result<&'static odbc_api::Environment, PoolError> {
 pub struct OdbcConn {
     conn: Connection<'static>,
     discard: bool,
+    /// Feature probes (view/column existence) answered on this connection: valid for the
+    /// connection's lifetime, so a probe runs once per connection, not every scrape.
+    probes: HashMap<String, bool>,
 }
 
 /// deadpool manager for one datasource. `create` makes exactly one login attempt, on a
@@ -150,6 +140,7 @@ struct Manager {
     connection_string: Secret,
     login_timeout_sec: u32,
     max_lifetime: Duration,
+    init_sql: Arc<[String]>,
 }
 
 impl deadpool::managed::Manager for Manager {
@@ -159,23 +150,31 @@ impl deadpool::managed::Manager for Manager {
     async fn create(&self) -> Result<OdbcConn, QueryError> {
         let cs = self.connection_string.clone();
         let login_timeout_sec = self.login_timeout_sec;
+        let init_sql = Arc::clone(&self.init_sql);
         let task = tokio::task::spawn_blocking(move || {
             let env = environment().map_err(|e| QueryError::Connection(e.to_string()))?;
-            let opts = ConnectionOptions {
-                login_timeout_sec: Some(login_timeout_sec),
-                packet_size: None,
-            };
-            env.connect_with_connection_string(cs.expose(), opts)
-                .map_err(|e| QueryError::Connection(redact(&e.to_string(), &cs)))
+            let opts =
+                ConnectionOptions { login_timeout_sec: Some(login_timeout_sec), packet_size: None };
+            let conn = env
+                .connect_with_connection_string(cs.expose(), opts)
+                .map_err(|e| QueryError::Connection(redact(&e.to_string(), &cs)))?;
+            let timeout = usize::try_from(login_timeout_sec).ok();
+            for (i, stmt) in init_sql.iter().enumerate() {
+                if let Err(e) = conn.execute(stmt, (), timeout) {
+                    return Err(QueryError::Connection(format!(
+                        "connectionInitSql statement {} failed: {}",
+                        i + 1,
+                        redact(&e.to_string(), &cs)
+                    )));
+                }
+            }
+            Ok(conn)
         });
         let conn = task
             .await
             .map_err(|e| QueryError::Connection(format!("connect task failed: {e}")))??;
         tracing::debug!(datasource = %self.datasource, "Opened ODBC connection.");
-        Ok(OdbcConn {
-            conn,
-            discard: false,
-        })
+        Ok(OdbcConn { conn, discard: false, probes: HashMap::new() })
     }
 
     async fn recycle(
@@ -187,15 +186,11 @@ impl deadpool::managed::Manager for Manager {
             return Err(deadpool::managed::RecycleError::message("discarded"));
         }
         if metrics.age() > self.max_lifetime {
-            return Err(deadpool::managed::RecycleError::message(
-                "connMaxLifetime reached",
-            ));
+            return Err(deadpool::managed::RecycleError::message("connMaxLifetime reached"));
         }
         // SQL_ATTR_CONNECTION_DEAD: answered from the driver's state, no round trip.
         if conn.conn.is_dead().unwrap_or(true) {
-            return Err(deadpool::managed::RecycleError::message(
-                "connection is dead",
-            ));
+            return Err(deadpool::managed::RecycleError::message("connection is dead"));
         }
         Ok(())
     }
@@ -251,6 +246,7 @@ impl DatasourcePool {
             connection_string,
             login_timeout_sec,
             max_lifetime: ds.conn_max_lifetime.max(Duration::from_secs(1)),
+            init_sql: ds.connection_init_sql.clone().into(),
         };
         let max_open = usize::try_from(ds.max_open_conns.max(1)).unwrap_or(1);
         let pool = Pool::builder(manager)
@@ -264,9 +260,7 @@ impl DatasourcePool {
         Ok(DatasourcePool {
             name,
             pool,
-            max_idle: usize::try_from(ds.max_idle_conns)
-                .unwrap_or(1)
-                .clamp(1, max_open),
+            max_idle: usize::try_from(ds.max_idle_conns).unwrap_or(1).clamp(1, max_open),
             max_open,
         })
     }
@@ -290,10 +284,7 @@ impl DatasourcePool {
             recycle: Some(Duration::from_secs(5)),
         };
         match self.pool.timeout_get(&timeouts).await {
-            Ok(obj) => Ok(PoolGuard {
-                obj: Some(obj),
-                max_idle: self.max_idle,
-            }),
+            Ok(obj) => Ok(PoolGuard { obj: Some(obj), max_idle: self.max_idle }),
             Err(deadpool::managed::PoolError::Backend(e)) => Err(e),
             Err(deadpool::managed::PoolError::Timeout(kind)) => Err(QueryError::Connection(
                 format!("timed out waiting for a connection ({kind:?})"),
@@ -350,9 +341,7 @@ impl PoolGuard {
         timeout_secs: Option<usize>,
         max_rows: Option<usize>,
     ) -> Result<crate::query::Rows, QueryError> {
-        let conn = self
-            .conn()
-            .ok_or_else(|| QueryError::Connection("released".into()))?;
+        let conn = self.conn().ok_or_else(|| QueryError::Connection("released".into()))?;
         let result = crate::query::run_query(conn, sql, timeout_secs, max_rows);
         if let Err(e) = &result {
             if e.is_connection_level() {
@@ -360,6 +349,28 @@ impl PoolGuard {
             }
         }
         result
+    }
+}
+
+impl PoolGuard {
+    /// Answers a feature probe (`sql` returns one number; > 0 means present), cached on this
+    /// connection under `key` for the connection's lifetime.
+    pub fn probe(
+        &mut self,
+        key: &str,
+        sql: &str,
+        timeout_secs: Option<usize>,
+    ) -> Result<bool, QueryError> {
+        if let Some(v) = self.obj.as_ref().and_then(|o| o.probes.get(key)) {
+            return Ok(*v);
+        }
+        let rows = self.query(sql, timeout_secs, Some(1))?;
+        let present =
+            rows.first().and_then(|r| crate::query::cell_f64(r, 0)).is_some_and(|n| n > 0.0);
+        if let Some(o) = self.obj.as_mut() {
+            o.probes.insert(key.to_owned(), present);
+        }
+        Ok(present)
     }
 }
 
@@ -393,10 +404,7 @@ mod tests {
 
     #[test]
     fn splits_hosts() {
-        assert_eq!(
-            split_host_port("10.0.0.1:5236"),
-            ("10.0.0.1".into(), Some(5236))
-        );
+        assert_eq!(split_host_port("10.0.0.1:5236"), ("10.0.0.1".into(), Some(5236)));
         assert_eq!(split_host_port("[::1]:5236"), ("::1".into(), Some(5236)));
         assert_eq!(split_host_port("dmsvc"), ("dmsvc".into(), None));
     }
@@ -404,9 +412,6 @@ mod tests {
     #[test]
     fn redacts_password() {
         let cs = Secret::new("Driver=X;UID=a;PWD=s3cret;");
-        assert_eq!(
-            redact("login failed for s3cret", &cs),
-            "login failed for ***"
-        );
+        assert_eq!(redact("login failed for s3cret", &cs), "login failed for ***");
     }
 }

@@ -52,6 +52,8 @@ pub enum QueryError {
         message: String,
         /// Five-character SQLSTATE when known.
         sqlstate: Option<String>,
+        /// Driver-native error code when known (DM: negative codes such as -2106).
+        native: Option<i32>,
         /// The connection cannot be used any more.
         connection_lost: bool,
     },
@@ -70,12 +72,26 @@ impl QueryError {
     /// True when this error says the datasource itself is unreachable (not a bad query).
     pub fn is_connection_level(&self) -> bool {
         match self {
-            QueryError::Driver {
-                connection_lost, ..
-            } => *connection_lost,
+            QueryError::Driver { connection_lost, .. } => *connection_lost,
             QueryError::Connection(_) => true,
             QueryError::NoResultSet | QueryError::Timeout(_) => false,
         }
+    }
+
+    /// True when the error says a view, table or schema does not exist in this database
+    /// (DM -2106, SQLSTATE 42S02 / PostgreSQL 42P01 / 3F000, SQLite "no such table"): the
+    /// collector reading it is not applicable to this build or topology.
+    pub fn is_missing_object(&self) -> bool {
+        let QueryError::Driver { message, sqlstate, native, .. } = self else { return false };
+        let m = message.to_lowercase();
+        matches!(sqlstate.as_deref(), Some("42S02" | "42P01" | "3F000"))
+            || *native == Some(-2106)
+            || m.contains("no such table")
+            || m.contains("unknown database")
+            || (m.contains("relation") && m.contains("does not exist"))
+            || (m.contains("schema") && m.contains("does not exist"))
+            || m.contains("invalid table or view name")
+            || m.contains("无效的表或视图名")
     }
 }
 
@@ -99,11 +115,7 @@ pub(crate) fn classify(error: &odbc_api::Error) -> QueryError {
         || lower.contains("could not send data")
         || lower.contains("connection reset")
         || lower.contains("terminating connection");
-    QueryError::Driver {
-        message,
-        sqlstate,
-        connection_lost,
-    }
+    QueryError::Driver { message, sqlstate, native, connection_lost }
 }
 
 /// Runs `sql` and reads at most `max_rows` rows (`None`: all rows) as text.
@@ -113,9 +125,7 @@ pub fn run_query(
     timeout_secs: Option<usize>,
     max_rows: Option<usize>,
 ) -> Result<Rows, QueryError> {
-    let cursor = conn
-        .execute(sql, (), timeout_secs)
-        .map_err(|e| classify(&e))?;
+    let cursor = conn.execute(sql, (), timeout_secs).map_err(|e| classify(&e))?;
     let mut cursor = cursor.ok_or(QueryError::NoResultSet)?;
     let ncols = cursor.num_result_cols().map_err(|e| classify(&e))?;
     let ncols = u16::try_from(ncols.max(0)).unwrap_or(u16::MAX);

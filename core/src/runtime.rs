@@ -19,8 +19,8 @@ use futures::StreamExt;
 use tracing::Instrument;
 
 use crate::collector::{
-    registered, CollectContext, Collector, CollectorDescriptor, Family, MetricDef, MetricSpec,
-    Sample,
+    columns_probe_sql, is_plain_identifier, registered, view_probe_sql, CacheClass, CollectContext,
+    Collector, CollectorDescriptor, Family, MetricDef, MetricSpec, Sample,
 };
 use crate::health::{Health, Transition};
 use crate::metrics::{DescError, DescFactory, FamilySet, MetricTemplate};
@@ -75,14 +75,7 @@ const BUILD_INFO: MetricDef = MetricDef::gauge(
     "A metric with a constant '1' value labeled by version, revision, branch and rustversion \
      from which dameng_exporter was built, and the os and arch of the build.",
 )
-.with_labels(&[
-    "version",
-    "revision",
-    "branch",
-    "rustversion",
-    "goos",
-    "goarch",
-]);
+.with_labels(&["version", "revision", "branch", "rustversion", "goos", "goarch"]);
 const DUPLICATES: MetricDef = MetricDef::counter(
     "dameng_exporter_duplicate_series_dropped_total",
     "Series dropped because a collector produced the same name and labels twice.",
@@ -105,6 +98,12 @@ struct CollectorRuntime {
     name: String,
     collector: Arc<dyn Collector>,
     templates: Arc<Vec<MetricTemplate>>,
+    /// How long a result is reused (`bigKeyDataCacheTime` for cached collectors).
+    cache_ttl: Option<Duration>,
+    /// Last good result and when it was taken.
+    last_good: Mutex<Option<(Instant, Arc<Vec<Sample>>)>>,
+    /// Set once "not applicable here" has been logged.
+    missing_logged: AtomicBool,
 }
 
 /// One datasource at runtime.
@@ -131,10 +130,7 @@ impl std::fmt::Debug for DatasourceRuntime {
         f.debug_struct("DatasourceRuntime")
             .field("name", &self.config.name)
             .field("label", &self.label)
-            .field(
-                "collectors",
-                &self.collectors.iter().map(|c| &c.name).collect::<Vec<_>>(),
-            )
+            .field("collectors", &self.collectors.iter().map(|c| &c.name).collect::<Vec<_>>())
             .finish()
     }
 }
@@ -185,9 +181,7 @@ pub struct Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime")
-            .field("datasources", &self.datasources)
-            .finish()
+        f.debug_struct("Runtime").field("datasources", &self.datasources).finish()
     }
 }
 
@@ -197,13 +191,11 @@ fn template(
     ds: &str,
     collector: &str,
 ) -> Result<MetricTemplate, RuntimeError> {
-    factory
-        .template(&MetricSpec::from(def))
-        .map_err(|source| RuntimeError::Desc {
-            datasource: ds.to_owned(),
-            collector: collector.to_owned(),
-            source,
-        })
+    factory.template(&MetricSpec::from(def)).map_err(|source| RuntimeError::Desc {
+        datasource: ds.to_owned(),
+        collector: collector.to_owned(),
+        source,
+    })
 }
 
 impl Runtime {
@@ -256,14 +248,16 @@ impl Runtime {
                     name: d.name.to_owned(),
                     collector: Arc::from(collector),
                     templates: Arc::new(templates),
+                    cache_ttl: match d.cache {
+                        CacheClass::None => None,
+                        CacheClass::BigKey => Some(ds.big_key_data_cache_time),
+                    },
+                    last_good: Mutex::new(None),
+                    missing_logged: AtomicBool::new(false),
                 });
             }
         }
-        let pool = if ds.enabled {
-            Some(DatasourcePool::new(ds)?)
-        } else {
-            None
-        };
+        let pool = if ds.enabled { Some(DatasourcePool::new(ds)?) } else { None };
         let n = &ds.name;
         Ok(DatasourceRuntime {
             self_templates: SelfTemplates {
@@ -335,12 +329,8 @@ impl Runtime {
             CollectionMode::Fast => Some(Instant::now() + self.global.global_timeout),
             CollectionMode::Blocking => None,
         };
-        let mut order: Vec<Arc<DatasourceRuntime>> = self
-            .datasources
-            .iter()
-            .filter(|d| d.config.enabled)
-            .cloned()
-            .collect();
+        let mut order: Vec<Arc<DatasourceRuntime>> =
+            self.datasources.iter().filter(|d| d.config.enabled).cloned().collect();
         order.sort_by_key(|d| d.config.priority);
         let results: Vec<DatasourceResult> = match self.global.collect_strategy {
             CollectStrategy::Serial => {
@@ -434,9 +424,7 @@ async fn check_once(ds: &Arc<DatasourceRuntime>) {
     let ping = async move {
         let mut guard = pool.get(timeout).await?;
         tokio::task::spawn_blocking(move || {
-            guard
-                .query("SELECT 1 FROM DUAL", Some(secs), Some(1))
-                .map(|_| ())
+            guard.query("SELECT 1 FROM DUAL", Some(secs), Some(1)).map(|_| ())
         })
         .await
         .map_err(|join| QueryError::Connection(format!("health check task failed: {join}")))?
@@ -475,7 +463,7 @@ fn apply(ds: &DatasourceRuntime, t: Transition) {
 struct CollectorResult {
     name: String,
     templates: Arc<Vec<MetricTemplate>>,
-    samples: Vec<Sample>,
+    samples: Arc<Vec<Sample>>,
     success: bool,
     duration: Duration,
 }
@@ -495,7 +483,7 @@ impl DatasourceResult {
             return;
         }
         for c in &self.collectors {
-            for s in &c.samples {
+            for s in c.samples.iter() {
                 match c.templates.get(s.metric) {
                     Some(tpl) => {
                         set.add(tpl, &s.labels, s.value);
@@ -511,12 +499,7 @@ impl DatasourceResult {
             set.add(&t.duration, &name, c.duration.as_secs_f64());
         }
         set.add(&t.scrape, &[], self.duration.as_secs_f64());
-        if let Some(ts) = *self
-            .ds
-            .last_success
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-        {
+        if let Some(ts) = *self.ds.last_success.lock().unwrap_or_else(|e| e.into_inner()) {
             set.add(&t.last_success, &[], ts);
         }
     }
@@ -571,13 +554,40 @@ async fn run_collector(
     until: Instant,
 ) -> CollectorResult {
     let started = Instant::now();
-    let mut out = CollectorResult {
+    let out = CollectorResult {
         name: c.name.clone(),
         templates: Arc::clone(&c.templates),
-        samples: Vec::new(),
+        samples: Arc::new(Vec::new()),
         success: false,
         duration: Duration::ZERO,
     };
+    let last_good =
+        || c.last_good.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    if let (Some(ttl), Some((at, samples))) = (c.cache_ttl, last_good()) {
+        if at.elapsed() < ttl {
+            return CollectorResult { samples, success: true, duration: started.elapsed(), ..out };
+        }
+    }
+    let mut out = run_collector_uncached(ds, c, until, started, out).await;
+    if c.cache_ttl.is_some() {
+        if out.success {
+            *c.last_good.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                Some((Instant::now(), Arc::clone(&out.samples)));
+        } else if let Some((_, samples)) = last_good() {
+            // A cached collector serves its last good value; its success stays 0.
+            out.samples = samples;
+        }
+    }
+    out
+}
+
+async fn run_collector_uncached(
+    ds: &Arc<DatasourceRuntime>,
+    c: &CollectorRuntime,
+    until: Instant,
+    started: Instant,
+    mut out: CollectorResult,
+) -> CollectorResult {
     let Some(pool) = ds.pool.clone() else {
         return out;
     };
@@ -598,11 +608,7 @@ async fn run_collector(
     let collector = Arc::clone(&c.collector);
     let config = ds.config.clone();
     let task = tokio::task::spawn_blocking(move || {
-        let mut ctx = BlockingContext {
-            guard,
-            config,
-            until,
-        };
+        let mut ctx = BlockingContext { guard, config, until };
         let mut samples = Vec::new();
         let r = collector.collect(&mut ctx, &mut samples);
         (r, samples)
@@ -610,8 +616,15 @@ async fn run_collector(
     let remaining = until.saturating_duration_since(Instant::now());
     match tokio::time::timeout(remaining + Duration::from_millis(50), task).await {
         Ok(Ok((Ok(()), samples))) => {
-            out.samples = samples;
+            out.samples = Arc::new(samples);
             out.success = true;
+        }
+        Ok(Ok((Err(crate::collector::CollectError::Query(q)), _))) if q.is_missing_object() => {
+            // A view or schema this DM build or topology does not have: not an error.
+            out.success = true;
+            if !c.missing_logged.swap(true, Ordering::Relaxed) {
+                tracing::info!(datasource = %ds.config.name, collector = %c.name, error = %q, "Collector not applicable to this database; it emits nothing.");
+            }
         }
         Ok(Ok((Err(error), _))) => {
             if let crate::collector::CollectError::Query(q) = &error {
@@ -644,6 +657,13 @@ struct BlockingContext {
     until: Instant,
 }
 
+impl BlockingContext {
+    fn timeout_secs(&self) -> usize {
+        let t = self.remaining().min(self.config.query_timeout);
+        usize::try_from(t.as_secs_f64().ceil() as u64).unwrap_or(300).max(1)
+    }
+}
+
 impl CollectContext for BlockingContext {
     fn query(&mut self, sql: &str) -> Result<Rows, QueryError> {
         let remaining = self.remaining();
@@ -651,9 +671,7 @@ impl CollectContext for BlockingContext {
             return Err(QueryError::Timeout(self.config.query_timeout));
         }
         let timeout = remaining.min(self.config.query_timeout);
-        let secs = usize::try_from(timeout.as_secs_f64().ceil() as u64)
-            .unwrap_or(300)
-            .max(1);
+        let secs = usize::try_from(timeout.as_secs_f64().ceil() as u64).unwrap_or(300).max(1);
         self.guard.query(sql, Some(secs), None)
     }
 
@@ -663,5 +681,22 @@ impl CollectContext for BlockingContext {
 
     fn remaining(&self) -> Duration {
         self.until.saturating_duration_since(Instant::now())
+    }
+
+    fn has_view(&mut self, view: &str) -> Result<bool, QueryError> {
+        if !is_plain_identifier(view) {
+            return Ok(false);
+        }
+        let secs = self.timeout_secs();
+        self.guard.probe(&format!("view:{view}"), &view_probe_sql(view), Some(secs))
+    }
+
+    fn has_columns(&mut self, view: &str, columns: &[&str]) -> Result<bool, QueryError> {
+        if !is_plain_identifier(view) || !columns.iter().all(|c| is_plain_identifier(c)) {
+            return Ok(false);
+        }
+        let secs = self.timeout_secs();
+        let key = format!("cols:{view}:{}", columns.join(","));
+        self.guard.probe(&key, &columns_probe_sql(view, columns), Some(secs))
     }
 }

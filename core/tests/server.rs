@@ -91,10 +91,7 @@ fn get(path: &str) -> Request<Body> {
 }
 
 fn get_with_auth(path: &str, authorization: &str) -> Request<Body> {
-    Request::get(path)
-        .header(header::AUTHORIZATION, authorization)
-        .body(Body::empty())
-        .unwrap()
+    Request::get(path).header(header::AUTHORIZATION, authorization).body(Body::empty()).unwrap()
 }
 
 fn basic(user: &str, password: &str) -> String {
@@ -106,16 +103,12 @@ async fn send(app: Router, request: Request<Body>) -> (StatusCode, HeaderMap, St
     let response = app.oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
     (status, headers, String::from_utf8(body.to_vec()).unwrap())
 }
 
 fn bcrypt_hash(password: &str, version: bcrypt::Version) -> String {
-    bcrypt::hash_with_result(password, 4)
-        .unwrap()
-        .format_for_version(version)
+    bcrypt::hash_with_result(password, 4).unwrap().format_for_version(version)
 }
 
 // --- routes -------------------------------------------------------------------------------
@@ -130,10 +123,7 @@ async fn metrics_are_served_with_the_exposition_content_type() {
 
 #[tokio::test]
 async fn custom_metric_path_replaces_the_default() {
-    let opts = ServerOptions {
-        metric_path: "/dm/metrics".into(),
-        ..options()
-    };
+    let opts = ServerOptions { metric_path: "/dm/metrics".into(), ..options() };
     let app = app_with(FakeSource::new(), opts);
     let (status, _, body) = send(app.clone(), get("/dm/metrics")).await;
     assert_eq!(status, StatusCode::OK);
@@ -149,10 +139,7 @@ async fn custom_metric_path_replaces_the_default() {
 #[tokio::test]
 async fn metric_paths_that_look_like_route_syntax_are_literal() {
     for path in ["/{metrics}", "/:metrics", "/*metrics", "/metrics/"] {
-        let opts = ServerOptions {
-            metric_path: path.into(),
-            ..options()
-        };
+        let opts = ServerOptions { metric_path: path.into(), ..options() };
         let app = app_with(FakeSource::new(), opts);
         let (status, _, _) = send(app.clone(), get(path)).await;
         assert_eq!(status, StatusCode::OK, "{path}");
@@ -163,10 +150,7 @@ async fn metric_paths_that_look_like_route_syntax_are_literal() {
 
 #[tokio::test]
 async fn root_metric_path_replaces_the_landing_page() {
-    let opts = ServerOptions {
-        metric_path: "/".into(),
-        ..options()
-    };
+    let opts = ServerOptions { metric_path: "/".into(), ..options() };
     let (status, headers, body) = send(app_with(FakeSource::new(), opts), get("/")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::CONTENT_TYPE], CONTENT_TYPE_004);
@@ -211,10 +195,7 @@ async fn landing_page_lists_datasources_escaped() {
     assert!(page.contains(">healthy<"));
     assert!(page.contains("<td>&lt;script&gt;</td>"), "{page}");
     assert!(page.contains("x\"&amp;y"), "{page}");
-    assert!(
-        page.contains("&lt;img src=x onerror=alert(1)&gt;"),
-        "{page}"
-    );
+    assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;"), "{page}");
     assert!(page.contains(">unhealthy<") && page.contains(">disabled<"));
     assert!(!page.contains("<script>") && !page.contains("<img"));
     // Nothing external is loaded.
@@ -242,10 +223,7 @@ async fn healthy_and_ready() {
 async fn slow_requests_time_out_with_503() {
     let mut source = FakeSource::new();
     source.scrape_delay = Duration::from_secs(60);
-    let opts = ServerOptions {
-        request_timeout: Duration::from_secs(2),
-        ..options()
-    };
+    let opts = ServerOptions { request_timeout: Duration::from_secs(2), ..options() };
     let (status, _, body) = send(app_with(source, opts), get("/metrics")).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body, "Request Timeout\n");
@@ -256,10 +234,7 @@ async fn slow_requests_time_out_with_503() {
 async fn assert_unauthorized(app: Router, request: Request<Body>) -> String {
     let (status, headers, body) = send(app, request).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        headers[header::WWW_AUTHENTICATE],
-        "Basic realm=\"dameng_exporter\""
-    );
+    assert_eq!(headers[header::WWW_AUTHENTICATE], "Basic realm=\"dameng_exporter\"");
     assert_eq!(body, "Unauthorized\n");
     body
 }
@@ -272,38 +247,23 @@ async fn auth_without_header_is_401_with_challenge() {
 #[tokio::test]
 async fn auth_wrong_user_or_password_is_401() {
     let app = with_auth("s3cret");
-    assert_unauthorized(
-        app.clone(),
-        get_with_auth("/metrics", &basic("root", "s3cret")),
-    )
-    .await;
-    assert_unauthorized(
-        app.clone(),
-        get_with_auth("/metrics", &basic("admin", "wrong")),
-    )
-    .await;
+    assert_unauthorized(app.clone(), get_with_auth("/metrics", &basic("root", "s3cret"))).await;
+    assert_unauthorized(app.clone(), get_with_auth("/metrics", &basic("admin", "wrong"))).await;
     assert_unauthorized(app.clone(), get_with_auth("/metrics", &basic("admin", ""))).await;
     assert_unauthorized(app, get_with_auth("/metrics", &basic("admin", "s3cret "))).await;
 }
 
 #[tokio::test]
 async fn auth_right_plaintext_is_200() {
-    let (status, _, body) = send(
-        with_auth("s3cret"),
-        get_with_auth("/metrics", &basic("admin", "s3cret")),
-    )
-    .await;
+    let (status, _, body) =
+        send(with_auth("s3cret"), get_with_auth("/metrics", &basic("admin", "s3cret"))).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, METRICS_TEXT);
 }
 
 #[tokio::test]
 async fn auth_right_bcrypt_is_200_for_every_prefix() {
-    for version in [
-        bcrypt::Version::TwoA,
-        bcrypt::Version::TwoB,
-        bcrypt::Version::TwoY,
-    ] {
+    for version in [bcrypt::Version::TwoA, bcrypt::Version::TwoB, bcrypt::Version::TwoY] {
         let hash = bcrypt_hash("s3cret", version);
         let app = with_auth(&hash);
         let request = || get_with_auth("/metrics", &basic("admin", "s3cret"));
@@ -322,11 +282,8 @@ async fn auth_never_accepts_the_stored_hash_as_password() {
     let hash = bcrypt_hash("s3cret", bcrypt::Version::TwoA);
     let app = with_auth(&hash);
     // Even after the real password was verified and cached.
-    let (status, _, _) = send(
-        app.clone(),
-        get_with_auth("/metrics", &basic("admin", "s3cret")),
-    )
-    .await;
+    let (status, _, _) =
+        send(app.clone(), get_with_auth("/metrics", &basic("admin", "s3cret"))).await;
     assert_eq!(status, StatusCode::OK);
     assert_unauthorized(app, get_with_auth("/metrics", &basic("admin", &hash))).await;
 }
@@ -334,11 +291,8 @@ async fn auth_never_accepts_the_stored_hash_as_password() {
 #[tokio::test]
 async fn auth_plaintext_password_does_not_accept_a_hash_of_it() {
     let hash = bcrypt_hash("s3cret", bcrypt::Version::TwoA);
-    assert_unauthorized(
-        with_auth("s3cret"),
-        get_with_auth("/metrics", &basic("admin", &hash)),
-    )
-    .await;
+    assert_unauthorized(with_auth("s3cret"), get_with_auth("/metrics", &basic("admin", &hash)))
+        .await;
 }
 
 #[tokio::test]
@@ -356,10 +310,7 @@ async fn auth_garbage_headers_are_401() {
         assert_unauthorized(app.clone(), get_with_auth("/metrics", raw)).await;
     }
     let opaque = Request::get("/metrics")
-        .header(
-            header::AUTHORIZATION,
-            HeaderValue::from_bytes(b"Basic \xff\xfe\xfd").unwrap(),
-        )
+        .header(header::AUTHORIZATION, HeaderValue::from_bytes(b"Basic \xff\xfe\xfd").unwrap())
         .body(Body::empty())
         .unwrap();
     assert_unauthorized(app, opaque).await;
@@ -368,11 +319,9 @@ async fn auth_garbage_headers_are_401() {
 #[tokio::test]
 async fn auth_failure_body_does_not_echo_the_username() {
     let user = "<b>mallory</b>";
-    let body = assert_unauthorized(
-        with_auth("s3cret"),
-        get_with_auth("/metrics", &basic(user, "x")),
-    )
-    .await;
+    let body =
+        assert_unauthorized(with_auth("s3cret"), get_with_auth("/metrics", &basic(user, "x")))
+            .await;
     assert!(!body.contains("mallory"));
 }
 
@@ -397,9 +346,7 @@ async fn http_get(addr: std::net::SocketAddr, path: &'static str) -> String {
     tokio::task::spawn_blocking(move || {
         use std::io::Read as _;
         let mut stream = std::net::TcpStream::connect(addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).unwrap();
         let mut response = String::new();
@@ -438,13 +385,9 @@ async fn shutdown_lets_an_in_flight_scrape_finish() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(server::serve(
-        listener,
-        app_with(source, options()),
-        async move {
-            let _ = stop_rx.await;
-        },
-    ));
+    let server = tokio::spawn(server::serve(listener, app_with(source, options()), async move {
+        let _ = stop_rx.await;
+    }));
 
     let scrape = tokio::spawn(http_get(addr, "/metrics"));
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -462,10 +405,7 @@ async fn shutdown_lets_an_in_flight_scrape_finish() {
 
 #[tokio::test]
 async fn metric_path_without_leading_slash_is_normalised() {
-    let opts = ServerOptions {
-        metric_path: "dm_metrics".into(),
-        ..options()
-    };
+    let opts = ServerOptions { metric_path: "dm_metrics".into(), ..options() };
     let (status, _, body) = send(app_with(FakeSource::new(), opts), get("/dm_metrics")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, METRICS_TEXT);

@@ -76,20 +76,14 @@ async fn auth_failures_are_logged_without_the_password() {
     };
     let app = server::app(Arc::new(FixedSource), opts);
     let token = base64::engine::general_purpose::STANDARD.encode("eve\n<x>:hunter2-password");
-    assert_eq!(
-        status_of(&app, &format!("Basic {token}")).await,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(status_of(&app, &format!("Basic {token}")).await, StatusCode::UNAUTHORIZED);
     assert_eq!(status_of(&app, "Basic %%%").await, StatusCode::UNAUTHORIZED);
 
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(text.contains("WARN"), "{text}");
     assert!(text.contains("Basic authentication failed."), "{text}");
     assert!(text.contains(r#"username="eve\n<x>""#), "{text}");
-    assert!(
-        text.contains("Malformed Authorization header refused."),
-        "{text}"
-    );
+    assert!(text.contains("Malformed Authorization header refused."), "{text}");
     assert!(!text.contains("hunter2"), "{text}");
     assert!(!text.contains("s3cret"), "{text}");
 }

@@ -52,10 +52,7 @@ pub fn sqlite_dir() -> &'static Path {
 
 /// Connection string of a SQLite fixture instance (`primary`, `standby`, `odd`).
 pub fn sqlite_cs(instance: &str) -> String {
-    format!(
-        "Driver=SQLite3;Database={}",
-        sqlite_dir().join(format!("{instance}.db")).display()
-    )
+    format!("Driver=SQLite3;Database={}", sqlite_dir().join(format!("{instance}.db")).display())
 }
 
 /// Builds the PostgreSQL fixture databases once per test process.
@@ -74,11 +71,7 @@ pub fn pg_cs(instance: &str) -> String {
 
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
 /// A running exporter process.
@@ -110,20 +103,11 @@ impl Exporter {
             .arg(&config)
             .args(args)
             .current_dir(&dir)
-            .stdout(Stdio::from(
-                std::fs::File::create(dir.join("stdout.log")).expect("stdout"),
-            ))
-            .stderr(Stdio::from(
-                std::fs::File::create(dir.join("stderr.log")).expect("stderr"),
-            ))
+            .stdout(Stdio::from(std::fs::File::create(dir.join("stdout.log")).expect("stdout")))
+            .stderr(Stdio::from(std::fs::File::create(dir.join("stderr.log")).expect("stderr")))
             .spawn()
             .expect("start exporter");
-        let mut e = Exporter {
-            child,
-            port,
-            dir,
-            config,
-        };
+        let mut e = Exporter { child, port, dir, config };
         e.wait_ready();
         e
     }
@@ -145,11 +129,7 @@ impl Exporter {
     /// stdout + stderr so far.
     pub fn output(&self) -> String {
         let read = |f: &str| std::fs::read_to_string(self.dir.join(f)).unwrap_or_default();
-        format!(
-            "--- stdout\n{}\n--- stderr\n{}",
-            read("stdout.log"),
-            read("stderr.log")
-        )
+        format!("--- stdout\n{}\n--- stderr\n{}", read("stdout.log"), read("stderr.log"))
     }
 
     /// Everything the exporter logged (stdout, stderr, log files).
@@ -169,8 +149,7 @@ impl Exporter {
 
     /// GET, panicking on transport errors.
     pub fn get(&self, path: &str) -> (u16, String) {
-        self.try_get(path, None)
-            .unwrap_or_else(|e| panic!("GET {path}: {e}\n{}", self.output()))
+        self.try_get(path, None).unwrap_or_else(|e| panic!("GET {path}: {e}\n{}", self.output()))
     }
 
     /// GET /metrics, asserting 200.
@@ -182,10 +161,7 @@ impl Exporter {
 
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         let start = Instant::now();
         loop {
             if let Ok(Some(s)) = self.child.try_wait() {
@@ -227,10 +203,7 @@ pub fn http_get(
     let mut resp = req.call().map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();
     let mut body = String::new();
-    resp.body_mut()
-        .as_reader()
-        .read_to_string(&mut body)
-        .map_err(|e| e.to_string())?;
+    resp.body_mut().as_reader().read_to_string(&mut body).map_err(|e| e.to_string())?;
     Ok((status, body))
 }
 
@@ -252,10 +225,7 @@ pub fn run_cli(args: &[&str], cwd: &Path) -> (i32, String, String) {
 /// `k="v",…` string exactly as the exporter prints them.
 pub fn value(text: &str, series: &str) -> Option<f64> {
     text.lines()
-        .find_map(|l| {
-            l.strip_prefix(series)
-                .and_then(|rest| rest.strip_prefix(' '))
-        })
+        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
         .and_then(|v| v.trim().parse().ok())
 }
 

@@ -12,10 +12,8 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 /// A fresh empty directory under Cargo's per-target temp dir (removed by `cargo clean`).
 pub fn tmpdir(tag: &str) -> PathBuf {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "dmexp-config-test-{}-{tag}-{n}",
-        std::process::id()
-    ));
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("dmexp-config-test-{}-{tag}-{n}", std::process::id()));
     let _ = fs::remove_dir_all(&d);
     fs::create_dir_all(&d).unwrap();
     d

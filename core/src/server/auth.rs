@@ -71,11 +71,7 @@ impl BasicAuth {
     /// Reads `enableBasicAuth`, `basicAuthUsername` and `basicAuthPassword`. `Ok(None)` when
     /// basic auth is disabled.
     pub fn from_global(cfg: &GlobalConfig) -> Result<Option<Self>, ServerError> {
-        Self::from_parts(
-            cfg.enable_basic_auth,
-            &cfg.basic_auth_username,
-            &cfg.basic_auth_password,
-        )
+        Self::from_parts(cfg.enable_basic_auth, &cfg.basic_auth_username, &cfg.basic_auth_password)
     }
 
     fn from_parts(
@@ -116,9 +112,7 @@ fn check_bcrypt_hash(prefix: &'static str, hash: &str) -> Result<(), ServerError
     if !(4..=31).contains(&parts.get_cost()) {
         return Err(invalid("cost must be between 4 and 31"));
     }
-    let body_ok = hash[7..]
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/');
+    let body_ok = hash[7..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/');
     if !body_ok || hash.as_bytes()[6] != b'$' {
         return Err(invalid("malformed"));
     }
@@ -174,10 +168,7 @@ impl Authenticator {
     async fn credentials_match(&self, username: &str, password: &str) -> bool {
         // Both checks always run, so the response time does not tell whether the username
         // alone was right.
-        let username_ok: bool = username
-            .as_bytes()
-            .ct_eq(self.config.username.as_bytes())
-            .into();
+        let username_ok: bool = username.as_bytes().ct_eq(self.config.username.as_bytes()).into();
         let password_ok = if self.bcrypt {
             if self.is_cached(password) {
                 true
@@ -189,10 +180,7 @@ impl Authenticator {
                 ok
             }
         } else {
-            password
-                .as_bytes()
-                .ct_eq(self.config.password.expose().as_bytes())
-                .into()
+            password.as_bytes().ct_eq(self.config.password.expose().as_bytes()).into()
         };
         username_ok && password_ok
     }
@@ -254,10 +242,7 @@ impl Authenticator {
 
     #[cfg(test)]
     fn cached_len(&self) -> usize {
-        self.verified
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.verified.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 }
 
@@ -268,9 +253,7 @@ fn parse_basic(header: &HeaderValue) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (username, password) = text.split_once(':')?;
     Some((username.to_owned(), password.to_owned()))
@@ -304,10 +287,7 @@ pub(crate) async fn require_auth(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| tracing::field::display(*addr));
-    match auth
-        .authenticate(request.headers().get(header::AUTHORIZATION))
-        .await
-    {
+    match auth.authenticate(request.headers().get(header::AUTHORIZATION)).await {
         Ok(()) => next.run(request).await,
         Err(failure) => {
             match &failure {
@@ -342,9 +322,7 @@ mod tests {
     }
 
     fn bcrypt_hash(password: &str, version: bcrypt::Version) -> String {
-        bcrypt::hash_with_result(password, 4)
-            .unwrap()
-            .format_for_version(version)
+        bcrypt::hash_with_result(password, 4).unwrap().format_for_version(version)
     }
 
     #[test]
@@ -354,10 +332,7 @@ mod tests {
             Some(("admin".to_owned(), "pa:ss".to_owned()))
         );
         let lower = HeaderValue::from_static("basic YWRtaW46cHc=");
-        assert_eq!(
-            parse_basic(&lower),
-            Some(("admin".to_owned(), "pw".to_owned()))
-        );
+        assert_eq!(parse_basic(&lower), Some(("admin".to_owned(), "pw".to_owned())));
     }
 
     #[test]
@@ -382,14 +357,8 @@ mod tests {
 
     #[test]
     fn config_validation() {
-        assert!(matches!(
-            BasicAuth::new("", Secret::new("x")),
-            Err(ServerError::EmptyUsername)
-        ));
-        assert!(matches!(
-            BasicAuth::new("u", Secret::new("")),
-            Err(ServerError::EmptyPassword)
-        ));
+        assert!(matches!(BasicAuth::new("", Secret::new("x")), Err(ServerError::EmptyUsername)));
+        assert!(matches!(BasicAuth::new("u", Secret::new("")), Err(ServerError::EmptyPassword)));
         assert!(matches!(
             BasicAuth::new("u", Secret::new("$2a$12$tooshort")),
             Err(ServerError::InvalidBcryptHash { prefix: "$2a$", .. })
@@ -397,23 +366,17 @@ mod tests {
         let hash = bcrypt_hash("pw", bcrypt::Version::TwoY);
         let auth = BasicAuth::new("u", Secret::new(hash)).unwrap();
         assert!(auth.is_bcrypt());
-        assert!(!BasicAuth::new("u", Secret::new("$2x$plain"))
-            .unwrap()
-            .is_bcrypt());
+        assert!(!BasicAuth::new("u", Secret::new("$2x$plain")).unwrap().is_bcrypt());
     }
 
     #[test]
     fn disabled_auth_is_none() {
-        assert!(BasicAuth::from_parts(false, "", &Secret::default())
-            .unwrap()
-            .is_none());
+        assert!(BasicAuth::from_parts(false, "", &Secret::default()).unwrap().is_none());
         assert!(matches!(
             BasicAuth::from_parts(true, "", &Secret::new("pw")),
             Err(ServerError::EmptyUsername)
         ));
-        let auth = BasicAuth::from_parts(true, "admin", &Secret::new("pw"))
-            .unwrap()
-            .unwrap();
+        let auth = BasicAuth::from_parts(true, "admin", &Secret::new("pw")).unwrap().unwrap();
         assert_eq!(auth.username(), "admin");
         assert!(!format!("{auth:?}").contains("\"pw\""));
     }
@@ -424,37 +387,20 @@ mod tests {
         let auth = Authenticator::new(BasicAuth::new("admin", Secret::new(hash.clone())).unwrap());
         assert_eq!(
             auth.authenticate(Some(&basic("admin", "wrong"))).await,
-            Err(AuthFailure::Rejected {
-                username: "admin".into()
-            })
+            Err(AuthFailure::Rejected { username: "admin".into() })
         );
         assert_eq!(auth.cached_len(), 0);
         // Right password, wrong user: not cached either.
-        assert!(auth
-            .authenticate(Some(&basic("root", "secret")))
-            .await
-            .is_err());
+        assert!(auth.authenticate(Some(&basic("root", "secret"))).await.is_err());
         assert_eq!(auth.cached_len(), 0);
-        assert_eq!(
-            auth.authenticate(Some(&basic("admin", "secret"))).await,
-            Ok(())
-        );
+        assert_eq!(auth.authenticate(Some(&basic("admin", "secret"))).await, Ok(()));
         assert_eq!(auth.cached_len(), 1);
-        assert_eq!(
-            auth.authenticate(Some(&basic("admin", "secret"))).await,
-            Ok(())
-        );
+        assert_eq!(auth.authenticate(Some(&basic("admin", "secret"))).await, Ok(()));
         assert_eq!(auth.cached_len(), 1);
         // A cached password does not help a wrong username.
-        assert!(auth
-            .authenticate(Some(&basic("root", "secret")))
-            .await
-            .is_err());
+        assert!(auth.authenticate(Some(&basic("root", "secret"))).await.is_err());
         // Pass-the-hash.
-        assert!(auth
-            .authenticate(Some(&basic("admin", &hash)))
-            .await
-            .is_err());
+        assert!(auth.authenticate(Some(&basic("admin", &hash))).await.is_err());
     }
 
     #[tokio::test]
@@ -473,10 +419,7 @@ mod tests {
     async fn plaintext_password_compares_bcrypt_looking_input_as_text() {
         let hash_of_pw = bcrypt_hash("pw", bcrypt::Version::TwoA);
         let auth = Authenticator::new(BasicAuth::new("admin", Secret::new("pw")).unwrap());
-        assert!(auth
-            .authenticate(Some(&basic("admin", &hash_of_pw)))
-            .await
-            .is_err());
+        assert!(auth.authenticate(Some(&basic("admin", &hash_of_pw))).await.is_err());
         assert_eq!(auth.authenticate(Some(&basic("admin", "pw"))).await, Ok(()));
         assert_eq!(auth.cached_len(), 0);
     }
@@ -484,10 +427,7 @@ mod tests {
     #[test]
     fn logged_username_is_truncated() {
         let long = "é".repeat(100);
-        assert_eq!(
-            loggable_username(&long).chars().count(),
-            MAX_LOGGED_USERNAME_CHARS
-        );
+        assert_eq!(loggable_username(&long).chars().count(), MAX_LOGGED_USERNAME_CHARS);
         assert_eq!(loggable_username("admin"), "admin");
     }
 }

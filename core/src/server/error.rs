@@ -96,16 +96,10 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let mut response = (self.status(), self.body()).into_response();
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
         match self {
             AppError::Unauthorized => {
-                headers.insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static(AUTH_CHALLENGE),
-                );
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(AUTH_CHALLENGE));
             }
             AppError::MethodNotAllowed => {
                 headers.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
@@ -147,9 +141,7 @@ mod tests {
         let response = error.into_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(response.extensions().get::<Arc<AppError>>().is_some());
-        let body = axum::body::to_bytes(response.into_body(), 1024)
-            .await
-            .unwrap();
+        let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
         assert_eq!(&body[..], b"Internal Server Error\n");
     }
 
@@ -166,10 +158,7 @@ mod tests {
 
     #[test]
     fn invalid_hash_message_names_the_key_not_the_hash() {
-        let error = ServerError::InvalidBcryptHash {
-            prefix: "$2a$",
-            reason: "wrong length",
-        };
+        let error = ServerError::InvalidBcryptHash { prefix: "$2a$", reason: "wrong length" };
         assert_eq!(
             error.to_string(),
             "`basicAuthPassword` starts with `$2a$` but is not a valid bcrypt hash: wrong length"

@@ -150,9 +150,7 @@ pub fn app(source: Arc<dyn MetricsSource>, opts: ServerOptions) -> Router {
     let state = AppState {
         source,
         metric_path: Arc::clone(&metric_path),
-        auth: opts
-            .basic_auth
-            .map(|config| Arc::new(auth::Authenticator::new(config))),
+        auth: opts.basic_auth.map(|config| Arc::new(auth::Authenticator::new(config))),
     };
 
     // Fixed routes yield to the metric path when they coincide; the metric path itself is
@@ -177,14 +175,9 @@ pub fn app(source: Arc<dyn MetricsSource>, opts: ServerOptions) -> Router {
 
     router
         .fallback(routes::fallback)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_auth,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::require_auth))
         .layer(
-            ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(handle_layer_error))
-                .timeout(timeout),
+            ServiceBuilder::new().layer(HandleErrorLayer::new(handle_layer_error)).timeout(timeout),
         )
         .layer(middleware::from_fn(error::log_app_errors))
         .layer(
@@ -228,10 +221,7 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }

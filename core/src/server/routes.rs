@@ -41,14 +41,7 @@ pub(crate) async fn fallback(
 /// One scrape. Always 200: failures are reported in the metrics themselves.
 async fn metrics(state: &AppState) -> Response {
     let body = state.source.scrape().await;
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(METRICS_CONTENT_TYPE),
-        )],
-        body,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, HeaderValue::from_static(METRICS_CONTENT_TYPE))], body).into_response()
 }
 
 /// `GET /-/healthy`: the process is up and serving HTTP.
@@ -70,19 +63,13 @@ pub(crate) async fn landing(State(state): State<AppState>) -> Response {
     let html = landing_page(&state.metric_path, &state.source.statuses());
     (
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
             // The page loads nothing: forbid everything but its inline style.
             (
                 header::CONTENT_SECURITY_POLICY,
                 HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
             ),
-            (
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ),
+            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
         ],
         html,
     )

@@ -15,21 +15,16 @@ pub const SQL: &str =
     "SELECT /*+DM_EXPORTER*/ STATE, COUNT(SESS_ID) FROM V$SESSIONS GROUP BY STATE";
 
 /// Metrics of this collector (UPSTREAM.md §3.2 #17).
-pub const METRICS: &[MetricDef] = &[MetricDef::gauge(
-    "dmdbms_session_type_info",
-    "Number of database sessions type status",
-)
-.with_labels(&["session_type"])];
+pub const METRICS: &[MetricDef] =
+    &[MetricDef::gauge("dmdbms_session_type_info", "Number of database sessions type status")
+        .with_labels(&["session_type"])];
 
 /// Maps the result of [`SQL`] to samples. NULL and empty states count as `UNKNOWN`; if the
 /// engine returns NULL and empty as two groups, they are summed into one series.
 pub fn map_rows(rows: &Rows) -> Vec<Sample> {
     let mut out: Vec<Sample> = Vec::new();
     for row in &rows.rows {
-        let state = cell(row, 0)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .unwrap_or("UNKNOWN");
+        let state = cell(row, 0).map(str::trim).filter(|s| !s.is_empty()).unwrap_or("UNKNOWN");
         let Some(count) = cell_f64(row, 1) else {
             continue;
         };

@@ -18,20 +18,12 @@ fn names_are_unique_and_match_files() {
             d.name
         );
         let file = format!("{}/src/{}.rs", env!("CARGO_MANIFEST_DIR"), d.name);
-        assert!(
-            std::path::Path::new(&file).exists(),
-            "collector {} must live in {file}",
-            d.name
-        );
+        assert!(std::path::Path::new(&file).exists(), "collector {} must live in {file}", d.name);
         assert!(!d.views.is_empty());
     }
     let mut sorted: Vec<_> = all.iter().map(|d| d.name).collect();
     sorted.sort_unstable();
-    assert_eq!(
-        sorted,
-        all.iter().map(|d| d.name).collect::<Vec<_>>(),
-        "registered() is sorted"
-    );
+    assert_eq!(sorted, all.iter().map(|d| d.name).collect::<Vec<_>>(), "registered() is sorted");
 }
 
 #[test]
@@ -41,11 +33,7 @@ fn metrics_are_valid_and_unique() {
         assert!(!d.metrics.is_empty(), "{} declares no metric", d.name);
         for m in d.metrics {
             assert!(seen.insert(m.name), "metric {} declared twice", m.name);
-            assert!(
-                m.name.starts_with("dmdbms_"),
-                "{} must use the upstream prefix",
-                m.name
-            );
+            assert!(m.name.starts_with("dmdbms_"), "{} must use the upstream prefix", m.name);
             assert!(!m.help.trim().is_empty(), "{} has no HELP", m.name);
             let desc = prometheus::core::Desc::new(
                 m.name.to_owned(),

@@ -9,7 +9,17 @@ mod auth;
 mod availability;
 /// Command line: --check-config, broken configs, --encryptPwd, --list-collectors, CLI mode.
 mod cli;
+/// Collector families, group A (instance extras, tablespaces, datafiles, memory, jobs, slow
+/// SQL, parameters, users, license, version).
+mod families_a;
+/// Collector families, group B (archive, redo, apply, LSN).
+mod families_b;
+/// Collector families, group C (monitor, statements, purge, checkpoint, buffer pool, DUAL,
+/// watcher, system info and events, error log, dictionary cache, host processes).
+mod families_c;
 /// Exact values of the first collectors on all three fixture instances, both engines.
 mod scrape;
 /// Secrets never reach logs, metrics or error messages.
 mod secrets;
+/// Every built-in statement runs on both fixtures and follows the portable-SQL rules.
+mod sql_portability;

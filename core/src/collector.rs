@@ -173,6 +173,9 @@ pub struct CollectorDescriptor {
     pub factory: fn(&DatasourceConfig) -> Result<Box<dyn Collector>, BuildError>,
     /// Result reuse across scrapes.
     pub cache: CacheClass,
+    /// Every SQL statement the collector may run (for the portability test that runs each
+    /// one on both fixtures, and for DBAs reviewing what the exporter executes).
+    pub queries: &'static [&'static str],
 }
 
 impl CollectorDescriptor {
@@ -192,7 +195,13 @@ impl CollectorDescriptor {
             metrics,
             factory,
             cache: CacheClass::None,
+            queries: &[],
         }
+    }
+
+    /// The same descriptor listing the SQL statements it runs.
+    pub const fn queries(self, queries: &'static [&'static str]) -> Self {
+        CollectorDescriptor { queries, ..self }
     }
 
     /// The same descriptor with its results reused for `bigKeyDataCacheTime`.

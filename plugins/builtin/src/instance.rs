@@ -119,6 +119,7 @@ inventory::submit! {
         METRICS,
         build,
     )
+    .queries(&[SQL])
 }
 
 #[cfg(test)]

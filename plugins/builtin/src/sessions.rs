@@ -64,6 +64,7 @@ fn build(_: &DatasourceConfig) -> Result<Box<dyn Collector>, BuildError> {
 
 inventory::submit! {
     CollectorDescriptor::new("sessions", "V$SESSIONS", Family::Database, METRICS, build)
+        .queries(&[SQL])
 }
 
 #[cfg(test)]

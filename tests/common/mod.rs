@@ -236,3 +236,30 @@ pub fn series<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
         .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
         .collect()
 }
+
+/// Which fixture engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// SQLite through the SQLite3 ODBC driver.
+    Sqlite,
+    /// PostgreSQL through the PostgreSQL Unicode ODBC driver.
+    Postgres,
+}
+
+/// A `[[datasource]]` table for fixture `instance` on `engine`, named `name`, with `extra`
+/// TOML lines appended. SQLite instances with a SYSJOB file get it attached as `SYSJOB`.
+pub fn fixture_ds(engine: Engine, name: &str, instance: &str, extra: &str) -> String {
+    let (cs, init) = match engine {
+        Engine::Sqlite => {
+            let f = sqlite_dir().join(format!("{instance}_sysjob.db"));
+            let init = if f.exists() {
+                format!("connectionInitSql = [\"ATTACH DATABASE '{}' AS SYSJOB\"]\n", f.display())
+            } else {
+                String::new()
+            };
+            (sqlite_cs(instance), init)
+        }
+        Engine::Postgres => (pg_cs(instance), String::new()),
+    };
+    format!("[[datasource]]\nname = \"{name}\"\nodbcConnectionString = \"{cs}\"\n{init}{extra}\n")
+}

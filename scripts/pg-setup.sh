@@ -44,8 +44,10 @@ dmexp_can_login() {
 
 # 1. Server running?
 if ! pg_isready -q -h "$HOST" -p "$PORT"; then
+    # shellcheck disable=SC2012  # directory names are PostgreSQL versions
     version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1 || true)
     if [[ -z $version ]]; then
+        # shellcheck disable=SC2012
         version=$(ls /usr/lib/postgresql 2>/dev/null | sort -V | tail -n 1 || true)
         [[ -n $version ]] || die "no PostgreSQL installation found under /usr/lib/postgresql"
         echo "pg-setup: creating cluster $version/$CLUSTER"

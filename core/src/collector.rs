@@ -222,8 +222,19 @@ pub fn registered() -> Vec<&'static CollectorDescriptor> {
 /// What a collector gets at scrape time: a way to run SQL on this datasource (under the
 /// scrape's deadline and the query timeout) and facts about the datasource.
 pub trait CollectContext {
-    /// Runs one query and returns all rows as text cells (NULL = `None`).
-    fn query(&mut self, sql: &str) -> Result<Rows, QueryError>;
+    /// Runs one query and returns all rows as text cells (NULL = `None`), under the
+    /// datasource's queryTimeout (and the scrape deadline).
+    fn query(&mut self, sql: &str) -> Result<Rows, QueryError> {
+        self.query_with(sql, None, None)
+    }
+    /// Like [`CollectContext::query`] with an own timeout (still capped by the scrape
+    /// deadline) and a row cap (`Rows::truncated` tells whether it cut the result).
+    fn query_with(
+        &mut self,
+        sql: &str,
+        timeout: Option<Duration>,
+        max_rows: Option<usize>,
+    ) -> Result<Rows, QueryError>;
     /// The datasource's configuration.
     fn datasource(&self) -> &DatasourceConfig;
     /// Time left for this collector.

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod collector;
+pub mod custom;
 pub mod dbtime;
 pub mod health;
 pub mod logging;

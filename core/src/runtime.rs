@@ -185,6 +185,34 @@ impl std::fmt::Debug for Runtime {
     }
 }
 
+fn collector_runtime(
+    factory: &DescFactory,
+    ds: &DatasourceConfig,
+    name: &str,
+    collector: Box<dyn Collector>,
+    cache_ttl: Option<Duration>,
+) -> Result<CollectorRuntime, RuntimeError> {
+    let templates = collector
+        .metrics()
+        .iter()
+        .map(|s| {
+            factory.template(s).map_err(|source| RuntimeError::Desc {
+                datasource: ds.name.clone(),
+                collector: name.to_owned(),
+                source,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(CollectorRuntime {
+        name: name.to_owned(),
+        collector: Arc::from(collector),
+        templates: Arc::new(templates),
+        cache_ttl,
+        last_good: Mutex::new(None),
+        missing_logged: AtomicBool::new(false),
+    })
+}
+
 fn template(
     factory: &DescFactory,
     def: &MetricDef,
@@ -233,28 +261,22 @@ impl Runtime {
                         continue;
                     }
                 };
-                let templates = collector
-                    .metrics()
-                    .iter()
-                    .map(|s| {
-                        factory.template(s).map_err(|source| RuntimeError::Desc {
-                            datasource: ds.name.clone(),
-                            collector: d.name.to_owned(),
-                            source,
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                collectors.push(CollectorRuntime {
-                    name: d.name.to_owned(),
-                    collector: Arc::from(collector),
-                    templates: Arc::new(templates),
-                    cache_ttl: match d.cache {
-                        CacheClass::None => None,
-                        CacheClass::BigKey => Some(ds.big_key_data_cache_time),
-                    },
-                    last_good: Mutex::new(None),
-                    missing_logged: AtomicBool::new(false),
-                });
+                let ttl = match d.cache {
+                    CacheClass::None => None,
+                    CacheClass::BigKey => Some(ds.big_key_data_cache_time),
+                };
+                collectors.push(collector_runtime(&factory, ds, d.name, collector, ttl)?);
+            }
+            // Custom metrics of this datasource (core/src/custom.rs): adapted to the same
+            // Collector trait, same const labels and self-metrics as built-ins.
+            for extra in crate::custom::collectors(ds) {
+                collectors.push(collector_runtime(
+                    &factory,
+                    ds,
+                    &extra.name,
+                    extra.collector,
+                    extra.cache_ttl,
+                )?);
             }
         }
         let pool = if ds.enabled { Some(DatasourcePool::new(ds)?) } else { None };
@@ -665,14 +687,19 @@ impl BlockingContext {
 }
 
 impl CollectContext for BlockingContext {
-    fn query(&mut self, sql: &str) -> Result<Rows, QueryError> {
+    fn query_with(
+        &mut self,
+        sql: &str,
+        timeout: Option<Duration>,
+        max_rows: Option<usize>,
+    ) -> Result<Rows, QueryError> {
         let remaining = self.remaining();
         if remaining.is_zero() {
             return Err(QueryError::Timeout(self.config.query_timeout));
         }
-        let timeout = remaining.min(self.config.query_timeout);
+        let timeout = remaining.min(timeout.unwrap_or(self.config.query_timeout));
         let secs = usize::try_from(timeout.as_secs_f64().ceil() as u64).unwrap_or(300).max(1);
-        self.guard.query(sql, Some(secs), None)
+        self.guard.query(sql, Some(secs), max_rows)
     }
 
     fn datasource(&self) -> &DatasourceConfig {

@@ -115,6 +115,10 @@ pub struct DatasourceRuntime {
     collectors: Vec<CollectorRuntime>,
     self_templates: SelfTemplates,
     last_success: Mutex<Option<f64>>,
+    /// Becomes true when the first health check has finished: a scrape that arrives before
+    /// waits for it instead of opening connections of its own (one login attempt, not one
+    /// per collector, against a datasource that may have a wrong password).
+    first_check: tokio::sync::watch::Sender<bool>,
 }
 
 struct SelfTemplates {
@@ -295,6 +299,7 @@ impl Runtime {
             health: Health::new(ds.enabled),
             collectors,
             last_success: Mutex::new(None),
+            first_check: tokio::sync::watch::Sender::new(false),
         })
     }
 
@@ -329,6 +334,7 @@ impl Runtime {
                         }
                         if first {
                             first = false;
+                            ds.first_check.send_replace(true);
                             if pending.fetch_sub(1, Ordering::SeqCst) == 1 {
                                 rt.ready.store(true, Ordering::SeqCst);
                             }
@@ -539,6 +545,12 @@ async fn scrape_datasource(
         collectors: Vec::new(),
         duration: Duration::ZERO,
     };
+    if ds.pool.is_some() && !ds.health.checked() {
+        let wait = ds.config.query_timeout * 2 + Duration::from_secs(1);
+        let wait = deadline.map_or(wait, |d| wait.min(d.saturating_duration_since(Instant::now())));
+        let mut rx = ds.first_check.subscribe();
+        let _ = tokio::time::timeout(wait, rx.wait_for(|done| *done)).await;
+    }
     if ds.pool.is_none() || !ds.health.should_scrape() {
         result.duration = started.elapsed();
         return result;
@@ -613,6 +625,12 @@ async fn run_collector_uncached(
     let Some(pool) = ds.pool.clone() else {
         return out;
     };
+    if !ds.health.should_scrape() {
+        // Another collector of this scrape found the datasource unreachable: do not try to
+        // log in again.
+        out.duration = started.elapsed();
+        return out;
+    }
     let remaining = until.saturating_duration_since(Instant::now());
     let guard = match pool.get(remaining.min(ds.config.query_timeout)).await {
         Ok(g) => g,

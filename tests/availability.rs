@@ -72,3 +72,69 @@ fn a_datasource_that_comes_up_is_picked_up() {
         std::thread::sleep(Duration::from_millis(250));
     }
 }
+
+/// A server that accepts TCP connections and never answers: a datasource hanging at login.
+fn black_hole() -> (u16, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let handle = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        listener.set_nonblocking(true).expect("nonblocking");
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            if let Ok((s, _)) = listener.accept() {
+                held.push(s);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    (port, handle)
+}
+
+#[test]
+fn a_datasource_hanging_at_login_delays_nothing_else() {
+    let (port, _hole) = black_hole();
+    let body = format!(
+        "[[datasource]]\nname = \"hang\"\nqueryTimeout = 6\n\
+         odbcConnectionString = \"Driver={{PostgreSQL Unicode}};Server=127.0.0.1;Port={port};Database=x;UID=u;PWD=p\"\n\
+         [[datasource]]\nname = \"primary\"\nodbcConnectionString = \"{}\"\n",
+        sqlite_cs("primary")
+    );
+    let dir = crate::common::scratch("avail-hang");
+    let http = crate::common::free_port();
+    let config = dir.join("c.toml");
+    std::fs::write(&config, format!("listenAddress = \"127.0.0.1:{http}\"\nlogDir = \"\"\n{body}"))
+        .expect("write");
+    let started = Instant::now();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dameng_exporter"))
+        .arg("--config")
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // The HTTP server answers at once, long before the hanging login gives up.
+    let mut healthy_after = None;
+    while started.elapsed() < Duration::from_secs(10) {
+        if let Ok((200, _)) = crate::common::http_get(http, "/-/healthy", None) {
+            healthy_after = Some(started.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let healthy_after = healthy_after.expect("server up");
+    assert!(healthy_after < Duration::from_secs(5), "HTTP took {healthy_after:?}");
+    // A scrape now returns the healthy datasource's metrics; the hanging one is bounded by
+    // its own login timeout (queryTimeout) and reported down.
+    let (status, text) = crate::common::http_get(http, "/metrics", None).expect("scrape");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(status, 200);
+    assert_eq!(
+        value(&text, "dmdbms_thread_num_info{datasource=\"primary\"}"),
+        Some(12.0),
+        "{text}"
+    );
+    assert_eq!(value(&text, "dmdb_up{datasource=\"hang\"}"), Some(0.0), "{text}");
+    assert!(started.elapsed() < Duration::from_secs(25), "scrape bounded by the login timeout");
+}

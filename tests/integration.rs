@@ -17,6 +17,8 @@ mod families_b;
 /// Collector families, group C (monitor, statements, purge, checkpoint, buffer pool, DUAL,
 /// watcher, system info and events, error log, dictionary cache, host processes).
 mod families_c;
+/// Faults on PostgreSQL: slow views, killed connections; cancellation and recovery.
+mod isolation;
 /// Exact values of the first collectors on all three fixture instances, both engines.
 mod scrape;
 /// Secrets never reach logs, metrics or error messages.

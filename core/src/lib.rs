@@ -12,6 +12,7 @@ pub mod dbtime;
 pub mod health;
 pub mod logging;
 pub mod metrics;
+pub mod plugin;
 pub mod pool;
 pub mod query;
 pub mod runtime;

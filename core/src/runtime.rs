@@ -273,7 +273,10 @@ impl Runtime {
             }
             // Custom metrics of this datasource (core/src/custom.rs): adapted to the same
             // Collector trait, same const labels and self-metrics as built-ins.
-            for extra in crate::custom::collectors(ds) {
+            // Site plugins of this datasource (core/src/plugin.rs), adapted the same way.
+            let extras =
+                crate::custom::collectors(ds).into_iter().chain(crate::plugin::collectors(ds));
+            for extra in extras {
                 collectors.push(collector_runtime(
                     &factory,
                     ds,

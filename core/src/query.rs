@@ -1,18 +1,25 @@
 //! Running one query over an ODBC connection and reading every cell as text.
 //!
 //! Results are small (monitoring views), so rows are fetched one by one with `SQLGetData`
-//! into text, and NULL becomes `None`. Column names are not used: built-in SQL maps result
-//! columns by position, since name case differs between engines (DESIGN.md §7).
+//! into text, and NULL becomes `None`. Built-in SQL maps result columns by position, since
+//! name case differs between engines (DESIGN.md §7); custom metrics map them by name, so the
+//! names are returned too, lower-cased (upstream's rule for custom metrics).
 
+use odbc_api::handles::{slice_to_cow_utf8, AsStatementRef, Statement};
 use odbc_api::{Connection, Cursor, ResultSetMetadata};
 
 /// All rows of a result, cells as text, NULL as `None`.
+///
+/// Build one in a test with `..Default::default()` for the fields it does not care about.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rows {
     /// The rows, each with one cell per selected column.
     pub rows: Vec<Vec<Option<String>>>,
     /// True when the row cap cut the result.
     pub truncated: bool,
+    /// The result's column names (aliases where given), lower-cased, one per selected
+    /// column; empty when the driver did not report them.
+    pub columns: Vec<String>,
 }
 
 impl Rows {
@@ -27,6 +34,10 @@ impl Rows {
     /// True when there is no row.
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
+    }
+    /// Position of the column named `name` (compared case-insensitively), if any.
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.eq_ignore_ascii_case(name))
     }
 }
 
@@ -118,6 +129,26 @@ pub(crate) fn classify(error: &odbc_api::Error) -> QueryError {
     QueryError::Driver { message, sqlstate, native, connection_lost }
 }
 
+/// The lower-cased column names of a result set. Read through the handle API and decoded
+/// lossily (a driver sending names in a legacy code page must not make this fail); a column
+/// whose name cannot be read gets an empty name.
+fn column_names(cursor: &mut impl AsStatementRef, ncols: u16) -> Vec<String> {
+    let mut stmt = cursor.as_stmt_ref();
+    let mut buf = Vec::with_capacity(128);
+    (1..=ncols)
+        .map(|col| {
+            buf.clear();
+            match stmt.col_name(col, &mut buf) {
+                odbc_api::handles::SqlResult::Success(())
+                | odbc_api::handles::SqlResult::SuccessWithInfo(()) => {
+                    slice_to_cow_utf8(&buf).trim().to_lowercase()
+                }
+                _ => String::new(),
+            }
+        })
+        .collect()
+}
+
 /// Runs `sql` and reads at most `max_rows` rows (`None`: all rows) as text.
 pub fn run_query(
     conn: &Connection<'_>,
@@ -129,7 +160,7 @@ pub fn run_query(
     let mut cursor = cursor.ok_or(QueryError::NoResultSet)?;
     let ncols = cursor.num_result_cols().map_err(|e| classify(&e))?;
     let ncols = u16::try_from(ncols.max(0)).unwrap_or(u16::MAX);
-    let mut out = Rows::default();
+    let mut out = Rows { columns: column_names(&mut cursor, ncols), ..Rows::default() };
     let mut buf = Vec::new();
     while let Some(mut row) = cursor.next_row().map_err(|e| classify(&e))? {
         if max_rows.is_some_and(|m| out.rows.len() >= m) {

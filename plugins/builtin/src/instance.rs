@@ -127,7 +127,11 @@ mod tests {
     use super::*;
 
     fn rows(cells: &[Option<&str>]) -> Rows {
-        Rows { rows: vec![cells.iter().map(|c| c.map(str::to_owned)).collect()], truncated: false }
+        Rows {
+            rows: vec![cells.iter().map(|c| c.map(str::to_owned)).collect()],
+            truncated: false,
+            ..Default::default()
+        }
     }
 
     #[test]

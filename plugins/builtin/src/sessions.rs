@@ -81,6 +81,7 @@ mod tests {
                 vec![Some("IDLE".into()), Some("5".into())],
             ],
             truncated: false,
+            ..Default::default()
         };
         assert_eq!(
             map_rows(&rows),

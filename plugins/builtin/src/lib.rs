@@ -5,7 +5,16 @@
 //! their views and metrics is generated from the registry: `dameng_exporter --list-collectors`.
 #![forbid(unsafe_code)]
 
+pub mod arch_queue;
+pub mod arch_send;
+pub mod arch_status;
+pub mod arch_switch;
 pub mod instance;
+pub mod log_history;
+pub mod rapply_sys;
+pub mod rapply_time_diff;
+pub mod rlog_file;
+pub mod rlog_lsn;
 pub mod sessions;
 
 /// Forces the linker to keep this crate's inventory registrations. Call it once from the

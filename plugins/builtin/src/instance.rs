@@ -3,6 +3,16 @@
 //!
 //! One portable query reads everything, including the database's `CURRENT_TIMESTAMP`, which
 //! is "now" for `dmdbms_start_day` and the zone for `START_TIME` (see `dmexp_core::dbtime`).
+//!
+//! `dmdbms_switching_occurs` (1 normal, 0 = the instance's `MODE$` changed) is a latch kept in
+//! the collector, which lives as long as its datasource: the first mode seen is the baseline
+//! and stays for the life of the process; a mode different from the baseline becomes the new
+//! baseline and holds the value at 0 for the datasource's `alarmKeyCacheTime`. Upstream kept
+//! its baseline only for 2 × alarmKeyCacheTime, so a switch while the baseline had expired
+//! was never reported (UPSTREAM.md §2.8, §8 C6).
+
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use dmexp_config::DatasourceConfig;
 use dmexp_core::collector::{
@@ -24,6 +34,7 @@ const TRX: usize = 3;
 const DEADLOCK: usize = 4;
 const THREADS: usize = 5;
 const START_DAY: usize = 6;
+const SWITCHING: usize = 7;
 
 /// Metrics of this collector, upstream names and help texts (UPSTREAM.md §3.2 #3–#9).
 pub const METRICS: &[MetricDef] = &[
@@ -40,6 +51,10 @@ pub const METRICS: &[MetricDef] = &[
     MetricDef::counter("dmdbms_dead_lock_num_total", "Number of deadlocks"),
     MetricDef::gauge("dmdbms_thread_num_info", "Number of threads"),
     MetricDef::gauge("dmdbms_start_day", "Database instance start_day "),
+    MetricDef::gauge(
+        "dmdbms_switching_occurs",
+        "Database instance switching occurs\u{ff0c} value info:  error is 0 , true is 1  ",
+    ),
 ];
 
 /// `STATUS$` → upstream code.
@@ -85,9 +100,49 @@ pub fn map_rows(rows: &Rows) -> Vec<Sample> {
     out
 }
 
-/// The collector.
+/// The mode-switch latch behind `dmdbms_switching_occurs`.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct SwitchLatch {
+    /// The last mode code seen; kept for the life of the process.
+    baseline: Option<f64>,
+    /// While set and in the future, the metric is 0.
+    latched_until: Option<Instant>,
+}
+
+impl SwitchLatch {
+    /// Feeds the mode code read at `now`; returns the metric value (1 normal, 0 switched).
+    /// A change of mode moves the baseline to the new mode and latches 0 for `hold`; a
+    /// further change while latched restarts the hold.
+    pub fn observe(&mut self, mode: f64, now: Instant, hold: Duration) -> f64 {
+        match self.baseline {
+            Some(b) if b != mode => {
+                self.baseline = Some(mode);
+                self.latched_until = Some(now + hold);
+            }
+            Some(_) => {}
+            None => self.baseline = Some(mode),
+        }
+        match self.latched_until {
+            Some(until) if now < until => 0.0,
+            Some(_) => {
+                self.latched_until = None;
+                1.0
+            }
+            None => 1.0,
+        }
+    }
+}
+
+/// The mode code of the first row, if there is a row (the input of [`SwitchLatch`]).
+pub fn mode_of(rows: &Rows) -> Option<f64> {
+    rows.first().map(|row| mode_code(cell(row, 2)))
+}
+
+/// The collector. It keeps the mode-switch latch, so one instance serves one datasource.
 #[derive(Debug, Default)]
-pub struct InstanceCollector;
+pub struct InstanceCollector {
+    latch: Mutex<SwitchLatch>,
+}
 
 impl Collector for InstanceCollector {
     fn name(&self) -> &str {
@@ -103,12 +158,21 @@ impl Collector for InstanceCollector {
     ) -> Result<(), CollectError> {
         let rows = ctx.query(SQL)?;
         out.extend(map_rows(&rows));
+        if let Some(mode) = mode_of(&rows) {
+            let hold = ctx.datasource().alarm_key_cache_time;
+            let value = self.latch.lock().unwrap_or_else(PoisonError::into_inner).observe(
+                mode,
+                Instant::now(),
+                hold,
+            );
+            out.push(Sample::new(SWITCHING, value));
+        }
         Ok(())
     }
 }
 
 fn build(_: &DatasourceConfig) -> Result<Box<dyn Collector>, BuildError> {
-    Ok(Box::new(InstanceCollector))
+    Ok(Box::new(InstanceCollector::default()))
 }
 
 inventory::submit! {
@@ -174,6 +238,69 @@ mod tests {
     #[test]
     fn no_row_no_samples() {
         assert!(map_rows(&Rows::default()).is_empty());
+        assert_eq!(mode_of(&Rows::default()), None);
+    }
+
+    #[test]
+    fn metric_indexes_match_the_table() {
+        assert_eq!(METRICS[SWITCHING].name, "dmdbms_switching_occurs");
+        assert_eq!(METRICS[START_DAY].name, "dmdbms_start_day");
+        assert_eq!(METRICS[THREADS].name, "dmdbms_thread_num_info");
+    }
+
+    const MIN: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn latch_first_value_is_the_baseline() {
+        let t0 = Instant::now();
+        let mut l = SwitchLatch::default();
+        assert_eq!(l.observe(1.0, t0, 5 * MIN), 1.0);
+        assert_eq!(l.observe(1.0, t0 + MIN, 5 * MIN), 1.0);
+    }
+
+    #[test]
+    fn latch_holds_zero_for_the_alarm_time_then_recovers() {
+        let t0 = Instant::now();
+        let mut l = SwitchLatch::default();
+        assert_eq!(l.observe(1.0, t0, 5 * MIN), 1.0);
+        // PRIMARY -> STANDBY
+        assert_eq!(l.observe(3.0, t0 + MIN, 5 * MIN), 0.0);
+        assert_eq!(l.observe(3.0, t0 + 3 * MIN, 5 * MIN), 0.0);
+        assert_eq!(l.observe(3.0, t0 + 6 * MIN - Duration::from_millis(1), 5 * MIN), 0.0);
+        assert_eq!(l.observe(3.0, t0 + 6 * MIN, 5 * MIN), 1.0);
+        // The new mode is the baseline now: no second alarm.
+        assert_eq!(l.observe(3.0, t0 + 60 * MIN, 5 * MIN), 1.0);
+    }
+
+    #[test]
+    fn latch_reports_a_switch_after_a_long_quiet_time() {
+        // Upstream's baseline expired after 2 x alarmKeyCacheTime, so this switch was lost.
+        let t0 = Instant::now();
+        let mut l = SwitchLatch::default();
+        assert_eq!(l.observe(1.0, t0, 5 * MIN), 1.0);
+        assert_eq!(l.observe(1.0, t0 + 600 * MIN, 5 * MIN), 1.0);
+        assert_eq!(l.observe(3.0, t0 + 6000 * MIN, 5 * MIN), 0.0);
+    }
+
+    #[test]
+    fn latch_switching_back_while_latched_restarts_the_hold() {
+        let t0 = Instant::now();
+        let mut l = SwitchLatch::default();
+        l.observe(1.0, t0, 5 * MIN);
+        assert_eq!(l.observe(3.0, t0 + MIN, 5 * MIN), 0.0);
+        assert_eq!(l.observe(1.0, t0 + 4 * MIN, 5 * MIN), 0.0);
+        assert_eq!(l.observe(1.0, t0 + 8 * MIN, 5 * MIN), 0.0);
+        assert_eq!(l.observe(1.0, t0 + 9 * MIN, 5 * MIN), 1.0);
+    }
+
+    #[test]
+    fn latch_unknown_mode_is_a_mode_too() {
+        let t0 = Instant::now();
+        let mut l = SwitchLatch::default();
+        let m = mode_of(&rows(&[None, None, None])).unwrap();
+        assert_eq!(m, 4.0);
+        assert_eq!(l.observe(m, t0, MIN), 1.0);
+        assert_eq!(l.observe(2.0, t0 + MIN, MIN), 0.0);
     }
 
     #[test]

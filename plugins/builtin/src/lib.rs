@@ -9,13 +9,23 @@ pub mod arch_queue;
 pub mod arch_send;
 pub mod arch_status;
 pub mod arch_switch;
+pub mod datafile;
 pub mod instance;
+pub mod job;
+pub mod license;
 pub mod log_history;
+pub mod memory_pool;
+pub mod parameter;
 pub mod rapply_sys;
 pub mod rapply_time_diff;
 pub mod rlog_file;
 pub mod rlog_lsn;
 pub mod sessions;
+pub mod slow_sql;
+pub mod tablespace;
+pub mod user;
+pub mod version;
+mod timefmt;
 
 /// Forces the linker to keep this crate's inventory registrations. Call it once from the
 /// binary (or a test) that relies on the built-in collectors.

@@ -1,7 +1,8 @@
 //! Archive queue family: archive tasks waiting per archive type (V$ARCH_QUEUE.WAITING).
 //!
 //! Builds without the WAITING column (probed once per connection) report nothing; rows
-//! with a NULL WAITING are skipped, as upstream.
+//! with a NULL WAITING are skipped, as upstream. The query selects `*` and finds ARCH_TYPE
+//! and WAITING by name, so the same statement runs on builds with and without WAITING.
 //!
 //! Difference from upstream: V$ARCH_QUEUE has one row per queue, and several queues can
 //! have the same type (e.g. two REALTIME destinations). Upstream emitted one series per row,
@@ -16,8 +17,8 @@ use dmexp_core::collector::{
 };
 use dmexp_core::query::{cell, cell_f64, Rows};
 
-/// Waiting tasks per queue (only where V$ARCH_QUEUE has WAITING).
-pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ ARCH_TYPE, WAITING FROM V$ARCH_QUEUE";
+/// Every queue; run only where V$ARCH_QUEUE has WAITING. Columns are found by name.
+pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ * FROM V$ARCH_QUEUE";
 
 /// Metrics of this collector, upstream name and help text (UPSTREAM.md §3.2 #31).
 pub const METRICS: &[MetricDef] = &[MetricDef::gauge(
@@ -27,12 +28,15 @@ pub const METRICS: &[MetricDef] = &[MetricDef::gauge(
 .with_labels(&["arch_type"])];
 
 /// Maps the result of [`SQL`]: WAITING summed per ARCH_TYPE (NULL type → `""`); NULL or
-/// non-numeric WAITING skipped, so a type whose queues all lack a value has no series.
+/// non-numeric WAITING skipped, so a type whose queues all lack a value has no series. No
+/// WAITING column in the result: no series.
 pub fn map_rows(rows: &Rows) -> Vec<Sample> {
     let mut out: Vec<Sample> = Vec::new();
+    let Some(waiting_col) = rows.column_index("WAITING") else { return out };
+    let type_col = rows.column_index("ARCH_TYPE");
     for row in &rows.rows {
-        let Some(waiting) = cell_f64(row, 1) else { continue };
-        let arch_type = cell(row, 0).unwrap_or("");
+        let Some(waiting) = cell_f64(row, waiting_col) else { continue };
+        let arch_type = type_col.and_then(|i| cell(row, i)).unwrap_or("");
         match out.iter_mut().find(|s| s.labels[0] == arch_type) {
             Some(existing) => existing.value += waiting,
             None => out.push(Sample::with_labels(0, vec![arch_type.to_owned()], waiting)),
@@ -79,9 +83,14 @@ inventory::submit! {
 mod tests {
     use super::*;
 
+    fn columns(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| (*s).to_owned()).collect()
+    }
+
     #[test]
     fn queues_of_one_type_are_summed() {
         let rows = Rows {
+            columns: columns(&["arch_type", "waiting"]),
             rows: vec![
                 vec![Some("REALTIME".into()), Some("0".into())],
                 vec![Some("ASYNC".into()), Some("3".into())],
@@ -104,7 +113,24 @@ mod tests {
     }
 
     #[test]
-    fn empty_queue_view() {
+    fn columns_found_by_name() {
+        // DM returns upper-case names; core lower-cases them, lookups ignore case anyway.
+        let rows = Rows {
+            columns: columns(&["READY", "WAITING", "ARCH_TYPE", "CUR_WAIT_TIME"]),
+            rows: vec![vec![Some("1".into()), Some("4".into()), Some("LOCAL".into()), None]],
+            ..Default::default()
+        };
+        assert_eq!(map_rows(&rows), vec![Sample::with_labels(0, vec!["LOCAL".into()], 4.0)]);
+    }
+
+    #[test]
+    fn empty_view_or_no_waiting_column() {
         assert!(map_rows(&Rows::default()).is_empty());
+        let old_build = Rows {
+            columns: columns(&["arch_type", "ready"]),
+            rows: vec![vec![Some("LOCAL".into()), Some("0".into())]],
+            ..Default::default()
+        };
+        assert!(map_rows(&old_build).is_empty());
     }
 }

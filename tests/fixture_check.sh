@@ -238,7 +238,7 @@ expect 'SELECT EXPIRED_DATE, SERVER_TYPE, AUTHORIZED_CUSTOMER FROM V$LICENSE' \
 expect "SELECT BANNER FROM V\$VERSION WHERE BANNER LIKE '0%-%'" \
     '03134284194-20240703-234060-20108' '03134284194-20240703-234060-20108' '02134283860-20220525-163502-20017'
 expect "SELECT TXT FROM V\$INSTANCE_LOG_HISTORY WHERE LEVEL\$ NOT IN ('INFO', 'WARN') ORDER BY SEQNO" \
-    'job JOB_STATS_GATHER failed: invalid table or view name [T_STAT_TMP]\narchive send to GRP1_ASYNC_03 failed, code = -70019' \
+    'job JOB_STATS_GATHER failed: invalid table or view name [T_STAT_TMP]\narchive send to GRP1_ASYNC_03 failed, code = -70019\nlock wait timeout, trx 7340371 rolled back\nlock wait timeout, trx 7340371 rolled back' \
     'local archive /dmarch: no space left on device' \
     '许可证已过期，数据库无法打开\n'
 

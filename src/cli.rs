@@ -9,7 +9,9 @@ use anyhow::Context as _;
 use clap::Parser;
 use dmexp_config::{CliDatasource, CliGlobals, Config, ConfigOrigin, DatasourceConfig};
 use dmexp_core::collector::registered;
+use dmexp_core::exporter::{ConfigLoader, Exporter};
 use dmexp_core::runtime::{BuildInfo, Runtime};
+use dmexp_core::server::web_config::WebConfig;
 use dmexp_core::server::{self, ServerOptions};
 
 /// Exit code: invalid command line or configuration.
@@ -18,7 +20,7 @@ const EXIT_CONFIG: u8 = 2;
 const EXIT_RUNTIME: u8 = 1;
 
 /// Prometheus exporter for Dameng DM8 databases (many datasources, one process).
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(name = "dameng_exporter", version, about, long_about = None)]
 struct Args {
     /// Configuration file (TOML multi-datasource, single-datasource, or legacy v1.1 key=value).
@@ -36,6 +38,10 @@ struct Args {
     /// Print ENC(...) for a database password and exit.
     #[arg(long = "encryptPwd", value_name = "PASSWORD")]
     encrypt_pwd: Option<String>,
+    /// TLS, client certificates and basic-auth users: a web config file in the Prometheus
+    /// exporter-toolkit format (YAML). Checked at startup and by --check-config.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    web_config_file: Option<PathBuf>,
     /// Print a bcrypt ($2a$, cost 12) hash for basicAuthPassword and exit.
     #[arg(long = "encryptBasicAuthPwd", value_name = "PASSWORD")]
     encrypt_basic_auth_pwd: Option<String>,
@@ -217,10 +223,26 @@ pub fn run() -> ExitCode {
         eprintln!("error: unknown keys are not allowed with --strict (see the warnings above)");
         return ExitCode::from(EXIT_CONFIG);
     }
+    let web = match &args.web_config_file {
+        Some(path) => match WebConfig::load(path) {
+            Ok(web) => web,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        },
+        None => WebConfig::default(),
+    };
+    for w in &web.warnings {
+        eprintln!("warning: web config: {w}");
+    }
     if args.check_config {
         return match Runtime::build(&config, build_info()) {
             Ok(_) => {
                 print!("{}", summary(&config));
+                if let Some(path) = &args.web_config_file {
+                    println!("web config OK: {}: {}", path.display(), web.summary());
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -236,7 +258,7 @@ pub fn run() -> ExitCode {
             return ExitCode::from(EXIT_RUNTIME);
         }
     };
-    match rt.block_on(serve(config)) {
+    match rt.block_on(serve(config, &args, web)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -408,7 +430,7 @@ fn listen_addr(s: &str) -> String {
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, args: &Args, web: WebConfig) -> anyhow::Result<()> {
     let _log_guard = dmexp_core::logging::init(&dmexp_core::logging::LoggingOptions::from_global(
         &config.global,
     ))
@@ -416,27 +438,53 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     for w in &config.warnings {
         tracing::warn!(warning = %w.message, "Configuration warning.");
     }
-    let runtime = Arc::new(Runtime::build(&config, build_info())?);
+    let (source, loader): (String, Option<ConfigLoader>) = match &config.origin {
+        ConfigOrigin::Cli => ("command line".to_owned(), None),
+        ConfigOrigin::Toml(p) | ConfigOrigin::Legacy(p) => {
+            let args = args.clone();
+            let loader: ConfigLoader = Box::new(move || {
+                let cfg = load_config(&args).map_err(|e| format!("{e:#}"))?;
+                for w in &cfg.warnings {
+                    tracing::warn!(warning = %w.message, "Configuration warning.");
+                }
+                Ok(cfg)
+            });
+            (p.display().to_string(), Some(loader))
+        }
+    };
+    let exporter = Exporter::new(&config, build_info(), source, loader)?;
     tracing::info!(
         datasources = config.datasources.len(),
         listen = %config.global.listen_address,
         "Starting dameng_exporter."
     );
-    for ds in runtime.datasources() {
+    for ds in exporter.runtime().datasources() {
         tracing::info!(datasource = %ds.name(), label = %ds.label(), collectors = %ds.collector_names().join(","), "Datasource configured.");
     }
-    let checks = runtime.start_health_checks();
+    exporter.start();
+    #[cfg(unix)]
+    dmexp_core::exporter::spawn_sighup_reload(Arc::clone(&exporter));
     let addr = listen_addr(&config.global.listen_address);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("cannot listen on {addr} (listenAddress)"))?;
     tracing::info!(address = %addr, path = %config.global.metric_path, "Listening.");
-    let opts = ServerOptions::from_global(&config.global, Duration::from_secs(120))?;
-    let app = server::app(runtime.clone(), opts);
-    server::serve(listener, app, server::shutdown_signal()).await.context("HTTP server failed")?;
-    for c in checks {
-        c.abort();
+    let mut opts = ServerOptions::from_global(&config.global, Duration::from_secs(120))?;
+    // --web.config.file: its users add to the upstream basic-auth user, its headers go on every
+    // response, and its TLS settings choose HTTPS.
+    opts.basic_auth_users = web.basic_auth_users.clone();
+    for w in &web.warnings {
+        tracing::warn!(warning = %w, "Web config warning.");
     }
+    if args.web_config_file.is_some() {
+        tracing::info!(web_config = %web.summary(), "Web config loaded.");
+    }
+    let app = web.apply_headers(server::app(exporter, opts));
+    match web.tls {
+        Some(tls) => server::serve_tls(listener, app, tls, server::shutdown_signal()).await,
+        None => server::serve(listener, app, server::shutdown_signal()).await,
+    }
+    .context("HTTP server failed")?;
     tracing::info!("Stopped.");
     Ok(())
 }

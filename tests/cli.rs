@@ -14,7 +14,9 @@ fn check_config_prints_the_summary_of_the_example() {
         "maxOpenConns=5 maxIdleConns=1 connMaxLifetime=1200s | queryTimeout=20s",
         "labels: cluster=test,role=master,zone=shanghai",
         "custom_metrics_test.toml",
-        "collectors: instance,sessions",
+        "collectors: ",
+        "instance,",
+        "sessions",
     ] {
         assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
     }

@@ -9,6 +9,7 @@
 pub mod collector;
 pub mod custom;
 pub mod dbtime;
+pub mod exporter;
 pub mod health;
 pub mod logging;
 pub mod metrics;

@@ -308,6 +308,13 @@ impl DatasourcePool {
         self.pool.retain(|_, m| m.last_used() < IDLE_TIMEOUT);
     }
 
+    /// Closes every idle connection: after a connection-level failure they are most likely
+    /// dead too (server restarted, network cut), and the next checkout must reconnect
+    /// instead of draining dead connections one failure at a time.
+    pub fn clear_idle(&self) {
+        self.pool.retain(|_, _| false);
+    }
+
     /// Closes the pool: idle connections are dropped, checked-out ones when returned.
     pub fn close(&self) {
         self.pool.close();

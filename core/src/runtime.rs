@@ -7,8 +7,7 @@
 //! merged by name, self-metrics are added and the text format is encoded. The answer is
 //! always complete for what finished: failures show in metrics, not in HTTP errors.
 
-use std::future::Future;
-use std::pin::Pin;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -26,7 +25,7 @@ use crate::health::{Health, Transition};
 use crate::metrics::{DescError, DescFactory, FamilySet, MetricTemplate};
 use crate::pool::{is_login_failure, DatasourcePool, PoolError, PoolGuard};
 use crate::query::{QueryError, Rows};
-use crate::server::{DatasourceStatus, HealthState, MetricsSource};
+use crate::server::{DatasourceStatus, HealthState, ScrapeError, ScrapeRequest};
 
 /// Errors building the runtime from a validated config.
 #[derive(Debug, thiserror::Error)]
@@ -111,15 +110,22 @@ pub struct DatasourceRuntime {
     config: DatasourceConfig,
     label: String,
     pool: Option<DatasourcePool>,
-    health: Health,
+    /// Shared with the datasource's successor after a reload that kept its connection.
+    health: Arc<Health>,
     collectors: Vec<CollectorRuntime>,
     self_templates: SelfTemplates,
     last_success: Mutex<Option<f64>>,
+    last_scrape: Mutex<Option<f64>>,
+    /// Collections in flight, by collector filter: overlapping identical scrapes share one.
+    inflight: Mutex<HashMap<String, SharedResult>>,
     /// Becomes true when the first health check has finished: a scrape that arrives before
     /// waits for it instead of opening connections of its own (one login attempt, not one
     /// per collector, against a datasource that may have a wrong password).
-    first_check: tokio::sync::watch::Sender<bool>,
+    first_check: Arc<tokio::sync::watch::Sender<bool>>,
 }
+
+type SharedResult =
+    futures::future::Shared<futures::future::BoxFuture<'static, Arc<DatasourceResult>>>;
 
 struct SelfTemplates {
     up: MetricTemplate,
@@ -160,6 +166,64 @@ impl DatasourceRuntime {
     pub fn pool(&self) -> Option<&DatasourcePool> {
         self.pool.as_ref()
     }
+    /// The datasource's configuration.
+    pub fn config(&self) -> &DatasourceConfig {
+        &self.config
+    }
+    /// Status-page row.
+    pub fn status(&self) -> DatasourceStatus {
+        DatasourceStatus {
+            name: self.config.name.clone(),
+            label: self.label.clone(),
+            state: self.health.state(),
+            last_error: self.health.last_error(),
+            collectors: self.collectors.iter().map(|c| c.name.clone()).collect(),
+            last_scrape_seconds: *lock(&self.last_scrape),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// True when two configurations open the same connections: a reload then keeps the pool,
+/// its open connections and the health state.
+pub fn same_connection(a: &DatasourceConfig, b: &DatasourceConfig) -> bool {
+    let cs = |d: &DatasourceConfig| crate::pool::connection_string(d).ok();
+    a.enabled == b.enabled
+        && cs(a) == cs(b)
+        && a.query_timeout == b.query_timeout
+        && a.max_open_conns == b.max_open_conns
+        && a.max_idle_conns == b.max_idle_conns
+        && a.conn_max_lifetime == b.conn_max_lifetime
+        && a.connection_init_sql == b.connection_init_sql
+}
+
+/// Which collectors one scrape runs (`collect[]` / `exclude[]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CollectorFilter {
+    collect: Vec<String>,
+    exclude: Vec<String>,
+}
+
+impl CollectorFilter {
+    /// Whether `name` runs.
+    pub fn allows(&self, name: &str) -> bool {
+        (self.collect.is_empty() || self.collect.iter().any(|c| c == name))
+            && !self.exclude.iter().any(|c| c == name)
+    }
+    fn key(&self) -> String {
+        format!("c:{}|x:{}", self.collect.join(","), self.exclude.join(","))
+    }
+}
+
+/// A validated scrape: which datasources, which collectors, until when.
+#[derive(Debug, Clone)]
+pub struct ScrapePlan {
+    target: Option<String>,
+    filter: Arc<CollectorFilter>,
+    deadline: Option<Instant>,
 }
 
 /// Whether a built-in collector runs for a datasource (register* switches, disabledCollectors).
@@ -181,6 +245,8 @@ pub struct Runtime {
     duplicates_template: MetricTemplate,
     duplicates_total: AtomicU64,
     ready: AtomicBool,
+    /// Datasources whose pool and health were taken over from the previous runtime.
+    reused: Vec<String>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -233,23 +299,53 @@ fn template(
 impl Runtime {
     /// Builds pools (without connecting) and collectors for every datasource.
     pub fn build(config: &Config, build_info: BuildInfo) -> Result<Self, RuntimeError> {
+        Self::build_reusing(config, build_info, None)
+    }
+
+    /// Like [`Runtime::build`], taking over from `previous` (a reload) the pool and health of
+    /// every datasource whose connection settings did not change ([`same_connection`]).
+    /// Collectors are always rebuilt, so custom metric files are re-read.
+    pub fn build_reusing(
+        config: &Config,
+        build_info: BuildInfo,
+        previous: Option<&Runtime>,
+    ) -> Result<Self, RuntimeError> {
         let mut datasources = Vec::new();
+        let mut reused = Vec::new();
         for ds in &config.datasources {
-            datasources.push(Arc::new(Self::build_datasource(ds)?));
+            let old = previous.and_then(|p| {
+                p.datasources
+                    .iter()
+                    .find(|o| o.config.name == ds.name && same_connection(&o.config, ds))
+            });
+            if old.is_some() {
+                reused.push(ds.name.clone());
+            }
+            datasources.push(Arc::new(Self::build_datasource(ds, old.map(|o| &**o))?));
         }
         let plain = DescFactory::new(None, &[]);
+        let duplicates = previous.map_or(0, |p| p.duplicates_total.load(Ordering::Relaxed));
         Ok(Runtime {
             global: config.global.clone(),
             datasources,
             build_template: template(&plain, &BUILD_INFO, "-", "build_info")?,
             duplicates_template: template(&plain, &DUPLICATES, "-", "self")?,
             build_info,
-            duplicates_total: AtomicU64::new(0),
+            duplicates_total: AtomicU64::new(duplicates),
             ready: AtomicBool::new(false),
+            reused,
         })
     }
 
-    fn build_datasource(ds: &DatasourceConfig) -> Result<DatasourceRuntime, RuntimeError> {
+    /// Names of the datasources taken over from the previous runtime.
+    pub fn reused(&self) -> &[String] {
+        &self.reused
+    }
+
+    fn build_datasource(
+        ds: &DatasourceConfig,
+        previous: Option<&DatasourceRuntime>,
+    ) -> Result<DatasourceRuntime, RuntimeError> {
         let label = ds.datasource_label();
         let factory = DescFactory::new(Some(&label), &ds.labels);
         let mut collectors = Vec::new();
@@ -286,7 +382,11 @@ impl Runtime {
                 )?);
             }
         }
-        let pool = if ds.enabled { Some(DatasourcePool::new(ds)?) } else { None };
+        let pool = match previous {
+            Some(p) => p.pool.clone(),
+            None if ds.enabled => Some(DatasourcePool::new(ds)?),
+            None => None,
+        };
         let n = &ds.name;
         Ok(DatasourceRuntime {
             self_templates: SelfTemplates {
@@ -299,10 +399,16 @@ impl Runtime {
             config: ds.clone(),
             label,
             pool,
-            health: Health::new(ds.enabled),
+            health: previous
+                .map_or_else(|| Arc::new(Health::new(ds.enabled)), |p| Arc::clone(&p.health)),
             collectors,
-            last_success: Mutex::new(None),
-            first_check: tokio::sync::watch::Sender::new(false),
+            last_success: Mutex::new(previous.and_then(|p| *lock(&p.last_success))),
+            last_scrape: Mutex::new(None),
+            inflight: Mutex::new(HashMap::new()),
+            first_check: previous.map_or_else(
+                || Arc::new(tokio::sync::watch::Sender::new(false)),
+                |p| Arc::clone(&p.first_check),
+            ),
         })
     }
 
@@ -354,25 +460,74 @@ impl Runtime {
         handles
     }
 
-    /// Runs one scrape of every datasource and encodes the result.
-    pub async fn scrape(&self) -> String {
-        let deadline = match self.global.collection_mode {
-            CollectionMode::Fast => Some(Instant::now() + self.global.global_timeout),
+    /// Validates a scrape request: the target exists, the collector names are known,
+    /// `collect[]` and `exclude[]` are not mixed. The deadline is
+    /// `X-Prometheus-Scrape-Timeout-Seconds` × `scrapeTimeoutFactor` when Prometheus sent
+    /// it, capped by `globalTimeoutSeconds` in `fast` mode.
+    pub fn plan(&self, req: &ScrapeRequest) -> Result<ScrapePlan, ScrapeError> {
+        if let Some(t) = &req.target {
+            if !self.datasources.iter().any(|d| d.config.name == *t && d.config.enabled) {
+                return Err(ScrapeError::UnknownTarget(t.clone()));
+            }
+        }
+        if !req.collect.is_empty() && !req.exclude.is_empty() {
+            return Err(ScrapeError::BadRequest(
+                "use either collect[] or exclude[], not both".to_owned(),
+            ));
+        }
+        let known = |name: &str| {
+            registered().iter().any(|d| d.name == name)
+                || self.datasources.iter().any(|d| d.collectors.iter().any(|c| c.name == name))
+        };
+        if let Some(bad) = req.collect.iter().chain(&req.exclude).find(|n| !known(n)) {
+            return Err(ScrapeError::BadRequest(format!(
+                "unknown collector `{bad}` in collect[]/exclude[] (see --list-collectors)"
+            )));
+        }
+        let now = Instant::now();
+        let from_prometheus = req
+            .scrape_timeout
+            .map(|t| t.mul_f64(self.global.scrape_timeout_factor.clamp(0.01, 1.0)));
+        let fast = match self.global.collection_mode {
+            CollectionMode::Fast => Some(self.global.global_timeout),
             CollectionMode::Blocking => None,
         };
-        let mut order: Vec<Arc<DatasourceRuntime>> =
-            self.datasources.iter().filter(|d| d.config.enabled).cloned().collect();
+        let budget = match (from_prometheus, fast) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Ok(ScrapePlan {
+            target: req.target.clone(),
+            filter: Arc::new(CollectorFilter {
+                collect: req.collect.clone(),
+                exclude: req.exclude.clone(),
+            }),
+            deadline: budget.map(|b| now + b),
+        })
+    }
+
+    /// Runs one scrape as planned and returns its families (not yet encoded).
+    pub async fn scrape(&self, plan: &ScrapePlan) -> FamilySet {
+        let deadline = plan.deadline;
+        let filter = &plan.filter;
+        let mut order: Vec<Arc<DatasourceRuntime>> = self
+            .datasources
+            .iter()
+            .filter(|d| d.config.enabled)
+            .filter(|d| plan.target.as_ref().is_none_or(|t| *t == d.config.name))
+            .cloned()
+            .collect();
         order.sort_by_key(|d| d.config.priority);
-        let results: Vec<DatasourceResult> = match self.global.collect_strategy {
+        let results: Vec<Arc<DatasourceResult>> = match self.global.collect_strategy {
             CollectStrategy::Serial => {
                 let mut out = Vec::new();
                 for ds in &order {
-                    out.push(scrape_datasource(ds, deadline).await);
+                    out.push(scrape_shared(ds, deadline, filter).await);
                 }
                 out
             }
             CollectStrategy::Concurrent => {
-                join_all(order.iter().map(|ds| scrape_datasource(ds, deadline))).await
+                join_all(order.iter().map(|ds| scrape_shared(ds, deadline, filter))).await
             }
             CollectStrategy::Hybrid => {
                 let mut groups: Vec<Vec<Arc<DatasourceRuntime>>> = Vec::new();
@@ -386,7 +541,7 @@ impl Runtime {
                 let per_group = groups.into_iter().map(|g| async move {
                     let gd = Instant::now() + group_timeout;
                     let d = Some(deadline.map_or(gd, |d| d.min(gd)));
-                    join_all(g.iter().map(|ds| scrape_datasource(ds, d))).await
+                    join_all(g.iter().map(|ds| scrape_shared(ds, d, filter))).await
                 });
                 futures::stream::iter(per_group)
                     .buffered(self.global.max_concurrent_groups.max(1))
@@ -420,29 +575,29 @@ impl Runtime {
         }
         let total = self.duplicates_total.fetch_add(dups, Ordering::Relaxed) + dups;
         set.add(&self.duplicates_template, &[], total as f64);
-        set.encode()
-    }
-}
-
-impl MetricsSource for Runtime {
-    fn scrape(&self) -> Pin<Box<dyn Future<Output = String> + Send + '_>> {
-        Box::pin(Runtime::scrape(self))
+        set
     }
 
-    fn statuses(&self) -> Vec<DatasourceStatus> {
-        self.datasources
-            .iter()
-            .map(|d| DatasourceStatus {
-                name: d.config.name.clone(),
-                label: d.label.clone(),
-                state: d.health.state(),
-                last_error: d.health.last_error(),
-            })
-            .collect()
+    /// Status-page rows, in config order.
+    pub fn statuses(&self) -> Vec<DatasourceStatus> {
+        self.datasources.iter().map(|d| d.status()).collect()
     }
 
-    fn ready(&self) -> bool {
+    /// True once every datasource has had its first health check.
+    pub fn ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst)
+    }
+
+    /// Closes the pools of datasources that `next` did not take over.
+    pub fn close_unused_pools(&self, next: &Runtime) {
+        for ds in &self.datasources {
+            if !next.reused.contains(&ds.config.name) {
+                if let Some(p) = &ds.pool {
+                    tracing::info!(datasource = %ds.config.name, "Closing the connection pool.");
+                    p.close();
+                }
+            }
+        }
     }
 }
 
@@ -452,7 +607,7 @@ async fn check_once(ds: &Arc<DatasourceRuntime>) {
     let timeout = ds.config.query_timeout;
     let secs = usize::try_from(timeout.as_secs().max(1)).unwrap_or(300);
     pool.close_idle();
-    let ping = async move {
+    let ping = |pool: DatasourcePool| async move {
         let mut guard = pool.get(timeout).await?;
         tokio::task::spawn_blocking(move || {
             guard.query("SELECT 1 FROM DUAL", Some(secs), Some(1)).map(|_| ())
@@ -460,16 +615,32 @@ async fn check_once(ds: &Arc<DatasourceRuntime>) {
         .await
         .map_err(|join| QueryError::Connection(format!("health check task failed: {join}")))?
     };
-    let result = match tokio::time::timeout(timeout * 2 + Duration::from_secs(1), ping).await {
-        Ok(r) => r,
-        Err(_) => Err(QueryError::Timeout(timeout * 2)),
+    let bound = timeout * 2 + Duration::from_secs(1);
+    let run = |pool: DatasourcePool| async move {
+        match tokio::time::timeout(bound, ping(pool)).await {
+            Ok(r) => r,
+            Err(_) => Err(QueryError::Timeout(timeout * 2)),
+        }
     };
+    let mut result = run(pool.clone()).await;
+    if let Err(e) = &result {
+        // A pooled connection that died (server restart, killed session) is not a down
+        // datasource: drop the idle connections and try once with a fresh one. Never after
+        // a failed login (DM locks accounts).
+        if e.is_connection_level()
+            && !is_login_failure(&e.to_string())
+            && ds.health.state() == HealthState::Healthy
+        {
+            pool.clear_idle();
+            result = run(pool).await;
+        }
+    }
     match result {
         Ok(()) => apply(ds, ds.health.success()),
         Err(e) if e.is_connection_level() || matches!(e, QueryError::Timeout(_)) => {
             let msg = e.to_string();
             let login = is_login_failure(&msg);
-            apply(ds, ds.health.failure(msg, login));
+            connection_failed(ds, msg, login);
         }
         // The connection works but the ping query failed (e.g. no DUAL): still reachable.
         Err(e) => {
@@ -477,6 +648,15 @@ async fn check_once(ds: &Arc<DatasourceRuntime>) {
             apply(ds, ds.health.success());
         }
     }
+}
+
+/// Records a connection-level failure: the datasource turns unhealthy and its idle
+/// connections are dropped.
+fn connection_failed(ds: &DatasourceRuntime, error: String, login_failure: bool) {
+    if let Some(p) = &ds.pool {
+        p.clear_idle();
+    }
+    apply(ds, ds.health.failure(error, login_failure));
 }
 
 fn apply(ds: &DatasourceRuntime, t: Transition) {
@@ -536,9 +716,42 @@ impl DatasourceResult {
     }
 }
 
+/// Scrapes one datasource, sharing the collection with an identical scrape already running.
+async fn scrape_shared(
+    ds: &Arc<DatasourceRuntime>,
+    deadline: Option<Instant>,
+    filter: &Arc<CollectorFilter>,
+) -> Arc<DatasourceResult> {
+    use futures::FutureExt as _;
+    let key = filter.key();
+    let shared = {
+        let mut inflight = lock(&ds.inflight);
+        match inflight.get(&key) {
+            Some(f) => {
+                tracing::debug!(datasource = %ds.config.name, "Joining a collection in flight.");
+                f.clone()
+            }
+            None => {
+                let (ds2, filter2, key2) = (Arc::clone(ds), Arc::clone(filter), key.clone());
+                let f = async move {
+                    let r = Arc::new(scrape_datasource(&ds2, deadline, &filter2).await);
+                    lock(&ds2.inflight).remove(&key2);
+                    r
+                }
+                .boxed()
+                .shared();
+                inflight.insert(key, f.clone());
+                f
+            }
+        }
+    };
+    shared.await
+}
+
 async fn scrape_datasource(
     ds: &Arc<DatasourceRuntime>,
     deadline: Option<Instant>,
+    filter: &CollectorFilter,
 ) -> DatasourceResult {
     let started = Instant::now();
     let span = tracing::debug_span!("scrape", datasource = %ds.config.name);
@@ -560,7 +773,7 @@ async fn scrape_datasource(
     }
     // Per collector: the query timeout plus the time to get a connection, within the deadline.
     let per_collector = ds.config.query_timeout * 2;
-    let futures = ds.collectors.iter().map(|c| {
+    let futures = ds.collectors.iter().filter(|c| filter.allows(&c.name)).map(|c| {
         let ds = Arc::clone(ds);
         let span = tracing::debug_span!(parent: &span, "collect", collector = %c.name);
         async move {
@@ -575,6 +788,7 @@ async fn scrape_datasource(
     // failure marks it unhealthy. Query errors and timeouts leave the state alone.
     result.up = ds.health.state() == HealthState::Healthy;
     result.duration = started.elapsed();
+    *lock(&ds.last_scrape) = Some(result.duration.as_secs_f64());
     if result.up && result.collectors.iter().all(|c| c.success) {
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -641,7 +855,7 @@ async fn run_collector_uncached(
             if error.is_connection_level() && !error.to_string().contains("timed out waiting") {
                 let msg = error.to_string();
                 let login = is_login_failure(&msg);
-                apply(ds, ds.health.failure(msg, login));
+                connection_failed(ds, msg, login);
             }
             tracing::warn!(datasource = %ds.config.name, collector = %c.name, error = %error, "Collector got no connection.");
             out.duration = started.elapsed();
@@ -674,7 +888,7 @@ async fn run_collector_uncached(
                 if q.is_connection_level() {
                     let msg = q.to_string();
                     let login = is_login_failure(&msg);
-                    apply(ds, ds.health.failure(msg, login));
+                    connection_failed(ds, msg, login);
                 }
             }
             tracing::warn!(datasource = %ds.config.name, collector = %c.name, error = %error, "Collector failed.");

@@ -14,7 +14,8 @@ use axum::Router;
 use base64::Engine as _;
 use dmexp_config::Secret;
 use dmexp_core::server::{
-    self, BasicAuth, DatasourceStatus, HealthState, MetricsSource, ServerOptions,
+    self, BasicAuth, DatasourceStatus, HealthState, MetricsSource, ScrapeError, ScrapeRequest,
+    ServerOptions,
 };
 use tower::ServiceExt;
 
@@ -36,6 +37,8 @@ impl FakeSource {
                 label: "primary@10.0.0.1:5236".into(),
                 state: HealthState::Healthy,
                 last_error: None,
+                collectors: vec!["instance".into()],
+                last_scrape_seconds: None,
             }],
             ready: true,
             scrape_delay: Duration::ZERO,
@@ -44,12 +47,15 @@ impl FakeSource {
 }
 
 impl MetricsSource for FakeSource {
-    fn scrape(&self) -> Pin<Box<dyn Future<Output = String> + Send + '_>> {
+    fn scrape(
+        &self,
+        _request: ScrapeRequest,
+    ) -> Pin<Box<dyn Future<Output = Result<String, ScrapeError>> + Send + '_>> {
         Box::pin(async move {
             if !self.scrape_delay.is_zero() {
                 tokio::time::sleep(self.scrape_delay).await;
             }
-            METRICS_TEXT.to_owned()
+            Ok(METRICS_TEXT.to_owned())
         })
     }
 
@@ -66,6 +72,7 @@ fn options() -> ServerOptions {
     ServerOptions {
         metric_path: "/metrics".into(),
         basic_auth: None,
+        basic_auth_users: Vec::new(),
         request_timeout: Duration::from_secs(30),
     }
 }
@@ -81,6 +88,7 @@ fn app() -> Router {
 fn with_auth(password: &str) -> Router {
     let opts = ServerOptions {
         basic_auth: Some(BasicAuth::new("admin", Secret::new(password)).unwrap()),
+        basic_auth_users: Vec::new(),
         ..options()
     };
     app_with(FakeSource::new(), opts)

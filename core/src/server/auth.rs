@@ -1,22 +1,31 @@
-//! HTTP basic authentication.
+//! HTTP basic authentication, for one or more users.
 //!
-//! The configured password is either plaintext or a bcrypt hash (`$2a$`, `$2b$`, `$2y$`).
-//! Differences from upstream (UPSTREAM.md §2.9, §8.4 X2/X3), on purpose:
+//! Users come from two places, and both sets work together:
+//!
+//! - the upstream keys `enableBasicAuth`, `basicAuthUsername`, `basicAuthPassword` (one user;
+//!   the password is plaintext or a bcrypt hash, `$2a$`, `$2b$`, `$2y$`);
+//! - `basic_auth_users` of the `--web.config.file` (any number of users, bcrypt hashes only,
+//!   as in the Prometheus exporter toolkit).
+//!
+//! A username present in both accepts either password. Differences from upstream
+//! (UPSTREAM.md §2.9, §8.4 X2/X3), on purpose:
 //!
 //! - The stored bcrypt hash sent as the password is never accepted (no pass-the-hash), and a
 //!   bcrypt-looking string sent against a plaintext password is compared as plaintext.
 //! - `$2b$` and `$2y$` hashes (htpasswd) are bcrypt too, not plaintext.
-//! - Usernames and plaintext passwords are compared in constant time ([`subtle`]).
-//! - Successful bcrypt checks are remembered in a small in-memory cache, so a scrape every
-//!   15 s does not pay ~0.25 s of CPU (cost 12) each time; bcrypt runs on the blocking pool
-//!   with at most [`MAX_CONCURRENT_BCRYPT`] checks at once, so a flood of wrong passwords
-//!   cannot take all blocking threads (which ODBC also needs).
+//! - Plaintext passwords are compared in constant time ([`subtle`]); an unknown username is
+//!   checked against a dummy bcrypt hash of the highest configured cost, so the response time
+//!   does not tell which usernames exist.
+//! - Successful bcrypt checks are remembered (username and password) in a small in-memory
+//!   cache, so a scrape every 15 s does not pay ~0.25 s of CPU (cost 12) each time; bcrypt runs
+//!   on the blocking pool with at most [`MAX_CONCURRENT_BCRYPT`] checks at once, so a flood of
+//!   wrong passwords cannot take all blocking threads (which ODBC also needs).
 //! - 401 bodies are fixed and never echo anything the client sent; the username is logged
 //!   debug-escaped and truncated, the password never.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderValue};
@@ -34,13 +43,15 @@ use super::AppState;
 const BCRYPT_PREFIXES: [&str; 3] = ["$2a$", "$2b$", "$2y$"];
 /// Length of a complete bcrypt hash string (`$2b$12$` + 22 salt + 31 hash characters).
 const BCRYPT_HASH_LEN: usize = 60;
-/// How many verified passwords the cache keeps (normally one is enough; bcrypt ignores
-/// bytes after the 72nd, so a few distinct inputs can verify).
+/// How many verified (username, password) pairs the cache keeps (normally one per user;
+/// bcrypt ignores bytes after the 72nd, so a few distinct inputs can verify).
 const VERIFIED_CACHE_CAPACITY: usize = 8;
 /// How many bcrypt checks may run at once.
 pub(crate) const MAX_CONCURRENT_BCRYPT: usize = 2;
 /// Longest username prefix written to the log.
 const MAX_LOGGED_USERNAME_CHARS: usize = 64;
+/// What unknown usernames are checked against (its value does not matter, only the cost).
+const DUMMY_PLAINTEXT: &str = "dameng_exporter dummy password";
 
 /// Basic-auth credentials the server accepts.
 ///
@@ -85,6 +96,32 @@ impl BasicAuth {
         Self::new(username, password.clone()).map(Some)
     }
 
+    /// A `basic_auth_users` entry of the web config: the password must be a bcrypt hash
+    /// (`$2a$`, `$2b$`, `$2y$`), as in the Prometheus exporter toolkit. The error is the
+    /// reason, for the caller to put next to the file and key.
+    pub(crate) fn bcrypt_user(username: &str, hash: &str) -> Result<Self, String> {
+        if username.is_empty() {
+            return Err("the username is empty".to_owned());
+        }
+        if username.contains(':') {
+            return Err(
+                "a username cannot contain `:` (basic auth splits at the first one)".to_owned()
+            );
+        }
+        let Some(prefix) = bcrypt_prefix(hash) else {
+            return Err(
+                "the value must be a bcrypt hash ($2a$, $2b$ or $2y$), not a password".to_owned()
+            );
+        };
+        check_bcrypt_hash(prefix, hash).map_err(|e| match e {
+            ServerError::InvalidBcryptHash { reason, .. } => {
+                format!("starts with `{prefix}` but is not a valid bcrypt hash: {reason}")
+            }
+            other => other.to_string(),
+        })?;
+        Ok(BasicAuth { username: username.to_owned(), password: Secret::new(hash) })
+    }
+
     /// The accepted username.
     pub fn username(&self) -> &str {
         &self.username
@@ -99,6 +136,12 @@ impl BasicAuth {
 /// The bcrypt prefix `s` starts with, if any.
 fn bcrypt_prefix(s: &str) -> Option<&'static str> {
     BCRYPT_PREFIXES.into_iter().find(|p| s.starts_with(p))
+}
+
+/// Cost of a bcrypt hash, `None` for plaintext.
+fn bcrypt_cost(s: &str) -> Option<u32> {
+    bcrypt_prefix(s)?;
+    s.parse::<bcrypt::HashParts>().ok().map(|parts| parts.get_cost())
 }
 
 /// Structural check of a configured hash, so that typos are startup errors and not a 401 on
@@ -130,25 +173,48 @@ pub(crate) enum AuthFailure {
     Rejected { username: String },
 }
 
-/// Checks requests against [`BasicAuth`], with a cache of successful bcrypt checks.
+/// Checks requests against a set of users ([`BasicAuth`]), with a cache of successful bcrypt
+/// checks.
+///
+/// The users come from the upstream keys (`enableBasicAuth`, one user, plaintext or bcrypt)
+/// and from the web config's `basic_auth_users` (bcrypt only); a request passes when it
+/// matches any of them. A username present in both accepts either password.
 ///
 /// One instance per built router: a config reload builds a new router and so drops the cache.
 pub(crate) struct Authenticator {
-    config: BasicAuth,
-    bcrypt: bool,
-    verified: Mutex<VecDeque<Secret>>,
+    /// Username → accepted passwords (plaintext or bcrypt hashes).
+    users: HashMap<String, Vec<Secret>>,
+    /// Cost of the dummy hash that unknown usernames are checked against: the highest cost
+    /// among the configured bcrypt hashes, `None` when no password is a bcrypt hash.
+    dummy_cost: Option<u32>,
+    /// The dummy hash, made on first use (on the blocking pool, like every bcrypt call).
+    dummy_hash: Arc<OnceLock<Option<Secret>>>,
+    /// Verified (username, password) pairs.
+    verified: Mutex<VecDeque<(String, Secret)>>,
     bcrypt_slots: Arc<Semaphore>,
 }
 
 impl Authenticator {
-    pub(crate) fn new(config: BasicAuth) -> Self {
-        let bcrypt = config.is_bcrypt();
-        Authenticator {
-            config,
-            bcrypt,
+    /// An authenticator for `users`; `None` when there is none (no authentication).
+    pub(crate) fn new(users: impl IntoIterator<Item = BasicAuth>) -> Option<Self> {
+        let mut map: HashMap<String, Vec<Secret>> = HashMap::new();
+        let mut dummy_cost = None;
+        for user in users {
+            if let Some(cost) = bcrypt_cost(user.password.expose()) {
+                dummy_cost = Some(dummy_cost.map_or(cost, |c: u32| c.max(cost)));
+            }
+            map.entry(user.username).or_default().push(user.password);
+        }
+        if map.is_empty() {
+            return None;
+        }
+        Some(Authenticator {
+            users: map,
+            dummy_cost,
+            dummy_hash: Arc::new(OnceLock::new()),
             verified: Mutex::new(VecDeque::with_capacity(VERIFIED_CACHE_CAPACITY)),
             bcrypt_slots: Arc::new(Semaphore::new(MAX_CONCURRENT_BCRYPT)),
-        }
+        })
     }
 
     /// Checks the `Authorization` header of a request.
@@ -166,32 +232,63 @@ impl Authenticator {
     }
 
     async fn credentials_match(&self, username: &str, password: &str) -> bool {
-        // Both checks always run, so the response time does not tell whether the username
-        // alone was right.
-        let username_ok: bool = username.as_bytes().ct_eq(self.config.username.as_bytes()).into();
-        let password_ok = if self.bcrypt {
-            if self.is_cached(password) {
-                true
-            } else {
-                let ok = self.bcrypt_verify(password).await;
-                if ok && username_ok {
-                    self.remember(password);
-                }
-                ok
-            }
-        } else {
-            password.as_bytes().ct_eq(self.config.password.expose().as_bytes()).into()
+        let Some(stored) = self.users.get(username) else {
+            // Unknown user: spend the same time as for a known one, so that the response
+            // time does not tell which usernames exist.
+            self.dummy_check(password).await;
+            return false;
         };
-        username_ok && password_ok
+        let mut ok = false;
+        for configured in stored {
+            // No early exit: a user in both sources costs the same whichever password is sent.
+            ok |= self.password_matches(username, configured, password).await;
+        }
+        ok
     }
 
-    /// Runs bcrypt on the blocking pool. The stored hash itself is never accepted.
-    async fn bcrypt_verify(&self, password: &str) -> bool {
-        let hash = self.config.password.expose();
-        if bool::from(password.as_bytes().ct_eq(hash.as_bytes())) {
+    async fn password_matches(&self, username: &str, configured: &Secret, password: &str) -> bool {
+        if bcrypt_prefix(configured.expose()).is_none() {
+            return password.as_bytes().ct_eq(configured.expose().as_bytes()).into();
+        }
+        if self.is_cached(username, password) {
+            return true;
+        }
+        if bool::from(password.as_bytes().ct_eq(configured.expose().as_bytes())) {
             // Pass-the-hash: knowing the hash must not be enough.
             return false;
         }
+        let ok = self.bcrypt_verify(password, configured.expose()).await;
+        if ok {
+            self.remember(username, password);
+        }
+        ok
+    }
+
+    /// What an unknown username costs: bcrypt against a dummy hash of the highest configured
+    /// cost, or a constant-time comparison when every password is plaintext.
+    async fn dummy_check(&self, password: &str) {
+        let Some(cost) = self.dummy_cost else {
+            let _ = bool::from(password.as_bytes().ct_eq(DUMMY_PLAINTEXT.as_bytes()));
+            return;
+        };
+        let Ok(permit) = Arc::clone(&self.bcrypt_slots).acquire_owned().await else {
+            return;
+        };
+        let candidate = Secret::new(password);
+        let dummy = Arc::clone(&self.dummy_hash);
+        let _ = tokio::task::spawn_blocking(move || {
+            let hash =
+                dummy.get_or_init(|| bcrypt::hash(DUMMY_PLAINTEXT, cost).ok().map(Secret::new));
+            if let Some(hash) = hash {
+                let _ = bcrypt::verify(candidate.expose(), hash.expose());
+            }
+            drop(permit);
+        })
+        .await;
+    }
+
+    /// Runs bcrypt on the blocking pool.
+    async fn bcrypt_verify(&self, password: &str, hash: &str) -> bool {
         // The permit moves into the blocking task: if the request times out and this future
         // is dropped, the slot stays taken until bcrypt has actually finished.
         let Ok(permit) = Arc::clone(&self.bcrypt_slots).acquire_owned().await else {
@@ -210,7 +307,8 @@ impl Authenticator {
             Ok(Err(_)) => {
                 // BcryptError's Display may contain the hash: do not log it.
                 tracing::error!(
-                    "The configured bcrypt hash in basicAuthPassword cannot be checked; fix the hash."
+                    "A configured bcrypt hash (basicAuthPassword or basic_auth_users) cannot be \
+                     checked; fix the hash."
                 );
                 false
             }
@@ -221,23 +319,25 @@ impl Authenticator {
         }
     }
 
-    fn is_cached(&self, password: &str) -> bool {
+    fn is_cached(&self, username: &str, password: &str) -> bool {
         let verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
         // No early exit: every entry is compared.
         verified
             .iter()
-            .fold(subtle::Choice::from(0), |found, known| {
-                found | password.as_bytes().ct_eq(known.expose().as_bytes())
+            .fold(subtle::Choice::from(0), |found, (user, known)| {
+                found
+                    | (username.as_bytes().ct_eq(user.as_bytes())
+                        & password.as_bytes().ct_eq(known.expose().as_bytes()))
             })
             .into()
     }
 
-    fn remember(&self, password: &str) {
+    fn remember(&self, username: &str, password: &str) {
         let mut verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
         if verified.len() >= VERIFIED_CACHE_CAPACITY {
             verified.pop_front();
         }
-        verified.push_back(Secret::new(password));
+        verified.push_back((username.to_owned(), Secret::new(password)));
     }
 
     #[cfg(test)]
@@ -279,7 +379,7 @@ pub(crate) async fn require_auth(
         return next.run(request).await;
     };
     let path = request.uri().path();
-    if path != "/" && path != &*state.metric_path {
+    if !super::routes::is_protected(path, &state.metric_path) {
         return next.run(request).await;
     }
     // Also in the request span, but that span is INFO and may be filtered out.
@@ -381,10 +481,14 @@ mod tests {
         assert!(!format!("{auth:?}").contains("\"pw\""));
     }
 
+    fn single(username: &str, password: &str) -> Authenticator {
+        Authenticator::new([BasicAuth::new(username, Secret::new(password)).unwrap()]).unwrap()
+    }
+
     #[tokio::test]
     async fn bcrypt_success_is_cached_and_failures_are_not() {
         let hash = bcrypt_hash("secret", bcrypt::Version::TwoB);
-        let auth = Authenticator::new(BasicAuth::new("admin", Secret::new(hash.clone())).unwrap());
+        let auth = single("admin", &hash);
         assert_eq!(
             auth.authenticate(Some(&basic("admin", "wrong"))).await,
             Err(AuthFailure::Rejected { username: "admin".into() })
@@ -406,22 +510,85 @@ mod tests {
     #[tokio::test]
     async fn cache_is_bounded() {
         let hash = bcrypt_hash("pw", bcrypt::Version::TwoA);
-        let auth = Authenticator::new(BasicAuth::new("admin", Secret::new(hash)).unwrap());
+        let auth = single("admin", &hash);
         for i in 0..VERIFIED_CACHE_CAPACITY + 3 {
-            auth.remember(&format!("pw{i}"));
+            auth.remember("admin", &format!("pw{i}"));
         }
         assert_eq!(auth.cached_len(), VERIFIED_CACHE_CAPACITY);
-        assert!(!auth.is_cached("pw0"));
-        assert!(auth.is_cached(&format!("pw{}", VERIFIED_CACHE_CAPACITY + 2)));
+        assert!(!auth.is_cached("admin", "pw0"));
+        let newest = format!("pw{}", VERIFIED_CACHE_CAPACITY + 2);
+        assert!(auth.is_cached("admin", &newest));
+        // The cache is per user.
+        assert!(!auth.is_cached("root", &newest));
     }
 
     #[tokio::test]
     async fn plaintext_password_compares_bcrypt_looking_input_as_text() {
         let hash_of_pw = bcrypt_hash("pw", bcrypt::Version::TwoA);
-        let auth = Authenticator::new(BasicAuth::new("admin", Secret::new("pw")).unwrap());
+        let auth = single("admin", "pw");
         assert!(auth.authenticate(Some(&basic("admin", &hash_of_pw))).await.is_err());
         assert_eq!(auth.authenticate(Some(&basic("admin", "pw"))).await, Ok(()));
         assert_eq!(auth.cached_len(), 0);
+    }
+
+    #[test]
+    fn no_users_means_no_authenticator() {
+        assert!(Authenticator::new(Vec::new()).is_none());
+    }
+
+    #[tokio::test]
+    async fn several_users_each_with_their_own_password() {
+        let alice =
+            BasicAuth::bcrypt_user("alice", &bcrypt_hash("a-pw", bcrypt::Version::TwoY)).unwrap();
+        let bob =
+            BasicAuth::bcrypt_user("bob", &bcrypt_hash("b-pw", bcrypt::Version::TwoB)).unwrap();
+        let upstream = BasicAuth::new("admin", Secret::new("plain")).unwrap();
+        let auth = Authenticator::new([upstream, alice, bob]).unwrap();
+        assert_eq!(auth.dummy_cost, Some(4));
+        assert_eq!(auth.authenticate(Some(&basic("alice", "a-pw"))).await, Ok(()));
+        assert_eq!(auth.authenticate(Some(&basic("bob", "b-pw"))).await, Ok(()));
+        assert_eq!(auth.authenticate(Some(&basic("admin", "plain"))).await, Ok(()));
+        assert_eq!(auth.cached_len(), 2);
+        // Another user's password does not work, cached or not.
+        assert!(auth.authenticate(Some(&basic("alice", "b-pw"))).await.is_err());
+        assert!(auth.authenticate(Some(&basic("bob", "plain"))).await.is_err());
+        // Unknown users run bcrypt against the dummy hash, made once.
+        assert_eq!(
+            auth.authenticate(Some(&basic("carol", "a-pw"))).await,
+            Err(AuthFailure::Rejected { username: "carol".into() })
+        );
+        assert!(matches!(auth.dummy_hash.get(), Some(Some(_))));
+    }
+
+    #[tokio::test]
+    async fn a_user_in_both_sources_accepts_either_password() {
+        let upstream = BasicAuth::new("admin", Secret::new("old")).unwrap();
+        let web =
+            BasicAuth::bcrypt_user("admin", &bcrypt_hash("new", bcrypt::Version::TwoY)).unwrap();
+        let auth = Authenticator::new([upstream, web]).unwrap();
+        assert_eq!(auth.authenticate(Some(&basic("admin", "old"))).await, Ok(()));
+        assert_eq!(auth.authenticate(Some(&basic("admin", "new"))).await, Ok(()));
+        assert!(auth.authenticate(Some(&basic("admin", "other"))).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn plaintext_only_users_need_no_dummy_bcrypt() {
+        let auth = single("admin", "pw");
+        assert_eq!(auth.dummy_cost, None);
+        assert!(auth.authenticate(Some(&basic("root", "pw"))).await.is_err());
+        assert!(auth.dummy_hash.get().is_none());
+    }
+
+    #[test]
+    fn web_users_must_be_bcrypt() {
+        let hash = bcrypt_hash("pw", bcrypt::Version::TwoY);
+        assert!(BasicAuth::bcrypt_user("alice", &hash).unwrap().is_bcrypt());
+        assert!(BasicAuth::bcrypt_user("alice", "plaintext").unwrap_err().contains("bcrypt hash"));
+        assert!(BasicAuth::bcrypt_user("", &hash).unwrap_err().contains("empty"));
+        assert!(BasicAuth::bcrypt_user("a:b", &hash).unwrap_err().contains("`:`"));
+        let broken = BasicAuth::bcrypt_user("alice", "$2y$10$short").unwrap_err();
+        assert!(broken.contains("not a valid bcrypt hash"), "{broken}");
+        assert!(!broken.contains("short"), "the hash is not echoed: {broken}");
     }
 
     #[test]

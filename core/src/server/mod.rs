@@ -6,8 +6,10 @@
 //!
 //! | Path | Answer | Basic auth |
 //! |---|---|---|
-//! | `metric_path` (default `/metrics`) | one scrape, always 200, format 0.0.4 | yes |
-//! | `/` | HTML status page: datasources, health, last error (escaped) | yes |
+//! | `metric_path` (default `/metrics`) | one scrape of every datasource, always 200, format 0.0.4; `collect[]`/`exclude[]` filter collectors | yes |
+//! | `/probe?target=<datasource>` | one scrape of one datasource (400 for an unknown target) | yes |
+//! | `POST /-/reload` | reload the configuration (200, or 500 with the reason; the old one stays) | yes |
+//! | `/` | HTML status page: datasources, health, last error, collectors, reload state (escaped) | yes |
 //! | `/-/healthy` | 200 `OK` | no |
 //! | `/-/ready` | 200 once [`MetricsSource::ready`], else 503 | no |
 //! | anything else | 404 | no |
@@ -24,6 +26,7 @@
 //! let opts = ServerOptions {
 //!     metric_path: "/metrics".into(),
 //!     basic_auth: None,
+//!     basic_auth_users: Vec::new(),
 //!     request_timeout: Duration::from_secs(30),
 //! };
 //! let listener = tokio::net::TcpListener::bind("0.0.0.0:9200").await?;
@@ -35,6 +38,8 @@ mod auth;
 mod error;
 mod routes;
 mod shutdown;
+mod tls;
+pub mod web_config;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -56,6 +61,7 @@ use tracing::Level;
 pub use auth::BasicAuth;
 pub use error::{AppError, ServerError};
 pub use shutdown::shutdown_signal;
+pub use tls::{serve_tls, TlsSettings};
 
 /// Health of one datasource as shown on the landing page and in `dmdb_up`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,17 +96,66 @@ pub struct DatasourceStatus {
     pub state: HealthState,
     /// Last connection error, already free of secrets.
     pub last_error: Option<String>,
+    /// Collectors enabled for this datasource (built-in, custom and plugin).
+    pub collectors: Vec<String>,
+    /// Duration of the last scrape of this datasource, seconds.
+    pub last_scrape_seconds: Option<f64>,
+}
+
+/// Exporter-wide facts for the status page.
+#[derive(Debug, Clone, Default)]
+pub struct ExporterStatus {
+    /// Where the configuration came from (file path, or "command line").
+    pub config_source: String,
+    /// Result of the last reload, if any: `Ok(unix time)` or `Err(reason)`.
+    pub last_reload: Option<Result<f64, String>>,
+}
+
+/// What a scrape request asks for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScrapeRequest {
+    /// `/probe?target=`: one datasource by name; `None` for every datasource.
+    pub target: Option<String>,
+    /// `collect[]`: only these collectors (empty = all).
+    pub collect: Vec<String>,
+    /// `exclude[]`: all collectors but these.
+    pub exclude: Vec<String>,
+    /// `X-Prometheus-Scrape-Timeout-Seconds`, when Prometheus sent it.
+    pub scrape_timeout: Option<Duration>,
+}
+
+/// A scrape request the exporter cannot serve (answered with 400 and the message).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScrapeError {
+    /// `/probe?target=` names no configured datasource.
+    #[error("unknown target `{0}`: use the name of a configured datasource")]
+    UnknownTarget(String),
+    /// Bad parameters (unknown collector, collect[] with exclude[], missing target).
+    #[error("{0}")]
+    BadRequest(String),
 }
 
 /// What the HTTP layer needs from the exporter. Implemented by the runtime; tests may
 /// implement it over a fixed text.
 pub trait MetricsSource: Send + Sync + 'static {
-    /// Runs one scrape of all datasources and returns the text exposition (format 0.0.4).
-    fn scrape(&self) -> Pin<Box<dyn Future<Output = String> + Send + '_>>;
+    /// Runs one scrape and returns the text exposition (format 0.0.4).
+    fn scrape(
+        &self,
+        request: ScrapeRequest,
+    ) -> Pin<Box<dyn Future<Output = Result<String, ScrapeError>> + Send + '_>>;
     /// Health of every configured datasource, in config order.
     fn statuses(&self) -> Vec<DatasourceStatus>;
     /// True once the runtime has been built (pools created, collectors instantiated).
     fn ready(&self) -> bool;
+    /// Reloads the configuration; on error the old one stays and the reason is returned.
+    fn reload(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+        Box::pin(async { Err("reload is not supported here".to_owned()) })
+    }
+    /// Exporter-wide facts for the status page.
+    fn exporter_status(&self) -> ExporterStatus {
+        ExporterStatus::default()
+    }
 }
 
 /// How the HTTP server behaves.
@@ -112,6 +167,10 @@ pub struct ServerOptions {
     pub metric_path: String,
     /// Credentials required on the metric path and on `/`; `None` disables basic auth.
     pub basic_auth: Option<BasicAuth>,
+    /// More users, from `basic_auth_users` of the `--web.config.file` (bcrypt hashes). A
+    /// request passes when it matches `basic_auth` or any of these; both empty disables
+    /// basic auth.
+    pub basic_auth_users: Vec<BasicAuth>,
     /// Upper bound for one request, bcrypt check and scrape included; 503 when exceeded.
     /// Choose it above the scrape deadline. [`Duration::ZERO`] disables it.
     pub request_timeout: Duration,
@@ -124,6 +183,7 @@ impl ServerOptions {
         Ok(ServerOptions {
             metric_path: cfg.metric_path.clone(),
             basic_auth: BasicAuth::from_global(cfg)?,
+            basic_auth_users: Vec::new(),
             request_timeout,
         })
     }
@@ -150,7 +210,8 @@ pub fn app(source: Arc<dyn MetricsSource>, opts: ServerOptions) -> Router {
     let state = AppState {
         source,
         metric_path: Arc::clone(&metric_path),
-        auth: opts.basic_auth.map(|config| Arc::new(auth::Authenticator::new(config))),
+        auth: auth::Authenticator::new(opts.basic_auth.into_iter().chain(opts.basic_auth_users))
+            .map(Arc::new),
     };
 
     // Fixed routes yield to the metric path when they coincide; the metric path itself is
@@ -160,6 +221,8 @@ pub fn app(source: Arc<dyn MetricsSource>, opts: ServerOptions) -> Router {
         ("/", get(routes::landing)),
         (routes::HEALTHY_PATH, get(routes::healthy)),
         (routes::READY_PATH, get(routes::ready)),
+        (routes::PROBE_PATH, get(routes::probe)),
+        (routes::RELOAD_PATH, axum::routing::post(routes::reload)),
     ] {
         if path != &*metric_path {
             router = router.route(path, handler);

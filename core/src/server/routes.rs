@@ -3,13 +3,15 @@
 
 use std::fmt::Write as _;
 
-use axum::extract::State;
-use axum::http::{header, HeaderValue, Method, Uri};
+use std::time::Duration;
+
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use html_escape::{encode_double_quoted_attribute, encode_text};
 
 use super::error::AppError;
-use super::{AppState, DatasourceStatus};
+use super::{AppState, DatasourceStatus, ExporterStatus, ScrapeRequest};
 
 /// Content type of the Prometheus text exposition format.
 pub(crate) const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -18,6 +20,81 @@ pub(crate) const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charse
 pub(crate) const HEALTHY_PATH: &str = "/-/healthy";
 /// Readiness path.
 pub(crate) const READY_PATH: &str = "/-/ready";
+/// Multi-target path.
+pub(crate) const PROBE_PATH: &str = "/probe";
+/// Reload path (POST).
+pub(crate) const RELOAD_PATH: &str = "/-/reload";
+
+/// Paths behind basic auth: the scrape endpoints, the reload and the status page (it shows
+/// datasource errors). Liveness and readiness stay open for orchestrators.
+pub(crate) fn is_protected(path: &str, metric_path: &str) -> bool {
+    path == "/" || path == metric_path || path == PROBE_PATH || path == RELOAD_PATH
+}
+
+/// Reads `target`, `collect[]` and `exclude[]` from the query string and the scrape timeout
+/// Prometheus announces in `X-Prometheus-Scrape-Timeout-Seconds`.
+pub(crate) fn scrape_request(query: Option<&str>, headers: &HeaderMap) -> ScrapeRequest {
+    let mut req = ScrapeRequest::default();
+    for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match &*k {
+            "target" => req.target = Some(v.into_owned()),
+            "collect[]" | "collect" => req.collect.push(v.into_owned()),
+            "exclude[]" | "exclude" => req.exclude.push(v.into_owned()),
+            _ => {}
+        }
+    }
+    req.scrape_timeout = headers
+        .get("X-Prometheus-Scrape-Timeout-Seconds")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(Duration::from_secs_f64);
+    req
+}
+
+/// `GET /probe?target=<datasource>`: one datasource through its configured pool.
+pub(crate) async fn probe(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let req = scrape_request(query.as_deref(), &headers);
+    if req.target.as_deref().is_none_or(str::is_empty) {
+        return bad_request("missing `target` parameter: /probe?target=<datasource name>");
+    }
+    scrape_response(&state, req).await
+}
+
+/// `POST /-/reload`.
+pub(crate) async fn reload(State(state): State<AppState>) -> Response {
+    match state.source.reload().await {
+        Ok(()) => (StatusCode::OK, "configuration reloaded\n").into_response(),
+        Err(reason) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("reload failed, old configuration kept: {reason}\n"),
+        )
+            .into_response(),
+    }
+}
+
+fn bad_request(message: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{message}\n"),
+    )
+        .into_response()
+}
+
+async fn scrape_response(state: &AppState, req: ScrapeRequest) -> Response {
+    match state.source.scrape(req).await {
+        Ok(body) => {
+            ([(header::CONTENT_TYPE, HeaderValue::from_static(METRICS_CONTENT_TYPE))], body)
+                .into_response()
+        }
+        Err(e) => bad_request(&e.to_string()),
+    }
+}
 
 /// Serves the configured metric path; 404 for every other unknown path.
 ///
@@ -28,6 +105,7 @@ pub(crate) async fn fallback(
     State(state): State<AppState>,
     method: Method,
     uri: Uri,
+    headers: HeaderMap,
 ) -> Result<Response, AppError> {
     if uri.path() != &*state.metric_path {
         return Err(AppError::NotFound);
@@ -35,13 +113,11 @@ pub(crate) async fn fallback(
     if method != Method::GET && method != Method::HEAD {
         return Err(AppError::MethodNotAllowed);
     }
-    Ok(metrics(&state).await)
-}
-
-/// One scrape. Always 200: failures are reported in the metrics themselves.
-async fn metrics(state: &AppState) -> Response {
-    let body = state.source.scrape().await;
-    ([(header::CONTENT_TYPE, HeaderValue::from_static(METRICS_CONTENT_TYPE))], body).into_response()
+    // One scrape. 200 whatever happened to the datasources (failures are in the metrics);
+    // 400 only for bad parameters.
+    let mut req = scrape_request(uri.query(), &headers);
+    req.target = None;
+    Ok(scrape_response(&state, req).await)
 }
 
 /// `GET /-/healthy`: the process is up and serving HTTP.
@@ -60,7 +136,8 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Result<&'static str,
 
 /// `GET /`: a self-contained HTML status page.
 pub(crate) async fn landing(State(state): State<AppState>) -> Response {
-    let html = landing_page(&state.metric_path, &state.source.statuses());
+    let html =
+        landing_page(&state.metric_path, &state.source.statuses(), &state.source.exporter_status());
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
@@ -77,7 +154,11 @@ pub(crate) async fn landing(State(state): State<AppState>) -> Response {
 }
 
 /// Renders the landing page. Every configured or runtime value is HTML-escaped.
-pub(crate) fn landing_page(metric_path: &str, statuses: &[DatasourceStatus]) -> String {
+pub(crate) fn landing_page(
+    metric_path: &str,
+    statuses: &[DatasourceStatus],
+    exporter: &ExporterStatus,
+) -> String {
     let mut html = String::with_capacity(2048 + statuses.len() * 256);
     html.push_str(concat!(
         "<!DOCTYPE html>\n",
@@ -101,23 +182,44 @@ pub(crate) fn landing_page(metric_path: &str, statuses: &[DatasourceStatus]) -> 
     html.push_str(concat!(
         "<li><a href=\"/-/healthy\">Health</a></li>\n",
         "<li><a href=\"/-/ready\">Readiness</a></li>\n",
-        "</ul>\n<h2>Datasources</h2>\n",
+        "</ul>\n",
     ));
+    if !exporter.config_source.is_empty() {
+        let _ = writeln!(html, "<p>Configuration: {}</p>", encode_text(&exporter.config_source));
+    }
+    match &exporter.last_reload {
+        None => {}
+        Some(Ok(at)) => {
+            let _ = writeln!(html, "<p>Last reload: successful (unix time {at:.0})</p>");
+        }
+        Some(Err(reason)) => {
+            let _ = writeln!(
+                html,
+                "<p class=\"unhealthy\">Last reload failed, previous configuration kept: {}</p>",
+                encode_text(reason)
+            );
+        }
+    }
+    html.push_str("<h2>Datasources</h2>\n");
     if statuses.is_empty() {
         html.push_str("<p>No datasource is configured.</p>\n");
     } else {
         html.push_str(concat!(
             "<table>\n<thead><tr><th>Name</th><th>Datasource label</th>",
-            "<th>State</th><th>Last error</th></tr></thead>\n<tbody>\n",
+            "<th>State</th><th>Last error</th><th>Last scrape</th><th>Collectors</th>",
+            "</tr></thead>\n<tbody>\n",
         ));
         for status in statuses {
             let state = status.state.as_str();
+            let last = status.last_scrape_seconds.map(|s| format!("{s:.3} s")).unwrap_or_default();
             let _ = writeln!(
                 html,
-                "<tr><td>{}</td><td>{}</td><td class=\"{state}\">{state}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td class=\"{state}\">{state}</td><td>{}</td>\
+                 <td>{last}</td><td>{}</td></tr>",
                 encode_text(&status.name),
                 encode_text(&status.label),
                 encode_text(status.last_error.as_deref().unwrap_or("")),
+                encode_text(&status.collectors.join(", ")),
             );
         }
         html.push_str("</tbody>\n</table>\n");
@@ -141,8 +243,18 @@ mod tests {
                 label: "a&b@host:5236".into(),
                 state: HealthState::Unhealthy,
                 last_error: Some("login failed for <user>".into()),
+                collectors: vec!["custom_<b>".into()],
+                last_scrape_seconds: Some(0.25),
             }],
+            &ExporterStatus {
+                config_source: "/etc/<x>.toml".into(),
+                last_reload: Some(Err("bad <key>".into())),
+            },
         );
+        assert!(page.contains("custom_&lt;b&gt;"));
+        assert!(page.contains("/etc/&lt;x&gt;.toml"));
+        assert!(page.contains("bad &lt;key&gt;"));
+        assert!(page.contains("0.250 s"));
         assert!(!page.contains("<script>"));
         assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(page.contains("a&amp;b@host:5236"));
@@ -153,7 +265,7 @@ mod tests {
 
     #[test]
     fn page_without_datasources() {
-        let page = landing_page("/metrics", &[]);
+        let page = landing_page("/metrics", &[], &ExporterStatus::default());
         assert!(page.contains("<title>Dameng DM8 Exporter</title>"));
         assert!(page.contains("No datasource is configured."));
         assert!(page.contains("href=\"/metrics\""));

@@ -1,0 +1,224 @@
+//! The exporter: the current [`Runtime`] behind an atomic swap, hot reload, and the
+//! [`MetricsSource`] the HTTP server talks to.
+//!
+//! A reload (SIGHUP or `POST /-/reload`) parses and validates the configuration and builds
+//! the new runtime beside the old one; datasources whose connection settings did not change
+//! keep their pools, open connections and health; removed or changed ones are closed; custom
+//! metric files are re-read. The swap is atomic: in-flight scrapes finish on the runtime they
+//! started with. Any error keeps the old runtime, is logged with its cause and shows as
+//! `dameng_exporter_config_last_reload_successful 0`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use arc_swap::ArcSwap;
+use dmexp_config::Config;
+
+use crate::collector::{MetricDef, MetricSpec};
+use crate::metrics::{DescFactory, MetricTemplate};
+use crate::runtime::{BuildInfo, Runtime, RuntimeError};
+use crate::server::{DatasourceStatus, ExporterStatus, MetricsSource, ScrapeError, ScrapeRequest};
+
+/// Loads and validates the configuration again (for reloads). Supplied by the binary, so
+/// command-line overrides and the `encodeConfigPwd` rewrite apply as at startup.
+pub type ConfigLoader = Box<dyn Fn() -> Result<Config, String> + Send + Sync>;
+
+const RELOAD_OK: MetricDef = MetricDef::gauge(
+    "dameng_exporter_config_last_reload_successful",
+    "Whether the last configuration reload succeeded (1) or failed and the previous \
+     configuration is still in use (0).",
+);
+const RELOAD_TS: MetricDef = MetricDef::gauge(
+    "dameng_exporter_config_last_reload_success_timestamp_seconds",
+    "Unix time of the last successful configuration load (startup or reload).",
+);
+
+#[derive(Debug, Default)]
+struct ReloadState {
+    ok: bool,
+    last_success: f64,
+    last: Option<Result<f64, String>>,
+}
+
+/// The exporter state shared by the HTTP server, the signal handler and the health tasks.
+pub struct Exporter {
+    runtime: ArcSwap<Runtime>,
+    loader: Option<ConfigLoader>,
+    config_source: String,
+    build_info: BuildInfo,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    reload_lock: tokio::sync::Mutex<()>,
+    reload: Mutex<ReloadState>,
+    ever_ready: AtomicBool,
+    templates: (MetricTemplate, MetricTemplate),
+}
+
+impl std::fmt::Debug for Exporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exporter").field("config_source", &self.config_source).finish()
+    }
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Exporter {
+    /// Builds the first runtime. `loader` enables reloads (`None`: reload is refused, e.g. in
+    /// CLI mode without a file). `config_source` is shown on the status page.
+    pub fn new(
+        config: &Config,
+        build_info: BuildInfo,
+        config_source: String,
+        loader: Option<ConfigLoader>,
+    ) -> Result<Arc<Self>, RuntimeError> {
+        let runtime = Runtime::build(config, build_info.clone())?;
+        let plain = DescFactory::new(None, &[]);
+        let t = |d: &MetricDef| {
+            plain.template(&MetricSpec::from(d)).map_err(|source| RuntimeError::Desc {
+                datasource: "-".into(),
+                collector: "reload".into(),
+                source,
+            })
+        };
+        Ok(Arc::new(Exporter {
+            runtime: ArcSwap::from_pointee(runtime),
+            loader,
+            config_source,
+            build_info,
+            tasks: Mutex::new(Vec::new()),
+            reload_lock: tokio::sync::Mutex::new(()),
+            reload: Mutex::new(ReloadState { ok: true, last_success: unix_now(), last: None }),
+            ever_ready: AtomicBool::new(false),
+            templates: (t(&RELOAD_OK)?, t(&RELOAD_TS)?),
+        }))
+    }
+
+    /// Starts the health checks of the current runtime. Call once, inside a tokio runtime.
+    pub fn start(&self) {
+        let handles = self.runtime.load_full().start_health_checks();
+        lock(&self.tasks).extend(handles);
+    }
+
+    /// The runtime serving now.
+    pub fn runtime(&self) -> Arc<Runtime> {
+        self.runtime.load_full()
+    }
+
+    /// Reloads the configuration. On error the old runtime stays and the reason is returned.
+    pub async fn reload_config(&self) -> Result<(), String> {
+        let _serial = self.reload_lock.lock().await;
+        let result = self.try_reload().await;
+        let mut st = lock(&self.reload);
+        match &result {
+            Ok(()) => {
+                let now = unix_now();
+                st.ok = true;
+                st.last_success = now;
+                st.last = Some(Ok(now));
+            }
+            Err(reason) => {
+                tracing::error!(error = %reason, "Configuration reload failed; the previous configuration stays in use.");
+                st.ok = false;
+                st.last = Some(Err(reason.clone()));
+            }
+        }
+        result
+    }
+
+    async fn try_reload(&self) -> Result<(), String> {
+        let Some(loader) = &self.loader else {
+            return Err("no configuration file to reload (command-line mode)".to_owned());
+        };
+        let config = loader()?;
+        let old = self.runtime.load_full();
+        let new = Arc::new(
+            Runtime::build_reusing(&config, self.build_info.clone(), Some(&old))
+                .map_err(|e| e.to_string())?,
+        );
+        // Health tasks of the old runtime stop; the new runtime's start (datasources kept
+        // from the old one keep their health state and their open connections).
+        let handles = new.start_health_checks();
+        let old_tasks = std::mem::replace(&mut *lock(&self.tasks), handles);
+        for t in old_tasks {
+            t.abort();
+        }
+        self.runtime.store(Arc::clone(&new));
+        old.close_unused_pools(&new);
+        tracing::info!(
+            datasources = new.datasources().len(),
+            kept = new.reused().len(),
+            "Configuration reloaded."
+        );
+        Ok(())
+    }
+}
+
+impl MetricsSource for Exporter {
+    fn scrape(
+        &self,
+        request: ScrapeRequest,
+    ) -> Pin<Box<dyn Future<Output = Result<String, ScrapeError>> + Send + '_>> {
+        Box::pin(async move {
+            let runtime = self.runtime.load_full();
+            let plan = runtime.plan(&request)?;
+            let mut set = runtime.scrape(&plan).await;
+            let (ok, ts) = {
+                let st = lock(&self.reload);
+                (st.ok, st.last_success)
+            };
+            set.add(&self.templates.0, &[], if ok { 1.0 } else { 0.0 });
+            set.add(&self.templates.1, &[], ts.floor());
+            Ok(set.encode())
+        })
+    }
+
+    fn statuses(&self) -> Vec<DatasourceStatus> {
+        self.runtime.load().statuses()
+    }
+
+    fn ready(&self) -> bool {
+        if self.ever_ready.load(Ordering::Relaxed) {
+            return true;
+        }
+        let r = self.runtime.load().ready();
+        if r {
+            self.ever_ready.store(true, Ordering::Relaxed);
+        }
+        r
+    }
+
+    fn reload(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+        Box::pin(self.reload_config())
+    }
+
+    fn exporter_status(&self) -> ExporterStatus {
+        ExporterStatus {
+            config_source: self.config_source.clone(),
+            last_reload: lock(&self.reload).last.clone(),
+        }
+    }
+}
+
+/// Reloads on SIGHUP until the process ends.
+#[cfg(unix)]
+pub fn spawn_sighup_reload(exporter: Arc<Exporter>) {
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::warn!("Cannot listen for SIGHUP; reload with POST /-/reload.");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP received: reloading the configuration.");
+            let _ = exporter.reload_config().await;
+        }
+    });
+}

@@ -154,6 +154,9 @@ pub enum CollectError {
     /// The result did not have the expected shape.
     #[error("unexpected result: {0}")]
     Shape(String),
+    /// A collector outside core (a site plugin) reported a failure in its own words.
+    #[error("{0}")]
+    Failed(String),
 }
 
 /// Static description of a built-in collector, registered with `inventory::submit!`.

@@ -4,7 +4,9 @@
 //!
 //! Entry points: [`load_file`] (detects the form), [`from_cli`] + [`apply_cli_globals`],
 //! [`encrypt_passwords_in_file`] for `encodeConfigPwd = true`, [`encrypt_password`] /
-//! [`decrypt_password`], and [`DEFAULT_CONFIG`], the commented reference file.
+//! [`decrypt_password`], and [`DEFAULT_CONFIG`], the commented reference file. Custom metrics
+//! files (`customMetricsFile`, the upstream `[[metric]]` format): [`load_custom_metrics`] /
+//! [`load_custom_metrics_with`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -12,6 +14,7 @@ mod build;
 mod checks;
 mod cli;
 mod crypto;
+mod custom_metrics;
 mod defaults;
 mod env;
 mod error;
@@ -29,6 +32,12 @@ pub use cli::{
     apply_cli_globals, cli_datasource_name, from_cli, CliDatasource, CliGlobals, CLI_SOURCE,
 };
 pub use crypto::{decrypt_password, encrypt_password, is_encrypted, EncError};
+pub use custom_metrics::{
+    load_custom_metrics, load_custom_metrics_with, parse_custom_metrics, CustomMetric,
+    CustomMetricKind, CustomMetricsFile, CustomMetricsOptions, ValueColumn, ValueMap,
+    CUSTOM_METRIC_PREFIX, DEFAULT_CUSTOM_MAX_ROWS, MAX_CUSTOM_MAX_ROWS, MAX_CUSTOM_QUERY_TIMEOUT,
+    MAX_CUSTOM_SCRAPE_INTERVAL, VALUE_MAP_DEFAULT_KEY,
+};
 pub use defaults::*;
 pub use error::{ConfigError, Problem};
 pub use model::*;

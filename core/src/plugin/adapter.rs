@@ -1,0 +1,371 @@
+//! Plugin instances adapted to the [`Collector`] trait, and the host's policies for what a
+//! plugin asks of it (read-only SQL, row caps, deadlines, logging).
+
+use std::sync::{Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use dmexp_plugin_sdk::abi::{
+    DM_DEFAULT_MAX_ROWS, DM_ERROR, DM_INVALID_ARGUMENT, DM_LOG_DEBUG, DM_LOG_ERROR, DM_LOG_INFO,
+    DM_LOG_WARN, DM_MAX_ROWS, DM_METRIC_COUNTER, DM_METRIC_GAUGE,
+};
+
+use super::loader::{Instance, RawMetric};
+use crate::collector::{CollectContext, CollectError, Collector, MetricKind, MetricSpec, Sample};
+use crate::query::{QueryError, Rows};
+
+/// What the host callbacks of one plugin call see: who is calling, and (during `collect`)
+/// the collector's context with its connection, deadline and row cap.
+pub(crate) struct HostEnv<'a> {
+    datasource: &'a str,
+    plugin: &'a str,
+    ctx: Option<&'a mut dyn CollectContext>,
+    /// A connection-level failure seen by a query of this call: reported to the runtime so
+    /// that it marks the datasource down, as for a built-in.
+    connection_error: Option<String>,
+}
+
+impl<'a> HostEnv<'a> {
+    /// Outside `collect` (create, declare): logging only.
+    pub(crate) fn detached(datasource: &'a str, plugin: &'a str) -> Self {
+        HostEnv { datasource, plugin, ctx: None, connection_error: None }
+    }
+
+    /// During `collect`.
+    pub(crate) fn collecting(
+        datasource: &'a str,
+        plugin: &'a str,
+        ctx: &'a mut dyn CollectContext,
+    ) -> Self {
+        HostEnv { datasource, plugin, ctx: Some(ctx), connection_error: None }
+    }
+
+    /// Time left before the collector's deadline (zero outside `collect`).
+    pub(crate) fn remaining(&self) -> Duration {
+        self.ctx.as_ref().map_or(Duration::ZERO, |c| c.remaining())
+    }
+}
+
+/// `[a-z_][a-z0-9_]*`, at most 64 characters.
+pub(crate) fn valid_plugin_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b'a'..=b'z' | b'_'))
+        && bytes.all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_'))
+        && name.len() <= 64
+}
+
+/// Skips whitespace and SQL comments at the start of `sql`.
+fn skip_blanks(mut s: &str) -> &str {
+    loop {
+        let t = s.trim_start();
+        if let Some(rest) = t.strip_prefix("--") {
+            s = rest.split_once('\n').map_or("", |(_, r)| r);
+        } else if let Some(rest) = t.strip_prefix("/*") {
+            s = rest.split_once("*/").map_or("", |(_, r)| r);
+        } else if let Some(rest) = t.strip_prefix('(') {
+            s = rest;
+        } else {
+            return t;
+        }
+    }
+}
+
+/// The host's read-only rule for plugin SQL: one statement whose first keyword is `SELECT`
+/// or `WITH`. A second line of defence only (a `;` inside a string literal is refused too);
+/// the first is a database user with read-only grants.
+pub(crate) fn check_read_only(sql: &str) -> Result<(), String> {
+    let body = sql.trim_end().trim_end_matches(';');
+    let start = skip_blanks(body);
+    let word: String = start.chars().take_while(char::is_ascii_alphabetic).collect();
+    if !word.eq_ignore_ascii_case("select") && !word.eq_ignore_ascii_case("with") {
+        return Err(format!(
+            "only read-only queries (SELECT or WITH) are allowed, got {:?}",
+            if word.is_empty() { start.chars().take(20).collect::<String>() } else { word }
+        ));
+    }
+    if body.contains(';') {
+        return Err("only one statement per query is allowed (found ';')".to_owned());
+    }
+    Ok(())
+}
+
+/// The `query` host service: read-only check, row cap, timeout under the deadline.
+pub(crate) fn host_query(
+    env: &mut HostEnv<'_>,
+    sql: &str,
+    max_rows: usize,
+    timeout_ms: u64,
+) -> Result<Rows, (i32, String)> {
+    let Some(ctx) = env.ctx.as_deref_mut() else {
+        return Err((
+            DM_INVALID_ARGUMENT,
+            "queries are only available during collect (not in create or declare)".to_owned(),
+        ));
+    };
+    check_read_only(sql).map_err(|e| (DM_INVALID_ARGUMENT, e))?;
+    let cap = if max_rows == 0 { DM_DEFAULT_MAX_ROWS } else { max_rows.min(DM_MAX_ROWS) };
+    let timeout = (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms));
+    match ctx.query_with(sql, timeout, Some(cap)) {
+        Ok(rows) => {
+            if rows.truncated {
+                tracing::debug!(datasource = %env.datasource, plugin = %env.plugin, max_rows = cap, "Plugin query result cut at the row cap.");
+            }
+            Ok(rows)
+        }
+        Err(e) => {
+            if e.is_connection_level() {
+                env.connection_error = Some(e.to_string());
+            }
+            Err((DM_ERROR, e.to_string()))
+        }
+    }
+}
+
+/// The `log` host service: into tracing with `datasource` and `plugin` fields.
+pub(crate) fn host_log(env: &HostEnv<'_>, level: u32, message: &str) {
+    let (ds, p) = (env.datasource, env.plugin);
+    match level {
+        DM_LOG_ERROR => tracing::error!(datasource = %ds, plugin = %p, "{message}"),
+        DM_LOG_WARN => tracing::warn!(datasource = %ds, plugin = %p, "{message}"),
+        DM_LOG_INFO => tracing::info!(datasource = %ds, plugin = %p, "{message}"),
+        DM_LOG_DEBUG => tracing::debug!(datasource = %ds, plugin = %p, "{message}"),
+        _ => tracing::trace!(datasource = %ds, plugin = %p, "{message}"),
+    }
+}
+
+/// Converts the plugin's declarations; `Err` describes the first invalid one.
+pub(crate) fn metric_specs(raw: Vec<RawMetric>) -> Result<Vec<MetricSpec>, String> {
+    raw.into_iter()
+        .map(|m| {
+            let kind = match m.kind {
+                DM_METRIC_GAUGE => MetricKind::Gauge,
+                DM_METRIC_COUNTER => MetricKind::Counter,
+                other => {
+                    return Err(format!("metric {:?} has unknown kind {other}", m.name));
+                }
+            };
+            Ok(MetricSpec { name: m.name, help: m.help, kind, labels: m.labels })
+        })
+        .collect()
+}
+
+/// The instance of one plugin for one datasource, used by one `collect` at a time.
+struct Slot {
+    instance: Mutex<Option<Instance>>,
+    returned: Condvar,
+}
+
+/// Puts the instance back into its slot when dropped (also if the host code panics).
+struct Borrowed<'a> {
+    slot: &'a Slot,
+    instance: Option<Instance>,
+}
+
+impl Drop for Borrowed<'_> {
+    fn drop(&mut self) {
+        if let Some(i) = self.instance.take() {
+            *self.slot.instance.lock().unwrap_or_else(PoisonError::into_inner) = Some(i);
+            self.slot.returned.notify_one();
+        }
+    }
+}
+
+impl Slot {
+    /// Takes the instance, waiting at most `wait` for a running `collect` to return it.
+    fn take(&self, wait: Duration) -> Option<Borrowed<'_>> {
+        let deadline = Instant::now() + wait;
+        let mut guard = self.instance.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(i) = guard.take() {
+                return Some(Borrowed { slot: self, instance: Some(i) });
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            guard =
+                self.returned.wait_timeout(guard, left).unwrap_or_else(PoisonError::into_inner).0;
+        }
+    }
+}
+
+/// A plugin instance as a [`Collector`].
+pub(crate) struct PluginCollector {
+    /// `plugin:<name>`.
+    collector: String,
+    /// The `plugin` label value.
+    plugin: String,
+    datasource: String,
+    metrics: Vec<MetricSpec>,
+    slot: Slot,
+}
+
+impl PluginCollector {
+    pub(crate) fn new(
+        plugin: String,
+        datasource: String,
+        metrics: Vec<MetricSpec>,
+        instance: Instance,
+    ) -> Self {
+        PluginCollector {
+            collector: format!("plugin:{plugin}"),
+            plugin,
+            datasource,
+            metrics,
+            slot: Slot { instance: Mutex::new(Some(instance)), returned: Condvar::new() },
+        }
+    }
+}
+
+impl Collector for PluginCollector {
+    fn name(&self) -> &str {
+        &self.collector
+    }
+
+    fn metrics(&self) -> Vec<MetricSpec> {
+        self.metrics.clone()
+    }
+
+    fn collect(
+        &self,
+        ctx: &mut dyn CollectContext,
+        out: &mut Vec<Sample>,
+    ) -> Result<(), CollectError> {
+        let Some(mut borrowed) = self.slot.take(ctx.remaining()) else {
+            return Err(CollectError::Failed(format!(
+                "plugin {}: the previous collect is still running (overran its deadline)",
+                self.plugin
+            )));
+        };
+        let Some(instance) = borrowed.instance.as_mut() else {
+            return Err(CollectError::Failed("plugin instance missing".to_owned()));
+        };
+        let mut env = HostEnv::collecting(&self.datasource, &self.plugin, ctx);
+        let result = instance.collect(&mut env);
+        let connection_error = env.connection_error.take();
+        drop(borrowed);
+        let samples = match result {
+            Ok(s) => s,
+            Err(e) => {
+                if let Some(msg) = connection_error {
+                    return Err(CollectError::Query(QueryError::Connection(msg)));
+                }
+                let what = if e.panicked() { "panicked" } else { "failed" };
+                return Err(CollectError::Failed(format!(
+                    "plugin {} {what}: {}",
+                    self.plugin, e.message
+                )));
+            }
+        };
+        let mut dropped = 0usize;
+        for s in samples {
+            match self.metrics.get(s.metric) {
+                Some(spec) if spec.labels.len() == s.labels.len() => {
+                    out.push(Sample::with_labels(s.metric, s.labels, s.value));
+                }
+                _ => dropped += 1,
+            }
+        }
+        if dropped > 0 {
+            tracing::warn!(
+                datasource = %self.datasource, plugin = %self.plugin, dropped,
+                "Plugin samples dropped: unknown metric index or wrong number of label values."
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The tiny collector of `dameng_exporter_plugin_loaded{plugin}`, present for every
+/// datasource that configures plugins.
+pub(crate) struct LoadedCollector {
+    entries: Vec<(String, bool)>,
+}
+
+/// Name of [`LoadedCollector`] (the `collector` label of its self-metrics).
+pub(crate) const LOADED_COLLECTOR: &str = "plugin_loaded";
+/// The metric [`LoadedCollector`] emits.
+pub(crate) const LOADED_METRIC: &str = "dameng_exporter_plugin_loaded";
+
+impl LoadedCollector {
+    pub(crate) fn new(entries: Vec<(String, bool)>) -> Self {
+        LoadedCollector { entries }
+    }
+}
+
+impl Collector for LoadedCollector {
+    fn name(&self) -> &str {
+        LOADED_COLLECTOR
+    }
+
+    fn metrics(&self) -> Vec<MetricSpec> {
+        vec![MetricSpec {
+            name: LOADED_METRIC.to_owned(),
+            help: "Whether the plugin is loaded and collecting for this datasource (1) or \
+                   failed to load (0; see the startup log or --check-config)."
+                .to_owned(),
+            kind: MetricKind::Gauge,
+            labels: vec!["plugin".to_owned()],
+        }]
+    }
+
+    fn collect(
+        &self,
+        _ctx: &mut dyn CollectContext,
+        out: &mut Vec<Sample>,
+    ) -> Result<(), CollectError> {
+        for (plugin, loaded) in &self.entries {
+            out.push(Sample::with_labels(0, vec![plugin.clone()], if *loaded { 1.0 } else { 0.0 }));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_only_rule() {
+        for ok in [
+            "SELECT 1",
+            "  select * from t;",
+            "WITH x AS (SELECT 1) SELECT * FROM x",
+            "-- comment\nSELECT 1",
+            "/* hint */ SELECT 1",
+            "(SELECT 1) UNION (SELECT 2)",
+            "SELECT /*+DM_EXPORTER*/ COUNT(*) FROM V$SESSIONS",
+        ] {
+            assert!(check_read_only(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "DELETE FROM t",
+            "update t set a = 1",
+            "SELECT 1; DROP TABLE t",
+            "-- SELECT\nDROP TABLE t",
+            "/* SELECT */ INSERT INTO t VALUES (1)",
+            "",
+            "SELECTX 1",
+            "SELECT 'a;b'",
+        ] {
+            assert!(check_read_only(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn plugin_names() {
+        assert!(valid_plugin_name("site_kpi"));
+        assert!(valid_plugin_name("_x1"));
+        assert!(!valid_plugin_name("Site"));
+        assert!(!valid_plugin_name("1x"));
+        assert!(!valid_plugin_name("a-b"));
+        assert!(!valid_plugin_name(""));
+    }
+
+    #[test]
+    fn kinds_are_checked() {
+        let m = |kind| RawMetric { name: "m".into(), help: String::new(), kind, labels: vec![] };
+        assert_eq!(metric_specs(vec![m(0)]).map(|v| v[0].kind), Ok(MetricKind::Gauge));
+        assert_eq!(metric_specs(vec![m(1)]).map(|v| v[0].kind), Ok(MetricKind::Counter));
+        assert!(metric_specs(vec![m(7)]).is_err());
+    }
+}

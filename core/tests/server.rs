@@ -187,12 +187,16 @@ async fn landing_page_lists_datasources_escaped() {
         label: "x\"&y".into(),
         state: HealthState::Unhealthy,
         last_error: Some("<img src=x onerror=alert(1)>".into()),
+        collectors: Vec::new(),
+        last_scrape_seconds: None,
     });
     source.statuses.push(DatasourceStatus {
         name: "test".into(),
         label: "test".into(),
         state: HealthState::Disabled,
         last_error: None,
+        collectors: Vec::new(),
+        last_scrape_seconds: None,
     });
     let (status, headers, page) = send(app_with(source, options()), get("/")).await;
     assert_eq!(status, StatusCode::OK);

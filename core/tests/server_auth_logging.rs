@@ -13,14 +13,19 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use base64::Engine as _;
 use dmexp_config::Secret;
-use dmexp_core::server::{self, BasicAuth, DatasourceStatus, MetricsSource, ServerOptions};
+use dmexp_core::server::{
+    self, BasicAuth, DatasourceStatus, MetricsSource, ScrapeError, ScrapeRequest, ServerOptions,
+};
 use tower::ServiceExt;
 
 struct FixedSource;
 
 impl MetricsSource for FixedSource {
-    fn scrape(&self) -> Pin<Box<dyn Future<Output = String> + Send + '_>> {
-        Box::pin(async { String::new() })
+    fn scrape(
+        &self,
+        _request: ScrapeRequest,
+    ) -> Pin<Box<dyn Future<Output = Result<String, ScrapeError>> + Send + '_>> {
+        Box::pin(async { Ok(String::new()) })
     }
     fn statuses(&self) -> Vec<DatasourceStatus> {
         Vec::new()
@@ -72,6 +77,7 @@ async fn auth_failures_are_logged_without_the_password() {
     let opts = ServerOptions {
         metric_path: "/metrics".into(),
         basic_auth: Some(BasicAuth::new("admin", Secret::new("s3cret")).unwrap()),
+        basic_auth_users: Vec::new(),
         request_timeout: Duration::from_secs(30),
     };
     let app = server::app(Arc::new(FixedSource), opts);

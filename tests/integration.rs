@@ -19,9 +19,14 @@ mod families_b;
 mod families_c;
 /// Faults on PostgreSQL: slow views, killed connections; cancellation and recovery.
 mod isolation;
+/// A real Prometheus scrapes /metrics and /probe over TLS with basic auth from
+/// --web.config.file; broken web configs are config errors (exit 2).
+mod prometheus_e2e;
 /// Exact values of the first collectors on all three fixture instances, both engines.
 mod scrape;
 /// Secrets never reach logs, metrics or error messages.
 mod secrets;
 /// Every built-in statement runs on both fixtures and follows the portable-SQL rules.
 mod sql_portability;
+/// Operations: hot reload, /probe and filters, the scrape deadline, shared collection.
+mod operations;

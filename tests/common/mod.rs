@@ -80,6 +80,8 @@ pub struct Exporter {
     pub port: u16,
     pub dir: PathBuf,
     pub config: PathBuf,
+    /// CA certificate (PEM) to trust when the exporter serves HTTPS; `None` for plain HTTP.
+    pub tls_ca: Option<PathBuf>,
 }
 
 impl Exporter {
@@ -90,6 +92,17 @@ impl Exporter {
     }
 
     pub fn start_with_args(name: &str, body: &str, args: &[&str]) -> Exporter {
+        Self::launch(name, body, args, None)
+    }
+
+    /// Like [`Exporter::start_with_args`] for an exporter serving HTTPS (`args` carry
+    /// `--web.config.file`): readiness and [`Exporter::try_get`] go over TLS, trusting the CA
+    /// certificate `ca` (PEM).
+    pub fn start_https(name: &str, body: &str, args: &[&str], ca: &Path) -> Exporter {
+        Self::launch(name, body, args, Some(ca.to_owned()))
+    }
+
+    fn launch(name: &str, body: &str, args: &[&str], tls_ca: Option<PathBuf>) -> Exporter {
         let dir = scratch(name);
         let port = free_port();
         let config = dir.join("dameng_exporter.toml");
@@ -107,7 +120,7 @@ impl Exporter {
             .stderr(Stdio::from(std::fs::File::create(dir.join("stderr.log")).expect("stderr")))
             .spawn()
             .expect("start exporter");
-        let mut e = Exporter { child, port, dir, config };
+        let mut e = Exporter { child, port, dir, config, tls_ca };
         e.wait_ready();
         e
     }
@@ -144,7 +157,10 @@ impl Exporter {
     }
 
     pub fn try_get(&self, path: &str, auth: Option<(&str, &str)>) -> Result<(u16, String), String> {
-        http_get(self.port, path, auth)
+        match &self.tls_ca {
+            Some(ca) => https_get(self.port, path, auth, ca),
+            None => http_get(self.port, path, auth),
+        }
     }
 
     /// GET, panicking on transport errors.
@@ -194,7 +210,37 @@ pub fn http_get(
         .timeout_global(Some(Duration::from_secs(60)))
         .build()
         .into();
-    let mut req = agent.get(format!("http://127.0.0.1:{port}{path}"));
+    get_with(&agent, &format!("http://127.0.0.1:{port}{path}"), auth)
+}
+
+/// HTTPS GET of `https://127.0.0.1:{port}{path}` trusting only the CA certificate `ca` (PEM),
+/// with optional basic auth; returns status and body.
+pub fn https_get(
+    port: u16,
+    path: &str,
+    auth: Option<(&str, &str)>,
+    ca: &Path,
+) -> Result<(u16, String), String> {
+    let pem = std::fs::read(ca).map_err(|e| format!("read {}: {e}", ca.display()))?;
+    let cert = ureq::tls::Certificate::from_pem(&pem).map_err(|e| e.to_string())?;
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::new_with_certs(&[cert]))
+        .build();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .tls_config(tls)
+        .build()
+        .into();
+    get_with(&agent, &format!("https://127.0.0.1:{port}{path}"), auth)
+}
+
+fn get_with(
+    agent: &ureq::Agent,
+    url: &str,
+    auth: Option<(&str, &str)>,
+) -> Result<(u16, String), String> {
+    let mut req = agent.get(url);
     if let Some((u, p)) = auth {
         use base64::Engine as _;
         let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
@@ -262,4 +308,45 @@ pub fn fixture_ds(engine: Engine, name: &str, instance: &str, extra: &str) -> St
         Engine::Postgres => (pg_cs(instance), String::new()),
     };
     format!("[[datasource]]\nname = \"{name}\"\nodbcConnectionString = \"{cs}\"\n{init}{extra}\n")
+}
+
+/// TLS material for end-to-end tests, generated with rcgen: a CA and a server certificate for
+/// `localhost` and `127.0.0.1` signed by it, as PEM files.
+pub struct TlsFiles {
+    /// CA certificate: what clients (Prometheus) trust.
+    pub ca: PathBuf,
+    /// Server certificate.
+    pub cert: PathBuf,
+    /// Server private key.
+    pub key: PathBuf,
+}
+
+/// Writes `ca.pem`, `server.pem` and `server.key` into `dir`.
+pub fn tls_files(dir: &Path) -> TlsFiles {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose,
+    };
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(DnType::CommonName, "dameng_exporter e2e CA");
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+    let ca_key = KeyPair::generate().expect("CA key");
+    let ca_cert = ca_params.self_signed(&ca_key).expect("CA cert");
+    let issuer = Issuer::new(ca_params, ca_key);
+    let mut params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .expect("server params");
+    params.distinguished_name.push(DnType::CommonName, "localhost");
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let key = KeyPair::generate().expect("server key");
+    let cert = params.signed_by(&key, &issuer).expect("server cert");
+    let files = TlsFiles {
+        ca: dir.join("ca.pem"),
+        cert: dir.join("server.pem"),
+        key: dir.join("server.key"),
+    };
+    std::fs::write(&files.ca, ca_cert.pem()).expect("write ca.pem");
+    std::fs::write(&files.cert, cert.pem()).expect("write server.pem");
+    std::fs::write(&files.key, key.serialize_pem()).expect("write server.key");
+    files
 }

@@ -9,6 +9,9 @@ mod auth;
 mod availability;
 /// Command line: --check-config, broken configs, --encryptPwd, --list-collectors, CLI mode.
 mod cli;
+/// The example Grafana dashboard and Prometheus rules/config: promtool accepts them and every
+/// exporter metric they reference is produced against the fixtures.
+mod dashboards;
 /// Collector families, group A (instance extras, tablespaces, datafiles, memory, jobs, slow
 /// SQL, parameters, users, license, version).
 mod families_a;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::{fixture_ds, root, value, Engine, Exporter};
 
-fn psql(db: &str, sql: &str) -> String {
+pub(crate) fn psql(db: &str, sql: &str) -> String {
     let out = Command::new("psql")
         .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "dmexp"])
         .args(["-d", db, "-c", sql])
@@ -20,7 +20,7 @@ fn psql(db: &str, sql: &str) -> String {
 }
 
 /// A scratch copy of the `primary` fixture in database `db`, with V$THREADS made slow.
-fn slow_primary(db: &str, sleep_secs: u32) -> String {
+pub(crate) fn slow_primary(db: &str, sleep_secs: u32) -> String {
     let fx = root().join("tests/fixtures");
     psql("postgres", &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
     psql("postgres", &format!("CREATE DATABASE {db} TEMPLATE template0 ENCODING 'UTF8'"));

@@ -139,6 +139,11 @@ impl Exporter {
         panic!("exporter not ready after 30 s:\n{}", self.output());
     }
 
+    /// Process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// stdout + stderr so far.
     pub fn output(&self) -> String {
         let read = |f: &str| std::fs::read_to_string(self.dir.join(f)).unwrap_or_default();

@@ -1,13 +1,53 @@
 //! Custom metrics per datasource (the upstream `[[metric]]` TOML format), adapted to the
 //! [`Collector`](crate::collector::Collector) trait.
+//!
+//! For a datasource with `registerCustomMetrics = true` and a `customMetricsFile`,
+//! [`collectors`] loads and validates the file once per (re)build
+//! ([`dmexp_config::load_custom_metrics_with`], with the built-in metric names reserved) and
+//! returns:
+//!
+//! - one [`CustomCollector`] per `[[metric]]`, named `custom_<context>`: its own
+//!   `collector_success`/`collector_duration_seconds`, so a failing query shows by name and
+//!   never affects the next query, the built-ins or other datasources. `scrapeinterval`
+//!   becomes the collector's result cache, `querytimeout` the query's timeout (still within
+//!   the scrape deadline), `maxrows` the row cap;
+//! - one `custom_metrics_file` collector with `dameng_exporter_custom_metrics_load_success`
+//!   (1, or 0 when the file was refused: that datasource then has no custom metrics, and
+//!   nothing else changes) and `dameng_exporter_custom_metrics_loaded` (number of metrics).
+//!
+//! Custom queries run on a second, small **read-only pool** of the datasource
+//! ([`DatasourcePool::new_read_only`], at most min(maxOpenConns, number of metrics)
+//! connections): the parser's proof that a request is one read-only query is the first
+//! guard, the read-only connection the second.
+//!
+//! At scrape time, result columns are matched by name, case-insensitively. NULL and
+//! non-numeric values are skipped with a debug log (upstream exported 0); a `valuemap` turns
+//! text into numbers; negative counter values are skipped (a counter cannot go below 0);
+//! rows repeating a label set are dropped and counted in
+//! `dameng_exporter_custom_duplicate_series_dropped_total{metric}`; results cut by
+//! `maxrows` are logged and counted in `dameng_exporter_custom_rows_truncated_total{metric}`.
+//! [`dry_run`] runs a file once through the same code and reports per metric
+//! (`--test-custom-metrics`).
 
-use std::time::Duration;
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
-use dmexp_config::DatasourceConfig;
+use dmexp_config::{
+    load_custom_metrics_with, ConfigError, CustomMetric, CustomMetricKind, CustomMetricsFile,
+    CustomMetricsOptions, DatasourceConfig,
+};
 
-use crate::collector::Collector;
+use crate::collector::{
+    columns_probe_sql, is_plain_identifier, registered, view_probe_sql, CollectContext,
+    CollectError, Collector, MetricKind, MetricSpec, Sample,
+};
+use crate::metrics::{DescFactory, FamilySet};
+use crate::pool::{DatasourcePool, PoolGuard};
+use crate::query::{QueryError, Rows};
 
-/// A collector that is not a built-in: custom metrics (and later plugins).
+/// A collector that is not a built-in: custom metrics (and plugins).
 pub struct ExtraCollector {
     /// The `collector` label of its self-metrics.
     pub name: String,
@@ -15,9 +55,674 @@ pub struct ExtraCollector {
     pub collector: Box<dyn Collector>,
     /// Result reuse across scrapes, if any.
     pub cache_ttl: Option<Duration>,
+    /// The pool its queries run on instead of the datasource's own (custom metrics: the
+    /// datasource's read-only pool); `None` = the datasource's pool.
+    pub pool: Option<DatasourcePool>,
 }
 
-/// The custom-metric collectors of one datasource.
-pub fn collectors(_ds: &DatasourceConfig) -> Vec<ExtraCollector> {
-    Vec::new()
+/// Name of the collector reporting the custom metrics file's state.
+pub const FILE_COLLECTOR: &str = "custom_metrics_file";
+/// Prefix of the collector name of each `[[metric]]` (`custom_<context>`).
+pub const COLLECTOR_PREFIX: &str = "custom_";
+/// 1 when the datasource's custom metrics file loaded, 0 when it was refused.
+pub const LOAD_SUCCESS_METRIC: &str = "dameng_exporter_custom_metrics_load_success";
+/// Number of `[[metric]]` entries loaded for the datasource.
+pub const LOADED_METRIC: &str = "dameng_exporter_custom_metrics_loaded";
+/// Results cut by `maxrows`, per custom metric.
+pub const TRUNCATED_METRIC: &str = "dameng_exporter_custom_rows_truncated_total";
+/// Rows dropped because they repeated a label set, per custom metric.
+pub const DUPLICATES_METRIC: &str = "dameng_exporter_custom_duplicate_series_dropped_total";
+/// The self-metric names this module emits (so that others can reserve them).
+pub const SELF_METRICS: &[&str] =
+    &[LOAD_SUCCESS_METRIC, LOADED_METRIC, TRUNCATED_METRIC, DUPLICATES_METRIC];
+
+/// How long the file collector's constant samples are reused: it needs no query, and the
+/// runtime checks out a connection only when the cache is empty.
+const FILE_COLLECTOR_TTL: Duration = Duration::from_secs(86_400);
+
+/// Loads the datasource's custom metrics file (built-in metric names reserved). `None` when
+/// the datasource has no custom metrics (`registerCustomMetrics = false` or no
+/// `customMetricsFile`).
+pub fn load(ds: &DatasourceConfig) -> Option<Result<CustomMetricsFile, ConfigError>> {
+    if !ds.register_custom_metrics {
+        return None;
+    }
+    let path = ds.custom_metrics_file.as_deref()?;
+    Some(load_file(path))
+}
+
+/// Loads a custom metrics file with the built-in metric names reserved.
+pub fn load_file(path: &Path) -> Result<CustomMetricsFile, ConfigError> {
+    let reserved = registered()
+        .into_iter()
+        .flat_map(|d| d.metrics.iter().map(|m| m.name))
+        .chain(SELF_METRICS.iter().copied());
+    let options = CustomMetricsOptions::default().with_reserved_names(reserved);
+    load_custom_metrics_with(path, &options)
+}
+
+/// The custom-metric collectors of one datasource (see the module docs). Problems are
+/// logged, never returned: a bad file disables that datasource's custom metrics only.
+pub fn collectors(ds: &DatasourceConfig) -> Vec<ExtraCollector> {
+    let Some(loaded) = load(ds) else { return Vec::new() };
+    let path = ds.custom_metrics_file.as_deref().map(Path::display);
+    let file = match loaded {
+        Ok(f) => f,
+        Err(error) => {
+            tracing::error!(
+                datasource = %ds.name,
+                file = %path.map(|p| p.to_string()).unwrap_or_default(),
+                error = %error,
+                "Custom metrics file refused; this datasource runs without custom metrics. \
+                 Fix the file (try it with --test-custom-metrics) and reload."
+            );
+            return vec![file_collector(false, 0)];
+        }
+    };
+    for w in &file.warnings {
+        tracing::warn!(datasource = %ds.name, warning = %w.message, "Custom metrics file.");
+    }
+    tracing::info!(
+        datasource = %ds.name,
+        file = %file.path.display(),
+        metrics = file.metrics.len(),
+        "DataSource [{}] loaded {} custom metric(s) from {}",
+        ds.name,
+        file.metrics.len(),
+        file.path.display()
+    );
+    if file.metrics.is_empty() {
+        return vec![file_collector(true, 0)];
+    }
+    let pool = match DatasourcePool::new_read_only(ds, file.metrics.len()) {
+        Ok(p) => p,
+        Err(error) => {
+            tracing::error!(datasource = %ds.name, error = %error, "Cannot create the read-only pool for custom metrics; they are disabled.");
+            return vec![file_collector(false, 0)];
+        }
+    };
+    let n = file.metrics.len();
+    // The runtime validates every declaration again with the same factory; refusing here
+    // keeps a custom metric from ever failing the whole runtime build.
+    let factory = DescFactory::new(Some(&ds.datasource_label()), &ds.labels);
+    let mut out: Vec<ExtraCollector> = Vec::with_capacity(n + 1);
+    for m in file.metrics {
+        let collector = CustomCollector::new(&ds.name, m);
+        if let Some(e) = collector.metrics().iter().find_map(|s| factory.template(s).err()) {
+            tracing::error!(datasource = %ds.name, collector = %collector.name, error = %e, "Custom metric refused; this datasource runs without custom metrics.");
+            return vec![file_collector(false, 0)];
+        }
+        out.push(ExtraCollector {
+            name: collector.name.clone(),
+            cache_ttl: collector.metric.scrape_interval,
+            collector: Box::new(collector),
+            pool: Some(pool.clone()),
+        });
+    }
+    out.push(file_collector(true, n));
+    out
+}
+
+fn file_collector(success: bool, metrics: usize) -> ExtraCollector {
+    ExtraCollector {
+        name: FILE_COLLECTOR.to_owned(),
+        collector: Box::new(FileCollector { success, metrics }),
+        cache_ttl: Some(FILE_COLLECTOR_TTL),
+        pool: None,
+    }
+}
+
+/// Reports the state of the datasource's custom metrics file; runs no query.
+struct FileCollector {
+    success: bool,
+    metrics: usize,
+}
+
+impl Collector for FileCollector {
+    fn name(&self) -> &str {
+        FILE_COLLECTOR
+    }
+
+    fn metrics(&self) -> Vec<MetricSpec> {
+        vec![
+            MetricSpec {
+                name: LOAD_SUCCESS_METRIC.to_owned(),
+                help: "Whether the datasource's custom metrics file loaded (1) or was refused \
+                       (0: no custom metrics for this datasource; see the log or \
+                       --check-config)."
+                    .to_owned(),
+                kind: MetricKind::Gauge,
+                labels: Vec::new(),
+            },
+            MetricSpec {
+                name: LOADED_METRIC.to_owned(),
+                help: "Number of custom metrics ([[metric]] entries) loaded for the datasource."
+                    .to_owned(),
+                kind: MetricKind::Gauge,
+                labels: Vec::new(),
+            },
+        ]
+    }
+
+    fn collect(
+        &self,
+        _ctx: &mut dyn CollectContext,
+        out: &mut Vec<Sample>,
+    ) -> Result<(), CollectError> {
+        out.push(Sample::new(0, if self.success { 1.0 } else { 0.0 }));
+        out.push(Sample::new(1, self.metrics as f64));
+        Ok(())
+    }
+}
+
+/// One `[[metric]]` of a custom metrics file as a collector.
+pub struct CustomCollector {
+    name: String,
+    datasource: String,
+    metric: CustomMetric,
+    /// Variable label names of every value metric: the label columns, then the static labels.
+    labels: Vec<String>,
+    truncated_total: AtomicU64,
+    duplicates_total: AtomicU64,
+    truncation_logged: AtomicBool,
+    duplicates_logged: AtomicBool,
+}
+
+/// What one run of a custom query produced: samples of the value metrics, and why values
+/// were skipped.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    /// Samples, indexed like [`Collector::metrics`] (value columns first).
+    pub samples: Vec<Sample>,
+    /// Skipped values and dropped rows, one line each (for the debug log and the dry run).
+    pub notes: Vec<String>,
+    /// Rows dropped because they repeated a label set.
+    pub duplicates: u64,
+    /// True when `maxrows` cut the result.
+    pub truncated: bool,
+}
+
+impl CustomCollector {
+    /// A collector for `metric` of datasource `datasource`.
+    pub fn new(datasource: &str, metric: CustomMetric) -> Self {
+        let labels = metric
+            .labels
+            .iter()
+            .cloned()
+            .chain(metric.static_labels.iter().map(|(k, _)| k.clone()))
+            .collect();
+        CustomCollector {
+            name: format!("{COLLECTOR_PREFIX}{}", metric.context),
+            datasource: datasource.to_owned(),
+            metric,
+            labels,
+            truncated_total: AtomicU64::new(0),
+            duplicates_total: AtomicU64::new(0),
+            truncation_logged: AtomicBool::new(false),
+            duplicates_logged: AtomicBool::new(false),
+        }
+    }
+
+    /// The `[[metric]]` this collector runs.
+    pub fn metric(&self) -> &CustomMetric {
+        &self.metric
+    }
+
+    /// Runs the query once and maps the result (no self-metric samples, no counting).
+    pub fn run(&self, ctx: &mut dyn CollectContext) -> Result<Outcome, CollectError> {
+        let m = &self.metric;
+        let rows = ctx.query_with(&m.request, m.query_timeout, Some(m.max_rows))?;
+        map_rows(m, &rows)
+    }
+}
+
+impl Collector for CustomCollector {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn metrics(&self) -> Vec<MetricSpec> {
+        let mut specs: Vec<MetricSpec> = self
+            .metric
+            .values
+            .iter()
+            .map(|v| MetricSpec {
+                name: v.metric_name.clone(),
+                help: v.help.clone(),
+                kind: match v.kind {
+                    CustomMetricKind::Counter => MetricKind::Counter,
+                    CustomMetricKind::Gauge => MetricKind::Gauge,
+                },
+                labels: self.labels.clone(),
+            })
+            .collect();
+        specs.push(MetricSpec {
+            name: TRUNCATED_METRIC.to_owned(),
+            help: "Results of a custom metric query cut by its maxrows (rows beyond the cap are \
+                   dropped)."
+                .to_owned(),
+            kind: MetricKind::Counter,
+            labels: vec!["metric".to_owned()],
+        });
+        specs.push(MetricSpec {
+            name: DUPLICATES_METRIC.to_owned(),
+            help: "Rows of a custom metric query dropped because they repeated the label set \
+                   of an earlier row."
+                .to_owned(),
+            kind: MetricKind::Counter,
+            labels: vec!["metric".to_owned()],
+        });
+        specs
+    }
+
+    fn collect(
+        &self,
+        ctx: &mut dyn CollectContext,
+        out: &mut Vec<Sample>,
+    ) -> Result<(), CollectError> {
+        let outcome = self.run(ctx)?;
+        let ds = &self.datasource;
+        let context = &self.metric.context;
+        if outcome.truncated {
+            self.truncated_total.fetch_add(1, Ordering::Relaxed);
+            let max_rows = self.metric.max_rows;
+            if self.truncation_logged.swap(true, Ordering::Relaxed) {
+                tracing::debug!(datasource = %ds, collector = %self.name, max_rows, "Custom metric result cut at maxrows.");
+            } else {
+                tracing::warn!(datasource = %ds, collector = %self.name, max_rows, "Custom metric query returned more than maxrows rows; the rest is dropped (raise maxrows or aggregate in SQL). Counted in {TRUNCATED_METRIC}.");
+            }
+        }
+        if outcome.duplicates > 0 {
+            self.duplicates_total.fetch_add(outcome.duplicates, Ordering::Relaxed);
+            if !self.duplicates_logged.swap(true, Ordering::Relaxed) {
+                tracing::warn!(datasource = %ds, collector = %self.name, rows = outcome.duplicates, "Custom metric rows repeat a label set; the repeats are dropped (add a label column or aggregate in SQL). Counted in {DUPLICATES_METRIC}.");
+            }
+        }
+        for note in &outcome.notes {
+            tracing::debug!(datasource = %ds, collector = %self.name, "{note}");
+        }
+        out.extend(outcome.samples);
+        let n = self.metric.values.len();
+        let truncated = self.truncated_total.load(Ordering::Relaxed) as f64;
+        let duplicates = self.duplicates_total.load(Ordering::Relaxed) as f64;
+        out.push(Sample::with_labels(n, vec![context.clone()], truncated));
+        out.push(Sample::with_labels(n + 1, vec![context.clone()], duplicates));
+        Ok(())
+    }
+}
+
+/// Maps a result to samples: columns by name (case-insensitive), labels from the label
+/// columns (NULL → "") and the static labels, values parsed or mapped, skips explained.
+pub fn map_rows(m: &CustomMetric, rows: &Rows) -> Result<Outcome, CollectError> {
+    let find = |col: &str, role: &str| {
+        rows.column_index(col).ok_or_else(|| {
+            let have = if rows.columns.is_empty() {
+                "the driver reported no column names".to_owned()
+            } else {
+                format!("the query returns: {}", rows.columns.join(", "))
+            };
+            CollectError::Shape(format!(
+                "column `{col}` ({role}) is not in the result ({have}); alias the column in the \
+                 request (… AS {col})"
+            ))
+        })
+    };
+    let label_idx =
+        m.labels.iter().map(|l| find(l, "labels")).collect::<Result<Vec<usize>, _>>()?;
+    let value_idx =
+        m.values.iter().map(|v| find(&v.column, "metricsdesc")).collect::<Result<Vec<_>, _>>()?;
+    let mut out = Outcome { truncated: rows.truncated, ..Outcome::default() };
+    let mut seen: HashSet<Vec<String>> = HashSet::new();
+    for (r, row) in rows.rows.iter().enumerate() {
+        let mut labels: Vec<String> = label_idx
+            .iter()
+            .map(|&i| row.get(i).and_then(|c| c.as_deref()).unwrap_or("").to_owned())
+            .collect();
+        labels.extend(m.static_labels.iter().map(|(_, v)| v.clone()));
+        if !seen.insert(labels.clone()) {
+            out.duplicates += 1;
+            out.notes.push(format!(
+                "row {}: labels {{{}}} repeat an earlier row; dropped",
+                r + 1,
+                render_labels(&m.labels, &labels)
+            ));
+            continue;
+        }
+        for (k, (v, &i)) in m.values.iter().zip(&value_idx).enumerate() {
+            let cell = row.get(i).and_then(|c| c.as_deref());
+            let skip = |why: String| format!("row {}: {} {why}; skipped", r + 1, v.column);
+            let value = match (cell, &v.value_map) {
+                (None, _) => {
+                    out.notes.push(skip("is NULL".to_owned()));
+                    continue;
+                }
+                (Some(text), Some(map)) => match map.lookup(text) {
+                    Some(x) => x,
+                    None => {
+                        out.notes.push(skip(format!("value {text:?} is not in its valuemap")));
+                        continue;
+                    }
+                },
+                (Some(text), None) => match text.trim().parse::<f64>() {
+                    Ok(x) if x.is_finite() => x,
+                    _ => {
+                        out.notes.push(skip(format!(
+                            "value {text:?} is not a number (use a valuemap for text values)"
+                        )));
+                        continue;
+                    }
+                },
+            };
+            if m.ignore_zero_result && value == 0.0 {
+                continue;
+            }
+            if v.kind == CustomMetricKind::Counter && value < 0.0 {
+                out.notes
+                    .push(skip(format!("value {value} is negative, which a counter cannot be")));
+                continue;
+            }
+            out.samples.push(Sample::with_labels(k, labels.clone(), value));
+        }
+    }
+    Ok(out)
+}
+
+fn render_labels(names: &[String], values: &[String]) -> String {
+    names.iter().zip(values).map(|(n, v)| format!("{n}={v:?}")).collect::<Vec<_>>().join(",")
+}
+
+/// One metric of a dry run.
+#[derive(Debug, Clone)]
+pub struct DryRunMetric {
+    /// `metric #N (context "x")`.
+    pub describe: String,
+    /// The series it would produce (text exposition format), or the precise error.
+    pub result: Result<String, String>,
+    /// Skipped values, dropped duplicate rows, truncation.
+    pub notes: Vec<String>,
+    /// How long the query took.
+    pub duration: Duration,
+}
+
+/// The result of [`dry_run`].
+#[derive(Debug)]
+pub struct DryRunReport {
+    /// The file could not be loaded (nothing ran).
+    pub load_error: Option<ConfigError>,
+    /// Warnings of the file.
+    pub warnings: Vec<String>,
+    /// One entry per `[[metric]]`, in file order.
+    pub metrics: Vec<DryRunMetric>,
+}
+
+impl DryRunReport {
+    /// True when the file loaded and every metric ran.
+    pub fn ok(&self) -> bool {
+        self.load_error.is_none() && self.metrics.iter().all(|m| m.result.is_ok())
+    }
+
+    /// The report as text: a comment line per metric, then its series or its error.
+    pub fn render(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        if let Some(e) = &self.load_error {
+            let _ = writeln!(s, "# custom metrics file refused (nothing ran):\n{e}");
+            return s;
+        }
+        for w in &self.warnings {
+            let _ = writeln!(s, "# warning: {w}");
+        }
+        for m in &self.metrics {
+            let ms = m.duration.as_millis();
+            match &m.result {
+                Ok(text) => {
+                    let n = text.lines().filter(|l| !l.starts_with('#')).count();
+                    let _ = writeln!(s, "# {}: OK, {n} series, {ms} ms", m.describe);
+                    for note in &m.notes {
+                        let _ = writeln!(s, "#   note: {note}");
+                    }
+                    s.push_str(text);
+                }
+                Err(e) => {
+                    let _ = writeln!(s, "# {}: ERROR after {ms} ms: {e}", m.describe);
+                    for note in &m.notes {
+                        let _ = writeln!(s, "#   note: {note}");
+                    }
+                }
+            }
+            s.push('\n');
+        }
+        let failed = self.metrics.iter().filter(|m| m.result.is_err()).count();
+        let _ = writeln!(s, "# {} metric(s), {failed} failed", self.metrics.len());
+        s
+    }
+}
+
+/// Runs every metric of `file` once against datasource `ds`, through the same collector
+/// code and the same read-only pool as the exporter, and reports per metric the series it
+/// would produce or the precise error. Needs a Tokio runtime (queries run on blocking
+/// threads).
+pub async fn dry_run(ds: &DatasourceConfig, file: &Path) -> DryRunReport {
+    let loaded = match load_file(file) {
+        Ok(f) => f,
+        Err(e) => {
+            return DryRunReport { load_error: Some(e), warnings: Vec::new(), metrics: Vec::new() }
+        }
+    };
+    let warnings = loaded.warnings.iter().map(|w| w.message.clone()).collect();
+    let mut report = DryRunReport { load_error: None, warnings, metrics: Vec::new() };
+    let pool = match DatasourcePool::new_read_only(ds, 1) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            for m in &loaded.metrics {
+                report.metrics.push(DryRunMetric {
+                    describe: m.describe(),
+                    result: Err(e.to_string()),
+                    notes: Vec::new(),
+                    duration: Duration::ZERO,
+                });
+            }
+            None
+        }
+    };
+    let Some(pool) = pool else { return report };
+    let factory = DescFactory::new(Some(&ds.datasource_label()), &ds.labels);
+    for m in loaded.metrics {
+        let describe = m.describe();
+        let collector = CustomCollector::new(&ds.name, m);
+        let started = Instant::now();
+        let result = dry_run_one(ds, &pool, &factory, collector).await;
+        let (result, notes) = match result {
+            Ok((text, notes)) => (Ok(text), notes),
+            Err(e) => (Err(e), Vec::new()),
+        };
+        report.metrics.push(DryRunMetric { describe, result, notes, duration: started.elapsed() });
+    }
+    pool.close();
+    report
+}
+
+async fn dry_run_one(
+    ds: &DatasourceConfig,
+    pool: &DatasourcePool,
+    factory: &DescFactory,
+    collector: CustomCollector,
+) -> Result<(String, Vec<String>), String> {
+    let timeout = collector.metric().query_timeout.unwrap_or(ds.query_timeout);
+    let guard = pool.get(timeout).await.map_err(|e| e.to_string())?;
+    let config = ds.clone();
+    let until = Instant::now() + timeout + Duration::from_secs(1);
+    let task = tokio::task::spawn_blocking(move || {
+        let mut ctx = DryRunContext { guard, config, until };
+        let r = collector.run(&mut ctx);
+        (collector, r)
+    });
+    let (collector, outcome) = task.await.map_err(|e| format!("the query task failed: {e}"))?;
+    let outcome = outcome.map_err(|e| e.to_string())?;
+    let specs = collector.metrics();
+    let mut set = FamilySet::new();
+    let mut templates = Vec::new();
+    for spec in &specs {
+        templates.push(factory.template(spec).map_err(|e| e.to_string())?);
+    }
+    for s in &outcome.samples {
+        if let Some(t) = templates.get(s.metric) {
+            set.add(t, &s.labels, s.value);
+        }
+    }
+    let mut notes = outcome.notes;
+    if outcome.truncated {
+        notes.push(format!(
+            "the result had more than maxrows = {} rows; the rest was dropped (counted in {TRUNCATED_METRIC})",
+            collector.metric().max_rows
+        ));
+    }
+    Ok((set.encode(), notes))
+}
+
+/// The [`CollectContext`] of a dry run: one read-only connection.
+struct DryRunContext {
+    guard: PoolGuard,
+    config: DatasourceConfig,
+    until: Instant,
+}
+
+impl DryRunContext {
+    fn secs(&self, timeout: Duration) -> usize {
+        usize::try_from(timeout.as_secs_f64().ceil() as u64).unwrap_or(300).max(1)
+    }
+}
+
+impl CollectContext for DryRunContext {
+    fn query_with(
+        &mut self,
+        sql: &str,
+        timeout: Option<Duration>,
+        max_rows: Option<usize>,
+    ) -> Result<Rows, QueryError> {
+        let t = timeout.unwrap_or(self.config.query_timeout);
+        let secs = self.secs(t);
+        self.guard.query(sql, Some(secs), max_rows)
+    }
+
+    fn datasource(&self) -> &DatasourceConfig {
+        &self.config
+    }
+
+    fn remaining(&self) -> Duration {
+        self.until.saturating_duration_since(Instant::now())
+    }
+
+    fn has_view(&mut self, view: &str) -> Result<bool, QueryError> {
+        if !is_plain_identifier(view) {
+            return Ok(false);
+        }
+        let secs = self.secs(self.config.query_timeout);
+        self.guard.probe(&format!("view:{view}"), &view_probe_sql(view), Some(secs))
+    }
+
+    fn has_columns(&mut self, view: &str, columns: &[&str]) -> Result<bool, QueryError> {
+        if !is_plain_identifier(view) || !columns.iter().all(|c| is_plain_identifier(c)) {
+            return Ok(false);
+        }
+        let secs = self.secs(self.config.query_timeout);
+        let key = format!("cols:{view}:{}", columns.join(","));
+        self.guard.probe(&key, &columns_probe_sql(view, columns), Some(secs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::path::Path;
+
+    use dmexp_config::{parse_custom_metrics, CustomMetricsOptions};
+
+    use super::*;
+
+    fn metric(toml: &str) -> CustomMetric {
+        let f = parse_custom_metrics(toml, Path::new("t.toml"), &CustomMetricsOptions::default())
+            .unwrap();
+        f.metrics.into_iter().next().unwrap()
+    }
+
+    fn rows(columns: &[&str], data: &[&[Option<&str>]]) -> Rows {
+        Rows {
+            rows: data.iter().map(|r| r.iter().map(|c| c.map(str::to_owned)).collect()).collect(),
+            columns: columns.iter().map(|c| (*c).to_owned()).collect(),
+            ..Rows::default()
+        }
+    }
+
+    #[test]
+    fn maps_by_name_and_skips_what_is_not_a_number() {
+        let m = metric(
+            r#"[[metric]]
+context = "t"
+labels = ["name"]
+request = "SELECT NAME, V, C FROM T"
+metricsdesc = { v = "v", c = "c" }
+metricstype = { c = "counter" }
+staticlabels = { team = "dba" }
+"#,
+        );
+        // Columns in another order and case than the file.
+        let r = rows(
+            &["c", "name", "v"],
+            &[
+                &[Some("5"), Some("a"), Some("1.5")],
+                &[Some("-3"), Some("b"), None],
+                &[Some("x"), None, Some(" 2 ")],
+                &[Some("7"), Some("a"), Some("9")],
+            ],
+        );
+        let o = map_rows(&m, &r).unwrap();
+        let l = |n: &str| vec![n.to_owned(), "dba".to_owned()];
+        assert_eq!(
+            o.samples,
+            vec![
+                Sample::with_labels(0, l("a"), 1.5),
+                Sample::with_labels(1, l("a"), 5.0),
+                Sample::with_labels(0, l(""), 2.0),
+            ]
+        );
+        assert_eq!(o.duplicates, 1);
+        assert_eq!(o.notes.len(), 4, "{:#?}", o.notes);
+        assert!(o.notes[0].contains("row 2: v is NULL; skipped"));
+        assert!(o.notes[1].contains("row 2: c value -3 is negative"));
+        assert!(o.notes[2].contains("row 3: c value \"x\" is not a number"));
+        assert!(o.notes[3].contains("row 4: labels {name=\"a\"} repeat an earlier row"));
+    }
+
+    #[test]
+    fn value_map_and_ignore_zero() {
+        let m = metric(
+            r#"[[metric]]
+context = "t"
+request = "SELECT S FROM T"
+metricsdesc = { s = "s" }
+valuemap = { s = { OPEN = 1, CLOSED = 0 } }
+ignorezeroresult = true
+"#,
+        );
+        let o = map_rows(&m, &rows(&["S"], &[&[Some("OPEN")]])).unwrap();
+        assert_eq!(o.samples, vec![Sample::new(0, 1.0)]);
+        let o = map_rows(&m, &rows(&["s"], &[&[Some("CLOSED")]])).unwrap();
+        assert!(o.samples.is_empty() && o.notes.is_empty());
+        let o = map_rows(&m, &rows(&["s"], &[&[Some("HALF")]])).unwrap();
+        assert!(o.notes[0].contains("\"HALF\" is not in its valuemap"));
+    }
+
+    #[test]
+    fn missing_column_is_a_clear_error() {
+        let m = metric(
+            "[[metric]]\ncontext = \"t\"\nlabels = [\"tablespace\"]\nrequest = \"SELECT NAME, X FROM T\"\nmetricsdesc = { x = \"x\" }\n",
+        );
+        let e = map_rows(&m, &rows(&["name", "x"], &[])).unwrap_err().to_string();
+        assert!(
+            e.contains("column `tablespace` (labels) is not in the result (the query returns: name, x); alias the column in the request (… AS tablespace)"),
+            "{e}"
+        );
+    }
 }

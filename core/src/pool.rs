@@ -8,13 +8,28 @@
 //! nothing connects in the background, so a datasource with a wrong password is only tried
 //! by the health checker, with backoff (DM locks accounts after repeated failed logins).
 //! r2d2 was tried first and dropped: its checkout retries logins in a loop until timeout.
+//!
+//! **Read-only pools** ([`DatasourcePool::new_read_only`]) serve SQL the exporter did not
+//! write (custom metrics): defence in depth behind the SQL parser, so a statement that slips
+//! past it still cannot change data. Every connection asks for `SQL_ATTR_ACCESS_MODE =
+//! SQL_MODE_READ_ONLY` before connecting (DM8 honours it: writes fail with -6506), then,
+//! because some drivers ignore that attribute, the engine found from the DBMS name (or the
+//! connection string's driver) gets its own session setting, checked before the connection
+//! is used: PostgreSQL `SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY` (re-applied
+//! before every query, since a function call such as `set_config` could reset the default
+//! for the next transaction), SQLite `PRAGMA query_only = ON`. A connection that cannot be
+//! made read-only is refused (fail closed). The mechanism is logged at debug level per
+//! connection.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use dmexp_config::{DatasourceConfig, Secret};
-use odbc_api::{Connection, ConnectionOptions};
+use odbc_api::sys::{ConnectionAttribute, Pointer};
+use odbc_api::{
+    Connection, ConnectionOptions, DriverSpecificConnectionOptions, SetConnectionAttributeArgs,
+};
 
 use crate::query::QueryError;
 
@@ -130,6 +145,158 @@ pub struct OdbcConn {
     /// Feature probes (view/column existence) answered on this connection: valid for the
     /// connection's lifetime, so a probe runs once per connection, not every scrape.
     probes: HashMap<String, bool>,
+    /// Set on connections of a read-only pool: how they were made read-only.
+    read_only: Option<ReadOnlySession>,
+}
+
+/// `SQL_MODE_READ_ONLY` (sql.h), the value of `SQL_ATTR_ACCESS_MODE` for a read-only connection.
+const SQL_MODE_READ_ONLY: usize = 1;
+
+/// The database engine behind a connection, as far as read-only enforcement is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// Dameng DM8: `SQL_ATTR_ACCESS_MODE` is enforced by the server.
+    Dm,
+    /// PostgreSQL (psqlODBC ignores the access mode): session default read-only.
+    PostgreSql,
+    /// SQLite (its ODBC driver ignores the access mode): `PRAGMA query_only`.
+    Sqlite,
+    /// Anything else: only the access mode attribute.
+    Other,
+}
+
+impl Engine {
+    /// Detects the engine from `SQL_DBMS_NAME`, then from the connection string's driver.
+    pub fn detect(dbms_name: &str, connection_string: &str) -> Engine {
+        let pick = |s: &str| {
+            let s = s.to_ascii_lowercase();
+            if s.contains("postgres") {
+                Some(Engine::PostgreSql)
+            } else if s.contains("sqlite") {
+                Some(Engine::Sqlite)
+            } else if s.contains("dameng") || s.trim() == "dm" || s.contains("dm8") {
+                Some(Engine::Dm)
+            } else {
+                None
+            }
+        };
+        let driver = connection_string
+            .split(';')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("driver"))
+            .map(|(_, v)| v.trim_matches(|c: char| c == '{' || c == '}' || c.is_whitespace()))
+            .unwrap_or("");
+        pick(dbms_name).or_else(|| pick(driver)).unwrap_or(Engine::Other)
+    }
+
+    /// The session statement that makes a connection read-only, if the engine needs one.
+    pub fn read_only_statement(self) -> Option<&'static str> {
+        match self {
+            Engine::PostgreSql => Some("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"),
+            Engine::Sqlite => Some("PRAGMA query_only = ON"),
+            Engine::Dm | Engine::Other => None,
+        }
+    }
+
+    /// A query answering 1/`on` when the session is read-only, if the engine has one.
+    fn read_only_check(self) -> Option<(&'static str, &'static [&'static str])> {
+        match self {
+            Engine::PostgreSql => {
+                Some(("SELECT current_setting('transaction_read_only')", &["on"]))
+            }
+            Engine::Sqlite => Some(("PRAGMA query_only", &["1"])),
+            Engine::Dm | Engine::Other => None,
+        }
+    }
+}
+
+/// How one connection of a read-only pool was made read-only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ReadOnlySession {
+    engine: Engine,
+    /// Re-run before every query (PostgreSQL: a query may change the session default).
+    reassert: Option<&'static str>,
+}
+
+/// `SQL_ATTR_ACCESS_MODE = SQL_MODE_READ_ONLY`, set on the handle before connecting.
+struct ReadOnlyAccessMode(SetConnectionAttributeArgs<'static>);
+
+impl DriverSpecificConnectionOptions<'static> for ReadOnlyAccessMode {
+    fn attributes(&self) -> impl Iterator<Item = SetConnectionAttributeArgs<'static>> {
+        std::iter::once(self.0)
+    }
+}
+
+/// Connects with `SQL_ATTR_ACCESS_MODE = SQL_MODE_READ_ONLY` requested.
+fn connect_read_only(
+    env: &'static odbc_api::Environment,
+    connection_string: &str,
+    options: ConnectionOptions,
+) -> Result<Connection<'static>, odbc_api::Error> {
+    // SAFETY: SQL_ATTR_ACCESS_MODE is a standard ODBC connection attribute whose value is an
+    // integer passed in the pointer argument (SQL_MODE_READ_ONLY = 1, string length ignored),
+    // so no memory is referenced and the 'static lifetime holds; drivers that do not support
+    // it return an error or ignore it, both of which the caller handles.
+    unsafe {
+        let attr = ReadOnlyAccessMode(SetConnectionAttributeArgs::new(
+            ConnectionAttribute::ACCESS_MODE,
+            SQL_MODE_READ_ONLY as Pointer,
+            0,
+        ));
+        env.connect_with_connection_string_and_driver_specific_options(
+            connection_string,
+            options,
+            attr,
+        )
+    }
+}
+
+/// Makes a freshly opened connection read-only for its engine and checks it; the error says
+/// why it cannot be (the connection is then not used).
+fn enforce_read_only(
+    conn: &Connection<'static>,
+    connection_string: &str,
+    timeout: Option<usize>,
+    datasource: &str,
+) -> Result<ReadOnlySession, QueryError> {
+    let refuse = |what: String| QueryError::Driver {
+        message: format!(
+            "cannot make the connection read-only ({what}); custom queries do not run on it"
+        ),
+        sqlstate: None,
+        native: None,
+        connection_lost: false,
+    };
+    let dbms = conn.database_management_system_name().unwrap_or_default();
+    let engine = Engine::detect(&dbms, connection_string);
+    if let Some(stmt) = engine.read_only_statement() {
+        conn.execute(stmt, (), timeout).map_err(|e| refuse(format!("{stmt}: {e}")))?;
+    }
+    let mut verified = "access mode only (enforced by DM8: writes fail with -6506)";
+    if let Some((check, accepted)) = engine.read_only_check() {
+        let rows = crate::query::run_query(conn, check, timeout, Some(1))
+            .map_err(|e| refuse(format!("{check}: {e}")))?;
+        let got = rows.first().and_then(|r| crate::query::cell(r, 0)).unwrap_or("").trim();
+        if !accepted.iter().any(|a| got.eq_ignore_ascii_case(a)) {
+            return Err(refuse(format!("{check} answered {got:?} after the session setting")));
+        }
+        verified = "verified";
+    }
+    let reassert = match engine {
+        Engine::PostgreSql => engine.read_only_statement(),
+        _ => None,
+    };
+    tracing::debug!(
+        datasource,
+        dbms = %dbms,
+        engine = ?engine,
+        access_mode = "SQL_MODE_READ_ONLY requested before connecting",
+        session = engine.read_only_statement().unwrap_or("-"),
+        check = verified,
+        per_query = reassert.unwrap_or("-"),
+        "Read-only connection opened."
+    );
+    Ok(ReadOnlySession { engine, reassert })
 }
 
 /// deadpool manager for one datasource. `create` makes exactly one login attempt, on a
@@ -141,6 +308,8 @@ struct Manager {
     login_timeout_sec: u32,
     max_lifetime: Duration,
     init_sql: Arc<[String]>,
+    /// Connections of this pool are made read-only (see the module docs).
+    read_only: bool,
 }
 
 impl deadpool::managed::Manager for Manager {
@@ -151,13 +320,18 @@ impl deadpool::managed::Manager for Manager {
         let cs = self.connection_string.clone();
         let login_timeout_sec = self.login_timeout_sec;
         let init_sql = Arc::clone(&self.init_sql);
+        let read_only = self.read_only;
+        let datasource = Arc::clone(&self.datasource);
         let task = tokio::task::spawn_blocking(move || {
             let env = environment().map_err(|e| QueryError::Connection(e.to_string()))?;
             let opts =
                 ConnectionOptions { login_timeout_sec: Some(login_timeout_sec), packet_size: None };
-            let conn = env
-                .connect_with_connection_string(cs.expose(), opts)
-                .map_err(|e| QueryError::Connection(redact(&e.to_string(), &cs)))?;
+            let conn = if read_only {
+                connect_read_only(env, cs.expose(), opts)
+            } else {
+                env.connect_with_connection_string(cs.expose(), opts)
+            }
+            .map_err(|e| QueryError::Connection(redact(&e.to_string(), &cs)))?;
             let timeout = usize::try_from(login_timeout_sec).ok();
             for (i, stmt) in init_sql.iter().enumerate() {
                 if let Err(e) = conn.execute(stmt, (), timeout) {
@@ -168,13 +342,31 @@ impl deadpool::managed::Manager for Manager {
                     )));
                 }
             }
-            Ok(conn)
+            let ro = if read_only {
+                let ro = enforce_read_only(&conn, cs.expose(), timeout, &datasource).map_err(
+                    |e| match e {
+                        QueryError::Driver { message, sqlstate, native, connection_lost } => {
+                            QueryError::Driver {
+                                message: redact(&message, &cs),
+                                sqlstate,
+                                native,
+                                connection_lost,
+                            }
+                        }
+                        other => other,
+                    },
+                )?;
+                Some(ro)
+            } else {
+                None
+            };
+            Ok((conn, ro))
         });
-        let conn = task
+        let (conn, read_only) = task
             .await
             .map_err(|e| QueryError::Connection(format!("connect task failed: {e}")))??;
-        tracing::debug!(datasource = %self.datasource, "Opened ODBC connection.");
-        Ok(OdbcConn { conn, discard: false, probes: HashMap::new() })
+        tracing::debug!(datasource = %self.datasource, read_only = read_only.is_some(), "Opened ODBC connection.");
+        Ok(OdbcConn { conn, discard: false, probes: HashMap::new(), read_only })
     }
 
     async fn recycle(
@@ -219,6 +411,7 @@ pub struct DatasourcePool {
     pool: Pool,
     max_idle: usize,
     max_open: usize,
+    read_only: bool,
 }
 
 impl std::fmt::Debug for DatasourcePool {
@@ -227,6 +420,7 @@ impl std::fmt::Debug for DatasourcePool {
             .field("name", &self.name)
             .field("max_open", &self.max_open)
             .field("max_idle", &self.max_idle)
+            .field("read_only", &self.read_only)
             .finish()
     }
 }
@@ -237,6 +431,19 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 impl DatasourcePool {
     /// Creates the pool without connecting.
     pub fn new(ds: &DatasourceConfig) -> Result<Self, PoolError> {
+        let max_open = usize::try_from(ds.max_open_conns.max(1)).unwrap_or(1);
+        Self::build(ds, max_open, false)
+    }
+
+    /// Creates a read-only pool of at most `max_size` connections (capped by maxOpenConns)
+    /// without connecting: for SQL the exporter did not write (custom metrics). Every
+    /// connection is made read-only before use, or refused (see the module docs).
+    pub fn new_read_only(ds: &DatasourceConfig, max_size: usize) -> Result<Self, PoolError> {
+        let max_open = usize::try_from(ds.max_open_conns.max(1)).unwrap_or(1);
+        Self::build(ds, max_size.clamp(1, max_open), true)
+    }
+
+    fn build(ds: &DatasourceConfig, max_open: usize, read_only: bool) -> Result<Self, PoolError> {
         environment()?;
         let connection_string = connection_string(ds)?;
         let login_timeout_sec = u32::try_from(ds.query_timeout.as_secs().max(1)).unwrap_or(300);
@@ -247,8 +454,8 @@ impl DatasourcePool {
             login_timeout_sec,
             max_lifetime: ds.conn_max_lifetime.max(Duration::from_secs(1)),
             init_sql: ds.connection_init_sql.clone().into(),
+            read_only,
         };
-        let max_open = usize::try_from(ds.max_open_conns.max(1)).unwrap_or(1);
         let pool = Pool::builder(manager)
             .max_size(max_open)
             .runtime(deadpool::Runtime::Tokio1)
@@ -262,7 +469,13 @@ impl DatasourcePool {
             pool,
             max_idle: usize::try_from(ds.max_idle_conns).unwrap_or(1).clamp(1, max_open),
             max_open,
+            read_only,
         })
+    }
+
+    /// True for a pool made with [`DatasourcePool::new_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     /// Datasource name.
@@ -349,7 +562,27 @@ impl PoolGuard {
         max_rows: Option<usize>,
     ) -> Result<crate::query::Rows, QueryError> {
         let conn = self.conn().ok_or_else(|| QueryError::Connection("released".into()))?;
-        let result = crate::query::run_query(conn, sql, timeout_secs, max_rows);
+        let reassert = self.obj.as_ref().and_then(|o| o.read_only).and_then(|r| r.reassert);
+        let result = match reassert {
+            Some(stmt) => conn
+                .execute(stmt, (), timeout_secs)
+                .map(|_| ())
+                .map_err(|e| match crate::query::classify(&e) {
+                    QueryError::Driver { message, sqlstate, native, connection_lost } => {
+                        QueryError::Driver {
+                            message: format!(
+                                "cannot keep the connection read-only ({stmt}): {message}"
+                            ),
+                            sqlstate,
+                            native,
+                            connection_lost,
+                        }
+                    }
+                    other => other,
+                })
+                .and_then(|()| crate::query::run_query(conn, sql, timeout_secs, max_rows)),
+            None => crate::query::run_query(conn, sql, timeout_secs, max_rows),
+        };
         if let Err(e) = &result {
             if e.is_connection_level() {
                 self.discard();
@@ -414,6 +647,20 @@ mod tests {
         assert_eq!(split_host_port("10.0.0.1:5236"), ("10.0.0.1".into(), Some(5236)));
         assert_eq!(split_host_port("[::1]:5236"), ("::1".into(), Some(5236)));
         assert_eq!(split_host_port("dmsvc"), ("dmsvc".into(), None));
+    }
+
+    #[test]
+    fn detects_engines() {
+        assert_eq!(Engine::detect("PostgreSQL", ""), Engine::PostgreSql);
+        assert_eq!(Engine::detect("SQLite", ""), Engine::Sqlite);
+        assert_eq!(Engine::detect("DM", ""), Engine::Dm);
+        assert_eq!(Engine::detect("", "Driver={DM8 ODBC DRIVER};SERVER=h;"), Engine::Dm);
+        assert_eq!(Engine::detect("", "Driver={PostgreSQL Unicode};Server=h"), Engine::PostgreSql);
+        assert_eq!(Engine::detect("", "DSN=x"), Engine::Other);
+        assert_eq!(
+            Engine::PostgreSql.read_only_statement(),
+            Some("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        );
     }
 
     #[test]

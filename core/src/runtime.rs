@@ -103,6 +103,9 @@ struct CollectorRuntime {
     last_good: Mutex<Option<(Instant, Arc<Vec<Sample>>)>>,
     /// Set once "not applicable here" has been logged.
     missing_logged: AtomicBool,
+    /// The pool this collector's queries run on instead of the datasource's own (custom
+    /// metrics: the read-only pool).
+    pool: Option<DatasourcePool>,
 }
 
 /// One datasource at runtime.
@@ -280,6 +283,7 @@ fn collector_runtime(
         cache_ttl,
         last_good: Mutex::new(None),
         missing_logged: AtomicBool::new(false),
+        pool: None,
     })
 }
 
@@ -373,13 +377,15 @@ impl Runtime {
             let extras =
                 crate::custom::collectors(ds).into_iter().chain(crate::plugin::collectors(ds));
             for extra in extras {
-                collectors.push(collector_runtime(
+                let mut c = collector_runtime(
                     &factory,
                     ds,
                     &extra.name,
                     extra.collector,
                     extra.cache_ttl,
-                )?);
+                )?;
+                c.pool = extra.pool;
+                collectors.push(c);
             }
         }
         let pool = match previous {
@@ -839,7 +845,10 @@ async fn run_collector_uncached(
     started: Instant,
     mut out: CollectorResult,
 ) -> CollectorResult {
-    let Some(pool) = ds.pool.clone() else {
+    if ds.pool.is_none() {
+        return out;
+    }
+    let Some(pool) = c.pool.clone().or_else(|| ds.pool.clone()) else {
         return out;
     };
     if !ds.health.should_scrape() {

@@ -222,6 +222,7 @@ pub fn collectors(ds: &DatasourceConfig) -> Vec<ExtraCollector> {
                     name: format!("plugin:{}", l.name),
                     collector: Box::new(l.collector),
                     cache_ttl: None,
+                    pool: None,
                 });
             }
             Err((problem, plugin, version)) => report.push(PluginStatus {
@@ -244,6 +245,7 @@ pub fn collectors(ds: &DatasourceConfig) -> Vec<ExtraCollector> {
         name: adapter::LOADED_COLLECTOR.to_owned(),
         collector: Box::new(LoadedCollector::new(entries)),
         cache_ttl: None,
+        pool: None,
     });
     statuses().lock().unwrap_or_else(PoisonError::into_inner).insert(ds.name.clone(), report);
     out

@@ -35,6 +35,15 @@ struct Args {
     /// Print the built-in collectors (name, views, metrics, default state) and exit.
     #[arg(long = "list-collectors")]
     list_collectors: bool,
+    /// Dry run of a custom metrics file: run each [[metric]] once against the datasource
+    /// given with --datasource (read-only, nothing is served) and print the series it would
+    /// produce, or the precise error per metric. Exit 0 when all succeed, 2 otherwise.
+    #[arg(long = "test-custom-metrics", value_name = "FILE")]
+    test_custom_metrics: Option<PathBuf>,
+    /// With --test-custom-metrics: the datasource to run against (may be omitted when the
+    /// configuration has only one).
+    #[arg(long = "datasource", value_name = "NAME", requires = "test_custom_metrics")]
+    datasource: Option<String>,
     /// Print ENC(...) for a database password and exit.
     #[arg(long = "encryptPwd", value_name = "PASSWORD")]
     encrypt_pwd: Option<String>,
@@ -236,12 +245,18 @@ pub fn run() -> ExitCode {
     for w in &web.warnings {
         eprintln!("warning: web config: {w}");
     }
+    if let Some(file) = &args.test_custom_metrics {
+        return test_custom_metrics(&config, file, args.datasource.as_deref());
+    }
     if args.check_config {
         return match Runtime::build(&config, build_info()) {
             Ok(_) => {
                 print!("{}", summary(&config));
                 if let Some(path) = &args.web_config_file {
                     println!("web config OK: {}: {}", path.display(), web.summary());
+                }
+                if custom_metrics_refused(&config) {
+                    return ExitCode::from(EXIT_CONFIG);
                 }
                 ExitCode::SUCCESS
             }
@@ -280,7 +295,10 @@ fn load_config(args: &Args) -> anyhow::Result<Config> {
                 );
             }
             let mut cfg = dmexp_config::load_file(&args.config)?;
-            if cfg.global.encode_config_pwd && !args.check_config {
+            if cfg.global.encode_config_pwd
+                && !args.check_config
+                && args.test_custom_metrics.is_none()
+            {
                 encrypt_in_place(&args.config);
                 cfg = dmexp_config::load_file(&args.config)?;
             }
@@ -412,13 +430,120 @@ fn datasource_summary(ds: &DatasourceConfig) -> String {
         alarm = ds.alarm_key_cache_time.as_secs(),
         labels = if labels.is_empty() { "-".to_owned() } else { labels.join(",") },
         collectors = if collectors.is_empty() { "-".to_owned() } else { collectors.join(",") },
-        cmf = ds.custom_metrics_file.as_ref().map_or("-".to_owned(), |p| p.display().to_string()),
+        cmf = custom_metrics_summary(ds),
         plugins = if ds.plugins.is_empty() {
             "-".to_owned()
         } else {
             ds.plugins.iter().map(|p| p.path.display().to_string()).collect::<Vec<_>>().join(",")
         },
     )
+}
+
+/// `customMetricsFile` line of `--check-config`: the file and what loading it gives.
+fn custom_metrics_summary(ds: &DatasourceConfig) -> String {
+    let Some(path) = &ds.custom_metrics_file else { return "-".to_owned() };
+    let shown = path.display();
+    if !ds.enabled {
+        return format!("{shown} (datasource disabled: not loaded)");
+    }
+    match dmexp_core::custom::load(ds) {
+        None => format!("{shown} (registerCustomMetrics = false: not loaded)"),
+        Some(Ok(f)) => {
+            let contexts: Vec<&str> = f.metrics.iter().map(|m| m.context.as_str()).collect();
+            let warn = match f.warnings.len() {
+                0 => String::new(),
+                n => format!(", {n} warning(s)"),
+            };
+            format!("{shown} ({} metric(s): {}{warn})", f.metrics.len(), contexts.join(","))
+        }
+        Some(Err(_)) => format!(
+            "{shown} REFUSED: this datasource would run without custom metrics (errors below)"
+        ),
+    }
+}
+
+/// `--check-config`: prints the problems (and warnings) of every enabled datasource's custom
+/// metrics file; true when one was refused. At runtime a refused file disables only that
+/// datasource's custom metrics (dameng_exporter_custom_metrics_load_success 0).
+fn custom_metrics_refused(config: &Config) -> bool {
+    let mut refused = 0;
+    for ds in config.datasources.iter().filter(|d| d.enabled) {
+        match dmexp_core::custom::load(ds) {
+            Some(Ok(f)) => {
+                for w in &f.warnings {
+                    eprintln!("warning: datasource {}: {}", ds.name, w.message);
+                }
+            }
+            Some(Err(e)) => {
+                refused += 1;
+                eprintln!(
+                    "error: datasource {}: custom metrics file refused; the exporter would run                      this datasource without custom metrics:",
+                    ds.name
+                );
+                for line in e.to_string().lines() {
+                    eprintln!("  {line}");
+                }
+            }
+            None => {}
+        }
+    }
+    if refused > 0 {
+        eprintln!(
+            "error: {refused} custom metrics file(s) refused (try one with --test-custom-metrics              FILE --datasource NAME)"
+        );
+    }
+    refused > 0
+}
+
+/// `--test-custom-metrics FILE [--datasource NAME]`: the dry run.
+fn test_custom_metrics(config: &Config, file: &Path, datasource: Option<&str>) -> ExitCode {
+    let names =
+        || config.datasources.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ");
+    let ds = match datasource {
+        Some(name) => config.datasources.iter().find(|d| d.name == name),
+        None if config.datasources.len() == 1 => config.datasources.first(),
+        None => {
+            eprintln!(
+                "error: --test-custom-metrics needs --datasource NAME (datasources: {})",
+                names()
+            );
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let Some(ds) = ds else {
+        eprintln!(
+            "error: no datasource named {:?} in the configuration (datasources: {})",
+            datasource.unwrap_or_default(),
+            names()
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    if !ds.enabled {
+        eprintln!(
+            "note: datasource {} is disabled in the configuration; testing it anyway",
+            ds.name
+        );
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    println!(
+        "# dry run of {} against datasource {} (datasource=\"{}\"), read-only",
+        file.display(),
+        ds.name,
+        ds.datasource_label()
+    );
+    let report = rt.block_on(dmexp_core::custom::dry_run(ds, file));
+    print!("{}", report.render());
+    if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_CONFIG)
+    }
 }
 
 /// Normalises `:9200` (Go style, all interfaces) to a socket address string.

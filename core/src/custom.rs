@@ -484,6 +484,7 @@ impl DryRunReport {
                     s.push_str(text);
                 }
                 Err(e) => {
+                    let e = e.trim_end().replace('\n', "\n#   ");
                     let _ = writeln!(s, "# {}: ERROR after {ms} ms: {e}", m.describe);
                     for note in &m.notes {
                         let _ = writeln!(s, "#   note: {note}");

@@ -255,6 +255,22 @@ pub fn run() -> ExitCode {
                 if let Some(path) = &args.web_config_file {
                     println!("web config OK: {}: {}", path.display(), web.summary());
                 }
+                // Site plugins were loaded by the build (instances created, no connection):
+                // one that cannot be loaded makes the configuration fail the check.
+                let plugins = dmexp_core::plugin::LoadReport::for_config(&config);
+                print!("{}", plugins.render());
+                let failed: Vec<_> = plugins.problems().collect();
+                if !failed.is_empty() {
+                    for p in &failed {
+                        eprintln!("error: {p}");
+                    }
+                    eprintln!(
+                        "error: {} plugin(s) failed to load; the exporter would serve without \
+                         them (dameng_exporter_plugin_loaded 0)",
+                        failed.len()
+                    );
+                    return ExitCode::from(EXIT_CONFIG);
+                }
                 if custom_metrics_refused(&config) {
                     return ExitCode::from(EXIT_CONFIG);
                 }
@@ -341,15 +357,21 @@ fn build_info() -> BuildInfo {
 
 /// `--list-collectors`: generated from the registry.
 pub fn collector_table() -> String {
-    let mut out =
-        String::from("| collector | switch | default | views | metrics |\n|---|---|---|---|---|\n");
+    let mut out = String::from(
+        "| collector | switch | default | cache | views | metrics |\n|---|---|---|---|---|---|\n",
+    );
     for d in registered() {
         let metrics: Vec<&str> = d.metrics.iter().map(|m| m.name).collect();
+        let cache = match d.cache {
+            dmexp_core::collector::CacheClass::None => "-",
+            dmexp_core::collector::CacheClass::BigKey => "bigKeyDataCacheTime",
+        };
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} |\n",
             d.name,
             d.family.as_str(),
             if d.default_enabled { "on" } else { "off" },
+            cache,
             d.views,
             metrics.join(", ")
         ));
@@ -578,6 +600,8 @@ async fn serve(config: Config, args: &Args, web: WebConfig) -> anyhow::Result<()
         }
     };
     let exporter = Exporter::new(&config, build_info(), source, loader)?;
+    // Every plugin problem of every datasource, in one block (each disables only itself).
+    dmexp_core::plugin::LoadReport::for_config(&config).log();
     tracing::info!(
         datasources = config.datasources.len(),
         listen = %config.global.listen_address,

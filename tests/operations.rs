@@ -254,3 +254,19 @@ fn overlapping_scrapes_share_one_collection() {
     drop(exp);
     psql("postgres", &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
 }
+
+#[test]
+fn sharding_example_is_a_valid_prometheus_config() {
+    let path = crate::common::root().join("examples/prometheus/prometheus_sharded.yml");
+    let out = std::process::Command::new("promtool")
+        .args(["check", "config"])
+        .arg(&path)
+        .output()
+        .expect("promtool");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

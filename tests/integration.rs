@@ -22,6 +22,9 @@ mod families_b;
 mod families_c;
 /// Faults on PostgreSQL: slow views, killed connections; cancellation and recovery.
 mod isolation;
+/// Site plugins: the example per datasource, the C plugin, every load-failure kind, panics and
+/// overruns contained, permissions, one load per library, the compiled-in extension path.
+mod plugins;
 /// A real Prometheus scrapes /metrics and /probe over TLS with basic auth from
 /// --web.config.file; broken web configs are config errors (exit 2).
 mod prometheus_e2e;
@@ -33,3 +36,5 @@ mod secrets;
 mod sql_portability;
 /// Operations: hot reload, /probe and filters, the scrape deadline, shared collection.
 mod operations;
+/// Golden exposition of one fixture instance.
+mod golden;

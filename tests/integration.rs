@@ -9,6 +9,9 @@ mod auth;
 mod availability;
 /// Command line: --check-config, broken configs, --encryptPwd, --list-collectors, CLI mode.
 mod cli;
+/// Custom metrics: the example files' series on both engines, failures contained, row cap,
+/// NULL/text/negative/duplicate values, dry run, --check-config, read-only on PostgreSQL.
+mod custom_metrics;
 /// The example Grafana dashboard and Prometheus rules/config: promtool accepts them and every
 /// exporter metric they reference is produced against the fixtures.
 mod dashboards;

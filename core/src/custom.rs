@@ -271,7 +271,18 @@ impl CustomCollector {
     /// Runs the query once and maps the result (no self-metric samples, no counting).
     pub fn run(&self, ctx: &mut dyn CollectContext) -> Result<Outcome, CollectError> {
         let m = &self.metric;
-        let rows = ctx.query_with(&m.request, m.query_timeout, Some(m.max_rows))?;
+        let rows = ctx.query_with(&m.request, m.query_timeout, Some(m.max_rows)).map_err(|e| {
+            // For a built-in a missing view means "not applicable to this build"; a custom
+            // request names its tables on purpose, so a missing one is a failure to show.
+            if e.is_missing_object() {
+                CollectError::Failed(format!(
+                    "{e} (a table or view of the request does not exist, or the monitoring \
+                     user cannot see it)"
+                ))
+            } else {
+                CollectError::Query(e)
+            }
+        })?;
         map_rows(m, &rows)
     }
 }

@@ -166,6 +166,24 @@ impl CustomMetricsOptions {
     }
 }
 
+/// Proves that `sql` is exactly one read-only query — the rule applied to every custom
+/// metric `request` (see the module docs) — and returns the text to execute (without a
+/// trailing `;`), or why it is refused, with the position inside `sql` when known. For any
+/// SQL the exporter did not write (custom metrics, plugins).
+///
+/// ```
+/// assert!(dmexp_config::check_read_only_query("SELECT STATUS$ FROM V$INSTANCE;").is_ok());
+/// let e = dmexp_config::check_read_only_query("SELECT 1 FROM DUAL; DROP TABLE T").unwrap_err();
+/// assert!(e.starts_with("more than one statement"));
+/// ```
+pub fn check_read_only_query(sql: &str) -> Result<String, String> {
+    sql::check_request(sql).map_err(|p| match (p.line, p.column) {
+        (Some(l), Some(c)) => format!("{} (line {l}, column {c})", p.message),
+        (Some(l), None) => format!("{} (line {l})", p.message),
+        _ => p.message,
+    })
+}
+
 /// Reads and validates a custom metrics file (no reserved names; see
 /// [`load_custom_metrics_with`]).
 pub fn load_custom_metrics(path: &Path) -> Result<CustomMetricsFile, ConfigError> {

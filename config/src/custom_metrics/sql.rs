@@ -150,6 +150,10 @@ const PARSER_FIX: &str = "only a request the exporter can prove to be one read-o
 /// Checks `sql` and returns the text to execute: the request itself, without a trailing
 /// `;` and surrounding whitespace.
 pub(crate) fn check_request(sql: &str) -> Result<String, SqlProblem> {
+    // Windows line ends become \n (a lone \r is refused inside comments below); a BOM
+    // pasted from an editor is dropped.
+    let normalized = sql.replace("\r\n", "\n");
+    let sql = normalized.trim_start_matches('\u{feff}');
     if sql.contains('\0') {
         return Err(SqlProblem::new("the request contains a NUL character; remove it"));
     }
@@ -253,6 +257,9 @@ fn cut_at<'a>(sql: &'a str, token: &TokenWithSpan) -> &'a str {
     sql
 }
 
+/// Characters some engines end a `--` comment at, besides `\n`.
+const LINE_BREAKS: &[char] = &['\r', '\u{b}', '\u{c}', '\u{85}', '\u{2028}', '\u{2029}'];
+
 /// Audits the tokens; returns the index of a trailing `;` when there is one.
 fn audit_tokens(tokens: &[TokenWithSpan]) -> Result<Option<usize>, SqlProblem> {
     let mut semicolon: Option<usize> = None;
@@ -275,6 +282,16 @@ fn audit_tokens(tokens: &[TokenWithSpan]) -> Result<Option<usize>, SqlProblem> {
                     .at_token(t));
                 }
                 semicolon = Some(i);
+            }
+            Token::Whitespace(Whitespace::SingleLineComment { comment, .. })
+                if comment.trim_end_matches('\n').contains(LINE_BREAKS) =>
+            {
+                return Err(SqlProblem::new(
+                    "a -- comment contains a carriage return, form feed or Unicode line \
+                     separator, which some engines read as the end of the comment (so text \
+                     could be a comment for this check and SQL for the database); remove it",
+                )
+                .at_token(t));
             }
             Token::Whitespace(Whitespace::MultiLineComment(c)) if c.contains("/*") => {
                 return Err(SqlProblem::new(
@@ -444,6 +461,8 @@ mod tests {
         assert_eq!(ok("  SELECT 1 FROM DUAL ;  -- done\n"), "SELECT 1 FROM DUAL");
         assert_eq!(ok("SELECT '中;文' AS x FROM DUAL;\n"), "SELECT '中;文' AS x FROM DUAL");
         assert_eq!(ok("SELECT 1\nFROM DUAL\n;\n/* end */"), "SELECT 1\nFROM DUAL");
+        assert_eq!(ok("SELECT 1 -- c\r\nFROM DUAL;\r\n"), "SELECT 1 -- c\nFROM DUAL");
+        assert_eq!(ok("\u{feff}SELECT 1 FROM DUAL"), "SELECT 1 FROM DUAL");
     }
 
     #[test]
@@ -504,6 +523,29 @@ mod tests {
             ("SELECT FROM WHERE", "cannot read the request"),
             ("SELECT 1\0 FROM DUAL", "NUL"),
             ("SELECT E'\\'; DELETE FROM t; --' AS x", "more than one statement"),
+            ("SELECT 1 AS x FROM DUAL -- c\r; DELETE FROM t", "carriage return"),
+            ("SELECT 1 AS x FROM DUAL -- c\u{2028}; DELETE FROM t", "carriage return"),
+            ("SELECT 1 AS x FROM DUAL -- c\u{c}; DELETE FROM t", "carriage return"),
+            ("SELECT \"a\\\"; DELETE FROM t; --\" FROM DUAL", "more than one statement"),
+            ("WITH x AS (SELECT 1 AS a FROM DUAL) DELETE FROM t", "contains a DELETE statement"),
+            (
+                "WITH x AS (SELECT 1 AS a FROM DUAL) INSERT INTO t SELECT a FROM x",
+                "contains an INSERT",
+            ),
+            ("WITH x AS (SELECT 1 AS a FROM DUAL) UPDATE t SET a = 1", "contains an UPDATE"),
+            ("SELECT * FROM (DELETE FROM t RETURNING *) s", "contains a DELETE statement"),
+            (
+                "SELECT (WITH d AS (DELETE FROM t RETURNING 1) SELECT 1) FROM DUAL",
+                "contains a DELETE",
+            ),
+            ("(DELETE FROM t)", "contains a DELETE statement"),
+            ("SELECT [a;DELETE FROM t;--] FROM DUAL", "more than one statement"),
+            ("SELECT `a;b` FROM DUAL", "more than one statement"),
+            ("SELECT 1 FROM DUAL；DELETE FROM t", "cannot read"),
+            ("SELECT 1 FROM DUAL\n/", "cannot read"),
+            ("TABLE t", "is a TABLE statement"),
+            ("VALUES (1)", "is a VALUES statement"),
+            ("SELECT x FROM t FOR NO KEY UPDATE", "cannot read"),
         ];
         for (sql, want) in cases {
             let e = err(sql);

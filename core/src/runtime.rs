@@ -377,13 +377,8 @@ impl Runtime {
             let extras =
                 crate::custom::collectors(ds).into_iter().chain(crate::plugin::collectors(ds));
             for extra in extras {
-                let mut c = collector_runtime(
-                    &factory,
-                    ds,
-                    &extra.name,
-                    extra.collector,
-                    extra.cache_ttl,
-                )?;
+                let mut c =
+                    collector_runtime(&factory, ds, &extra.name, extra.collector, extra.cache_ttl)?;
                 c.pool = extra.pool;
                 collectors.push(c);
             }

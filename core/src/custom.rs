@@ -435,8 +435,16 @@ pub fn map_rows(m: &CustomMetric, rows: &Rows) -> Result<Outcome, CollectError> 
             out.samples.push(Sample::with_labels(k, labels.clone(), value));
         }
     }
+    if out.notes.len() > MAX_NOTES {
+        let more = out.notes.len() - MAX_NOTES;
+        out.notes.truncate(MAX_NOTES);
+        out.notes.push(format!("… and {more} more skipped values or dropped rows"));
+    }
     Ok(out)
 }
+
+/// Notes kept per run (the rest is summarised in one line).
+const MAX_NOTES: usize = 20;
 
 fn render_labels(names: &[String], values: &[String]) -> String {
     names.iter().zip(values).map(|(n, v)| format!("{n}={v:?}")).collect::<Vec<_>>().join(",")

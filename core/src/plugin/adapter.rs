@@ -1,8 +1,8 @@
 //! Plugin instances adapted to the [`Collector`] trait, and the host's policies for what a
 //! plugin asks of it (read-only SQL, row caps, deadlines, logging).
 
-use std::sync::{Condvar, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use dmexp_plugin_sdk::abi::{
     DM_DEFAULT_MAX_ROWS, DM_ERROR, DM_INVALID_ARGUMENT, DM_LOG_DEBUG, DM_LOG_ERROR, DM_LOG_INFO,
@@ -70,8 +70,10 @@ fn skip_blanks(mut s: &str) -> &str {
 }
 
 /// The host's read-only rule for plugin SQL: one statement whose first keyword is `SELECT`
-/// or `WITH`. A second line of defence only (a `;` inside a string literal is refused too);
-/// the first is a database user with read-only grants.
+/// or `WITH`. A simple first-keyword check, and only the second line of defence (a `;`
+/// inside a string literal is refused too): the first is the datasource's read-only pool
+/// the plugin's queries run on (`DatasourcePool::new_read_only`), and a database user
+/// with read-only grants is the operator's own.
 pub(crate) fn check_read_only(sql: &str) -> Result<(), String> {
     let body = sql.trim_end().trim_end_matches(';');
     let start = skip_blanks(body);
@@ -151,7 +153,6 @@ pub(crate) fn metric_specs(raw: Vec<RawMetric>) -> Result<Vec<MetricSpec>, Strin
 /// The instance of one plugin for one datasource, used by one `collect` at a time.
 struct Slot {
     instance: Mutex<Option<Instance>>,
-    returned: Condvar,
 }
 
 /// Puts the instance back into its slot when dropped (also if the host code panics).
@@ -164,27 +165,17 @@ impl Drop for Borrowed<'_> {
     fn drop(&mut self) {
         if let Some(i) = self.instance.take() {
             *self.slot.instance.lock().unwrap_or_else(PoisonError::into_inner) = Some(i);
-            self.slot.returned.notify_one();
         }
     }
 }
 
 impl Slot {
-    /// Takes the instance, waiting at most `wait` for a running `collect` to return it.
-    fn take(&self, wait: Duration) -> Option<Borrowed<'_>> {
-        let deadline = Instant::now() + wait;
-        let mut guard = self.instance.lock().unwrap_or_else(PoisonError::into_inner);
-        loop {
-            if let Some(i) = guard.take() {
-                return Some(Borrowed { slot: self, instance: Some(i) });
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            guard =
-                self.returned.wait_timeout(guard, left).unwrap_or_else(PoisonError::into_inner).0;
-        }
+    /// Takes the instance, or `None` while a previous `collect` still runs (it overran its
+    /// deadline and the runtime moved on). Failing at once, rather than waiting, releases
+    /// this collector's connection for the others.
+    fn take(&self) -> Option<Borrowed<'_>> {
+        let instance = self.instance.lock().unwrap_or_else(PoisonError::into_inner).take()?;
+        Some(Borrowed { slot: self, instance: Some(instance) })
     }
 }
 
@@ -211,7 +202,7 @@ impl PluginCollector {
             plugin,
             datasource,
             metrics,
-            slot: Slot { instance: Mutex::new(Some(instance)), returned: Condvar::new() },
+            slot: Slot { instance: Mutex::new(Some(instance)) },
         }
     }
 }
@@ -230,7 +221,7 @@ impl Collector for PluginCollector {
         ctx: &mut dyn CollectContext,
         out: &mut Vec<Sample>,
     ) -> Result<(), CollectError> {
-        let Some(mut borrowed) = self.slot.take(ctx.remaining()) else {
+        let Some(mut borrowed) = self.slot.take() else {
             return Err(CollectError::Failed(format!(
                 "plugin {}: the previous collect is still running (overran its deadline)",
                 self.plugin

@@ -10,8 +10,9 @@
 //!    its metrics, which are validated like built-ins' (same Desc factory and const labels),
 //!    must not start with `dameng_exporter_` and must not repeat a built-in metric;
 //! 4. adapts the instance to a collector named `plugin:<name>` (same success/duration
-//!    self-metrics as built-ins), plus one `plugin_loaded` collector per datasource with
-//!    `dameng_exporter_plugin_loaded{plugin}` 1 or 0.
+//!    self-metrics as built-ins) whose queries run on the datasource's read-only pool, plus
+//!    one `plugin_loaded` collector per datasource with `dameng_exporter_plugin_loaded{plugin}`
+//!    1 or 0.
 //!
 //! Problems are collected, never fail-fast: a plugin that cannot be loaded disables only
 //! itself for its datasource. [`LoadReport`] gathers them after the runtime is built, for
@@ -33,6 +34,7 @@ pub use error::{PluginErrorKind, PluginLoadError};
 use crate::collector::{registered, MetricSpec};
 use crate::custom::ExtraCollector;
 use crate::metrics::DescFactory;
+use crate::pool::DatasourcePool;
 use adapter::{HostEnv, LoadedCollector, PluginCollector};
 use error::Problem;
 use loader::Instance;
@@ -118,7 +120,7 @@ fn validate(
     specs: &[MetricSpec],
     factory: &DescFactory,
     taken: &HashSet<&'static str>,
-    declared: &mut HashSet<String>,
+    declared: &mut HashMap<String, MetricSpec>,
 ) -> Result<(), String> {
     let mut own = HashSet::new();
     for s in specs {
@@ -131,15 +133,22 @@ fn validate(
         if !own.insert(s.name.clone()) {
             return Err(format!("metric {:?} is declared twice", s.name));
         }
-        if declared.contains(&s.name) {
-            return Err(format!(
-                "metric {:?} is already declared by another plugin of this datasource",
-                s.name
-            ));
+        // The same library twice (two configs) declares the same metrics: fine, they merge
+        // into one family. A different declaration under the same name is a conflict.
+        if let Some(other) = declared.get(&s.name) {
+            if other.kind != s.kind || other.labels != s.labels {
+                return Err(format!(
+                    "metric {:?} is already declared differently by another plugin of this \
+                     datasource",
+                    s.name
+                ));
+            }
         }
         factory.template(s).map_err(|e| e.to_string())?;
     }
-    declared.extend(own);
+    for s in specs {
+        declared.entry(s.name.clone()).or_insert_with(|| s.clone());
+    }
     Ok(())
 }
 
@@ -157,7 +166,7 @@ fn load_one(
     factory: &DescFactory,
     taken: &HashSet<&'static str>,
     used_names: &mut HashSet<String>,
-    declared: &mut HashSet<String>,
+    declared: &mut HashMap<String, MetricSpec>,
 ) -> Result<Loaded, (Problem, String, Option<String>)> {
     let lib = loader::open(&entry.path)
         .map_err(|p| (p, unique(&fallback_name(&entry.path), used_names), None))?;
@@ -204,40 +213,64 @@ pub fn collectors(ds: &DatasourceConfig) -> Vec<ExtraCollector> {
     let factory = DescFactory::new(Some(&ds.datasource_label()), &ds.labels);
     let taken = taken_metric_names();
     let mut used_names = HashSet::new();
-    let mut declared = HashSet::new();
-    let mut out = Vec::new();
+    let mut declared = HashMap::new();
+    let mut loaded = Vec::new();
     let mut report = Vec::new();
     for entry in &ds.plugins {
+        let status = |plugin, version, metrics, error| PluginStatus {
+            datasource: ds.name.clone(),
+            plugin,
+            path: entry.path.clone(),
+            version,
+            metrics,
+            error,
+        };
         match load_one(ds, entry, &factory, &taken, &mut used_names, &mut declared) {
             Ok(l) => {
-                report.push(PluginStatus {
-                    datasource: ds.name.clone(),
-                    plugin: l.name.clone(),
-                    path: entry.path.clone(),
-                    version: Some(l.version),
-                    metrics: l.metrics,
-                    error: None,
-                });
-                out.push(ExtraCollector {
-                    name: format!("plugin:{}", l.name),
-                    collector: Box::new(l.collector),
-                    cache_ttl: None,
-                    pool: None,
-                });
+                report.push(status(l.name.clone(), Some(l.version), l.metrics, None));
+                loaded.push((report.len() - 1, l.name, l.collector));
             }
-            Err((problem, plugin, version)) => report.push(PluginStatus {
-                datasource: ds.name.clone(),
-                plugin,
-                path: entry.path.clone(),
-                version,
-                metrics: 0,
-                error: Some(PluginLoadError {
+            Err((problem, plugin, version)) => {
+                let error = PluginLoadError {
                     kind: problem.kind,
                     datasource: ds.name.clone(),
                     path: entry.path.clone(),
                     message: problem.message,
-                }),
-            }),
+                };
+                report.push(status(plugin, version, 0, Some(error)));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if !loaded.is_empty() {
+        // Plugin SQL runs on the datasource's read-only pool (as custom metrics do): every
+        // connection is made read-only before use, or refused. The host's first-keyword
+        // check (adapter::check_read_only) is the second line of defence.
+        // Two connections per plugin: one may stay with a collect that overran its deadline
+        // (plugin code cannot be interrupted) without starving the other plugins.
+        match DatasourcePool::new_read_only(ds, loaded.len() * 2) {
+            Ok(pool) => {
+                for (_, name, collector) in loaded {
+                    out.push(ExtraCollector {
+                        name: format!("plugin:{name}"),
+                        collector: Box::new(collector),
+                        cache_ttl: None,
+                        pool: Some(pool.clone()),
+                    });
+                }
+            }
+            Err(e) => {
+                for (i, _, _) in loaded {
+                    let st = &mut report[i];
+                    st.error = Some(PluginLoadError {
+                        kind: PluginErrorKind::ConstructorError,
+                        datasource: ds.name.clone(),
+                        path: st.path.clone(),
+                        message: format!("cannot create the read-only pool for plugins: {e}"),
+                    });
+                    st.metrics = 0;
+                }
+            }
         }
     }
     let entries = report.iter().map(|s| (s.plugin.clone(), s.loaded())).collect();

@@ -382,10 +382,10 @@ fn slow_plugin_is_cut_at_the_deadline_alone() {
 }
 
 #[test]
-fn plugin_sql_runs_on_a_read_only_connection() {
+fn plugin_sql_is_proven_read_only() {
     // `WITH d AS (DELETE … WHERE JOB_ID < 0) SELECT …` passes the first-keyword check (and
-    // would delete nothing, so a regression cannot damage the shared fixture); PostgreSQL's
-    // read-only transaction refuses it.
+    // would delete nothing, so a regression cannot damage the shared fixture); the SQL proof
+    // refuses it, and behind it the read-only connection would.
     let extra = format!("{}{}", faulty("sneaky-write"), plugin(&lib("site_plugin"), FINE));
     let body = fixture_ds(Engine::Postgres, "ro", "primary", &extra);
     let e = Exporter::start("plugins-readonly", &body);
@@ -407,7 +407,7 @@ fn plugin_sql_runs_on_a_read_only_connection() {
         );
     }
     let logs = e.output();
-    assert!(logs.contains("read-only transaction"), "{logs}");
+    assert!(logs.contains("plugin faulty failed: not a single read-only query"), "{logs}");
 }
 
 /// The other extension path: a binary that links the built-ins plus its own collector.

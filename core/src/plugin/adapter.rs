@@ -69,11 +69,12 @@ fn skip_blanks(mut s: &str) -> &str {
     }
 }
 
-/// The host's read-only rule for plugin SQL: one statement whose first keyword is `SELECT`
-/// or `WITH`. A simple first-keyword check, and only the second line of defence (a `;`
-/// inside a string literal is refused too): the first is the datasource's read-only pool
-/// the plugin's queries run on (`DatasourcePool::new_read_only`), and a database user
-/// with read-only grants is the operator's own.
+/// The host's quick read-only rule for plugin SQL: one statement whose first keyword is
+/// `SELECT` or `WITH` (a `;` inside a string literal is refused too). It only gives the
+/// clearest message for the common mistake; behind it stand the custom metrics' SQL proof
+/// ([`dmexp_config::check_read_only_query`], a parser) and the datasource's read-only pool
+/// the plugin's queries run on (`DatasourcePool::new_read_only`). A database user with
+/// read-only grants is the operator's own line.
 pub(crate) fn check_read_only(sql: &str) -> Result<(), String> {
     let body = sql.trim_end().trim_end_matches(';');
     let start = skip_blanks(body);
@@ -104,6 +105,11 @@ pub(crate) fn host_query(
         ));
     };
     check_read_only(sql).map_err(|e| (DM_INVALID_ARGUMENT, e))?;
+    // The custom metrics' SQL proof (a parser): exactly one statement, no data change
+    // anywhere in it (also `WITH … DELETE`, DML in subqueries).
+    let sql = dmexp_config::check_read_only_query(sql)
+        .map_err(|e| (DM_INVALID_ARGUMENT, format!("not a single read-only query: {e}")))?;
+    let sql = sql.as_str();
     let cap = if max_rows == 0 { DM_DEFAULT_MAX_ROWS } else { max_rows.min(DM_MAX_ROWS) };
     let timeout = (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms));
     match ctx.query_with(sql, timeout, Some(cap)) {

@@ -157,6 +157,8 @@ impl Exporter {
             kept = new.reused().len(),
             "Configuration reloaded."
         );
+        // Plugins of the new configuration: problems in one block, as at startup.
+        crate::plugin::LoadReport::for_config(&config).log();
         Ok(())
     }
 }

@@ -14,6 +14,8 @@
 //! Policies (read-only SQL, row caps, logging, validation) live in
 //! [`adapter`](super::adapter); this module only marshals.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use std::collections::HashMap;
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

@@ -12,7 +12,7 @@ use dmexp_core::collector::{
     BuildError, CollectContext, CollectError, Collector, CollectorDescriptor, Family, MetricDef,
     MetricSpec, Sample,
 };
-use dmexp_core::dbtime::{self, DbClock};
+use dmexp_core::dbtime::DbClock;
 use dmexp_core::query::{cell, Rows};
 
 /// Error events, newest first, with the database clock.
@@ -34,25 +34,6 @@ pub const METRICS: &[MetricDef] = &[MetricDef::gauge(
 )
 .with_labels(&["pid", "level", "log_time", "txt"])];
 
-/// A timestamp cell as `YYYY-MM-DD HH:MM:SS` (the same text on every engine and driver).
-fn time_label(text: &str) -> String {
-    match dbtime::parse(text) {
-        Some(ts) => {
-            let w = ts.wall;
-            format!(
-                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-                w.year(),
-                u8::from(w.month()),
-                w.day(),
-                w.hour(),
-                w.minute(),
-                w.second()
-            )
-        }
-        None => text.trim().to_owned(),
-    }
-}
-
 /// Maps the result of [`SQL`] to samples: rows whose LOG_TIME is at most [`WINDOW_SECS`]
 /// before the row's `CURRENT_TIMESTAMP` (later times count too, as upstream's
 /// `LOG_TIME >= SYSDATE - 5 min`). Rows with an unreadable LOG_TIME or clock are skipped;
@@ -69,8 +50,12 @@ pub fn map_rows(rows: &Rows) -> Vec<Sample> {
             continue;
         }
         let text = |i| cell(row, i).map(str::trim).unwrap_or_default().to_owned();
-        let labels =
-            vec![text(1), text(2), time_label(time), cell(row, 3).unwrap_or_default().to_owned()];
+        let labels = vec![
+            text(1),
+            text(2),
+            crate::timefmt::wall_label(time),
+            cell(row, 3).unwrap_or_default().to_owned(),
+        ];
         if out.iter().any(|s| s.labels == labels) {
             continue;
         }

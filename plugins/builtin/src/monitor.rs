@@ -10,7 +10,6 @@ use dmexp_core::collector::{
     BuildError, CollectContext, CollectError, Collector, CollectorDescriptor, Family, MetricDef,
     MetricSpec, Sample,
 };
-use dmexp_core::dbtime;
 use dmexp_core::query::{cell, cell_f64, Rows};
 
 /// The monitors connected to this instance, one row each.
@@ -30,27 +29,6 @@ pub const METRICS: &[MetricDef] =
         "mon_version",
     ])];
 
-/// A timestamp cell as `YYYY-MM-DD HH:MM:SS` (the same text on every engine and driver);
-/// text that is not a timestamp is kept as it is, NULL becomes `""`.
-fn time_label(text: Option<&str>) -> String {
-    let Some(text) = text else { return String::new() };
-    match dbtime::parse(text) {
-        Some(ts) => {
-            let w = ts.wall;
-            format!(
-                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-                w.year(),
-                u8::from(w.month()),
-                w.day(),
-                w.hour(),
-                w.minute(),
-                w.second()
-            )
-        }
-        None => text.trim().to_owned(),
-    }
-}
-
 /// Maps the result of [`SQL`] to samples: one per monitor, value MID. A row whose MID is
 /// NULL or not a number is skipped (upstream exported 0); NULL labels are `""`; a row whose
 /// labels repeat an earlier row's is dropped (one series per label set).
@@ -59,7 +37,13 @@ pub fn map_rows(rows: &Rows) -> Vec<Sample> {
     for row in &rows.rows {
         let Some(mid) = cell_f64(row, 5) else { continue };
         let text = |i| cell(row, i).map(str::trim).unwrap_or_default().to_owned();
-        let labels = vec![time_label(cell(row, 0)), text(1), text(2), text(3), text(4)];
+        let labels = vec![
+            cell(row, 0).map(crate::timefmt::wall_label).unwrap_or_default(),
+            text(1),
+            text(2),
+            text(3),
+            text(4),
+        ];
         if out.iter().any(|s| s.labels == labels) {
             continue;
         }

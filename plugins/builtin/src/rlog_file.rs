@@ -9,7 +9,6 @@ use dmexp_core::collector::{
     BuildError, CollectContext, CollectError, Collector, CollectorDescriptor, Family, MetricDef,
     MetricSpec, Sample,
 };
-use dmexp_core::dbtime;
 use dmexp_core::query::{cell, cell_f64, Rows};
 
 /// One row per redo log file.
@@ -21,25 +20,6 @@ pub const METRICS: &[MetricDef] =
     &[MetricDef::gauge("dmdbms_rlog_file_size_bytes", "Redo log file sizes from V$RLOGFILE")
         .with_labels(&["file_id", "path", "create_time"])];
 
-/// `YYYY-MM-DD HH:MM:SS` of a stored time; text that is not a time is kept as it is.
-pub fn format_time(text: &str) -> String {
-    match dbtime::parse(text) {
-        Some(t) => {
-            let w = t.wall;
-            format!(
-                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-                w.year(),
-                u8::from(w.month()),
-                w.day(),
-                w.hour(),
-                w.minute(),
-                w.second()
-            )
-        }
-        None => text.trim().to_owned(),
-    }
-}
-
 /// Maps the result of [`SQL`] to samples.
 pub fn map_rows(rows: &Rows) -> Vec<Sample> {
     rows.rows
@@ -49,7 +29,7 @@ pub fn map_rows(rows: &Rows) -> Vec<Sample> {
             let labels = vec![
                 cell(row, 0).map(str::trim).unwrap_or("").to_owned(),
                 cell(row, 1).unwrap_or("").to_owned(),
-                cell(row, 2).map(format_time).unwrap_or_default(),
+                cell(row, 2).map(crate::timefmt::wall_label).unwrap_or_default(),
             ];
             Some(Sample::with_labels(0, labels, size))
         })
@@ -140,7 +120,7 @@ mod tests {
 
     #[test]
     fn time_format_keeps_wall_clock() {
-        assert_eq!(format_time("2022-06-01 09:00:00 +08:00"), "2022-06-01 09:00:00");
-        assert_eq!(format_time("2022-06-01"), "2022-06-01 00:00:00");
+        assert_eq!(crate::timefmt::wall_label("2022-06-01 09:00:00 +08:00"), "2022-06-01 09:00:00");
+        assert_eq!(crate::timefmt::wall_label("2022-06-01"), "2022-06-01 00:00:00");
     }
 }

@@ -16,6 +16,12 @@ pub(crate) fn wall_text(text: &str) -> Option<String> {
     Some(ymd_hms(w.year(), w.month() as u8, w.day(), w.hour(), w.minute(), w.second()))
 }
 
+/// A timestamp for a label: `YYYY-MM-DD HH:MM:SS` (the same text on every engine and
+/// driver); text that is not a timestamp is kept as it is (trimmed).
+pub(crate) fn wall_label(text: &str) -> String {
+    wall_text(text).unwrap_or_else(|| text.trim().to_owned())
+}
+
 /// A stored date or timestamp as `YYYY-MM-DD`, or `None` when it does not parse.
 pub(crate) fn date_text(text: &str) -> Option<String> {
     let w = dbtime::parse(text)?.wall;

@@ -40,12 +40,11 @@ use dmexp_config::{
 };
 
 use crate::collector::{
-    columns_probe_sql, is_plain_identifier, registered, view_probe_sql, CollectContext,
-    CollectError, Collector, MetricKind, MetricSpec, Sample,
+    registered, CollectContext, CollectError, Collector, MetricKind, MetricSpec, Sample,
 };
 use crate::metrics::{DescFactory, FamilySet};
-use crate::pool::{DatasourcePool, PoolGuard};
-use crate::query::{QueryError, Rows};
+use crate::pool::DatasourcePool;
+use crate::query::Rows;
 
 /// A collector that is not a built-in: custom metrics (and plugins).
 pub struct ExtraCollector {
@@ -573,7 +572,7 @@ async fn dry_run_one(
     let config = ds.clone();
     let until = Instant::now() + timeout + Duration::from_secs(1);
     let task = tokio::task::spawn_blocking(move || {
-        let mut ctx = DryRunContext { guard, config, until };
+        let mut ctx = crate::runtime::BlockingContext::new(guard, config, until);
         let r = collector.run(&mut ctx);
         (collector, r)
     });
@@ -598,57 +597,6 @@ async fn dry_run_one(
         ));
     }
     Ok((set.encode(), notes))
-}
-
-/// The [`CollectContext`] of a dry run: one read-only connection.
-struct DryRunContext {
-    guard: PoolGuard,
-    config: DatasourceConfig,
-    until: Instant,
-}
-
-impl DryRunContext {
-    fn secs(&self, timeout: Duration) -> usize {
-        usize::try_from(timeout.as_secs_f64().ceil() as u64).unwrap_or(300).max(1)
-    }
-}
-
-impl CollectContext for DryRunContext {
-    fn query_with(
-        &mut self,
-        sql: &str,
-        timeout: Option<Duration>,
-        max_rows: Option<usize>,
-    ) -> Result<Rows, QueryError> {
-        let t = timeout.unwrap_or(self.config.query_timeout);
-        let secs = self.secs(t);
-        self.guard.query(sql, Some(secs), max_rows)
-    }
-
-    fn datasource(&self) -> &DatasourceConfig {
-        &self.config
-    }
-
-    fn remaining(&self) -> Duration {
-        self.until.saturating_duration_since(Instant::now())
-    }
-
-    fn has_view(&mut self, view: &str) -> Result<bool, QueryError> {
-        if !is_plain_identifier(view) {
-            return Ok(false);
-        }
-        let secs = self.secs(self.config.query_timeout);
-        self.guard.probe(&format!("view:{view}"), &view_probe_sql(view), Some(secs))
-    }
-
-    fn has_columns(&mut self, view: &str, columns: &[&str]) -> Result<bool, QueryError> {
-        if !is_plain_identifier(view) || !columns.iter().all(|c| is_plain_identifier(c)) {
-            return Ok(false);
-        }
-        let secs = self.secs(self.config.query_timeout);
-        let key = format!("cols:{view}:{}", columns.join(","));
-        self.guard.probe(&key, &columns_probe_sql(view, columns), Some(secs))
-    }
 }
 
 #[cfg(test)]

@@ -911,14 +911,20 @@ async fn run_collector_uncached(
     out
 }
 
-/// The [`CollectContext`] given to collectors: one pooled connection for the collector.
-struct BlockingContext {
+/// The [`CollectContext`] given to collectors: one pooled connection for the collector,
+/// every query bounded by the collector's deadline (`until`) and the query timeout.
+pub(crate) struct BlockingContext {
     guard: PoolGuard,
     config: DatasourceConfig,
     until: Instant,
 }
 
 impl BlockingContext {
+    /// A context over `guard` for a collector that must finish by `until`.
+    pub(crate) fn new(guard: PoolGuard, config: DatasourceConfig, until: Instant) -> Self {
+        BlockingContext { guard, config, until }
+    }
+
     fn timeout_secs(&self) -> usize {
         let t = self.remaining().min(self.config.query_timeout);
         usize::try_from(t.as_secs_f64().ceil() as u64).unwrap_or(300).max(1)

@@ -138,3 +138,23 @@ fn a_datasource_hanging_at_login_delays_nothing_else() {
     assert_eq!(value(&text, "dmdb_up{datasource=\"hang\"}"), Some(0.0), "{text}");
     assert!(started.elapsed() < Duration::from_secs(25), "scrape bounded by the login timeout");
 }
+
+#[test]
+fn load_status_of_custom_metrics_shows_while_the_datasource_is_down() {
+    let file = crate::common::root().join("config/examples/custom_metrics_test.toml");
+    let body = format!(
+        "[[datasource]]\nname = \"down\"\nodbcConnectionString = \"{DOWN_CS}\"\n\
+         customMetricsFile = \"{}\"\n",
+        file.display()
+    );
+    let exp = Exporter::start("avail-down-status", &body);
+    let text = exp.metrics();
+    assert_eq!(value(&text, "dmdb_up{datasource=\"down\"}"), Some(0.0), "{text}");
+    assert_eq!(
+        value(&text, "dameng_exporter_custom_metrics_load_success{datasource=\"down\"}"),
+        Some(1.0),
+        "{text}"
+    );
+    // Nothing that needs the database.
+    assert!(!text.lines().any(|l| l.starts_with("dmdbms_")), "{text}");
+}

@@ -296,4 +296,10 @@ pub trait Collector: Send + Sync {
         ctx: &mut dyn CollectContext,
         out: &mut Vec<Sample>,
     ) -> Result<(), CollectError>;
+    /// False for collectors that report exporter-side state (the load status of a custom
+    /// metrics file or a plugin) and run no SQL: they get no connection and run even while
+    /// the datasource is down. Their context's `query` fails.
+    fn needs_connection(&self) -> bool {
+        true
+    }
 }

@@ -178,6 +178,10 @@ struct FileCollector {
 }
 
 impl Collector for FileCollector {
+    fn needs_connection(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &str {
         FILE_COLLECTOR
     }

@@ -692,6 +692,14 @@ impl DatasourceResult {
         let t = &self.ds.self_templates;
         set.add(&t.up, &[], if self.up { 1.0 } else { 0.0 });
         if !self.up {
+            // Only exporter-side state (plugin and custom metrics load status) while down.
+            for c in &self.collectors {
+                for s in c.samples.iter() {
+                    if let Some(tpl) = c.templates.get(s.metric) {
+                        set.add(tpl, &s.labels, s.value);
+                    }
+                }
+            }
             return;
         }
         for c in &self.collectors {
@@ -769,11 +777,22 @@ async fn scrape_datasource(
         let _ = tokio::time::timeout(wait, rx.wait_for(|done| *done)).await;
     }
     if ds.pool.is_none() || !ds.health.should_scrape() {
+        // Down: only the collectors that report exporter-side state (plugin and custom
+        // metrics load status) still run.
+        for c in ds.collectors.iter().filter(|c| !c.collector.needs_connection()) {
+            if filter.allows(&c.name) {
+                result.collectors.push(run_offline(
+                    ds,
+                    c,
+                    Instant::now() + per_collector_budget(ds),
+                ));
+            }
+        }
         result.duration = started.elapsed();
         return result;
     }
     // Per collector: the query timeout plus the time to get a connection, within the deadline.
-    let per_collector = ds.config.query_timeout * 2;
+    let per_collector = per_collector_budget(ds);
     let futures = ds.collectors.iter().filter(|c| filter.allows(&c.name)).map(|c| {
         let ds = Arc::clone(ds);
         let span = tracing::debug_span!(parent: &span, "collect", collector = %c.name);
@@ -833,6 +852,61 @@ async fn run_collector(
     out
 }
 
+/// Per collector: the query timeout plus the time to get a connection (within the deadline).
+fn per_collector_budget(ds: &DatasourceRuntime) -> Duration {
+    ds.config.query_timeout * 2
+}
+
+/// Runs a collector that needs no connection, on the calling task (it does no I/O).
+fn run_offline(ds: &DatasourceRuntime, c: &CollectorRuntime, until: Instant) -> CollectorResult {
+    let started = Instant::now();
+    let mut ctx = OfflineContext { config: &ds.config, until };
+    let mut samples = Vec::new();
+    let success = match c.collector.collect(&mut ctx, &mut samples) {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::warn!(datasource = %ds.config.name, collector = %c.name, error = %error, "Collector failed.");
+            false
+        }
+    };
+    CollectorResult {
+        name: c.name.clone(),
+        templates: Arc::clone(&c.templates),
+        samples: Arc::new(samples),
+        success,
+        duration: started.elapsed(),
+    }
+}
+
+/// The context of a collector that needs no connection.
+struct OfflineContext<'a> {
+    config: &'a DatasourceConfig,
+    until: Instant,
+}
+
+impl CollectContext for OfflineContext<'_> {
+    fn query_with(
+        &mut self,
+        _: &str,
+        _: Option<Duration>,
+        _: Option<usize>,
+    ) -> Result<Rows, QueryError> {
+        Err(QueryError::Connection("this collector runs without a connection".into()))
+    }
+    fn datasource(&self) -> &DatasourceConfig {
+        self.config
+    }
+    fn remaining(&self) -> Duration {
+        self.until.saturating_duration_since(Instant::now())
+    }
+    fn has_view(&mut self, _: &str) -> Result<bool, QueryError> {
+        Ok(false)
+    }
+    fn has_columns(&mut self, _: &str, _: &[&str]) -> Result<bool, QueryError> {
+        Ok(false)
+    }
+}
+
 async fn run_collector_uncached(
     ds: &Arc<DatasourceRuntime>,
     c: &CollectorRuntime,
@@ -840,6 +914,9 @@ async fn run_collector_uncached(
     started: Instant,
     mut out: CollectorResult,
 ) -> CollectorResult {
+    if !c.collector.needs_connection() {
+        return run_offline(ds, c, until);
+    }
     if ds.pool.is_none() {
         return out;
     }

@@ -290,6 +290,10 @@ impl LoadedCollector {
 }
 
 impl Collector for LoadedCollector {
+    fn needs_connection(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &str {
         LOADED_COLLECTOR
     }

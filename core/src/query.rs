@@ -1,10 +1,11 @@
 //! Running one query over an ODBC connection and reading every cell as text.
 //!
-//! Results are small (monitoring views), so rows are fetched one by one with `SQLGetData`
-//! into text, and NULL becomes `None`. Built-in SQL maps result columns by position, since
+//! Results are small (monitoring views): rows are fetched in blocks into bound text buffers
+//! (row by row with `SQLGetData` when a value does not fit), and NULL becomes `None`. Built-in SQL maps result columns by position, since
 //! name case differs between engines (DESIGN.md §7); custom metrics map them by name, so the
 //! names are returned too, lower-cased (upstream's rule for custom metrics).
 
+use odbc_api::buffers::TextRowSet;
 use odbc_api::handles::{slice_to_cow_utf8, AsStatementRef, Statement};
 use odbc_api::{Connection, Cursor, ResultSetMetadata};
 
@@ -149,8 +150,86 @@ fn column_names(cursor: &mut impl AsStatementRef, ncols: u16) -> Vec<String> {
         .collect()
 }
 
+/// Text buffer per cell for block fetches; a longer value makes the query run again on the
+/// row-by-row path (monitoring values are short: numbers, names, states, paths).
+const MAX_CELL_BYTES: usize = 512;
+/// Upper bound of one block-fetch buffer (all columns × rows), so that it stays a small
+/// heap allocation instead of a fresh mapping per query.
+const MAX_BLOCK_BYTES: usize = 64 * 1024;
+/// Rows per block fetch at most.
+const MAX_BATCH_ROWS: usize = 256;
+
 /// Runs `sql` and reads at most `max_rows` rows (`None`: all rows) as text.
+///
+/// Rows are fetched in blocks (`SQLFetch` into bound text column buffers of
+/// [`MAX_CELL_BYTES`] per cell) instead of one `SQLGetData` call per cell. When a value does
+/// not fit, the query runs again and is read row by row, so no value is ever cut.
 pub fn run_query(
+    conn: &Connection<'_>,
+    sql: &str,
+    timeout_secs: Option<usize>,
+    max_rows: Option<usize>,
+) -> Result<Rows, QueryError> {
+    let cursor = conn.execute(sql, (), timeout_secs).map_err(|e| classify(&e))?;
+    let mut cursor = cursor.ok_or(QueryError::NoResultSet)?;
+    let ncols = cursor.num_result_cols().map_err(|e| classify(&e))?;
+    let ncols = u16::try_from(ncols.max(0)).unwrap_or(u16::MAX);
+    let columns = column_names(&mut cursor, ncols);
+    match fetch_blocks(cursor, ncols, max_rows)? {
+        Some((rows, truncated)) => Ok(Rows { rows, truncated, columns }),
+        None => {
+            tracing::debug!(sql, "A value did not fit the block buffer; reading row by row.");
+            run_query_rowwise(conn, sql, timeout_secs, max_rows)
+        }
+    }
+}
+
+/// Cells of one block fetch: `None` when a value was cut or the driver refused the block
+/// cursor (the caller reads row by row).
+type Fetched = Option<(Vec<Vec<Option<String>>>, bool)>;
+
+fn fetch_blocks(
+    cursor: impl Cursor,
+    ncols: u16,
+    max_rows: Option<usize>,
+) -> Result<Fetched, QueryError> {
+    // Fixed cell buffers: asking the driver for column sizes (SQLColAttribute) makes
+    // psqlODBC parse the statement and cache catalog lookups per connection — more memory
+    // and round trips than the fetch itself (BENCHMARKS.md). A longer value is read again
+    // row by row.
+    let sizes = vec![MAX_CELL_BYTES; usize::from(ncols)];
+    let row_bytes: usize = sizes.iter().map(|s| s + 1).sum::<usize>().max(1);
+    // One row more than the cap tells whether the cap cut the result.
+    let wanted = max_rows.map_or(MAX_BATCH_ROWS, |m| m.saturating_add(1));
+    let batch = (MAX_BLOCK_BYTES / row_bytes).clamp(1, MAX_BATCH_ROWS).min(wanted.max(1));
+    let buffer =
+        TextRowSet::from_max_str_lens(batch, sizes.iter().copied()).map_err(|e| classify(&e))?;
+    // A driver that refuses a block cursor (row array size > 1) is read row by row.
+    let Ok(mut block) = cursor.bind_buffer(buffer) else { return Ok(None) };
+    let mut rows: Vec<Vec<Option<String>>> = Vec::new();
+    loop {
+        let batch = match block.fetch_with_truncation_check(true) {
+            Ok(Some(b)) => b,
+            Ok(None) => break,
+            Err(odbc_api::Error::TooLargeValueForBuffer { .. }) => return Ok(None),
+            Err(e) => return Err(classify(&e)),
+        };
+        for r in 0..batch.num_rows() {
+            if max_rows.is_some_and(|m| rows.len() >= m) {
+                return Ok(Some((rows, true)));
+            }
+            rows.push(
+                (0..batch.num_cols())
+                    .map(|c| batch.at(c, r).map(|v| String::from_utf8_lossy(v).into_owned()))
+                    .collect(),
+            );
+        }
+    }
+    Ok(Some((rows, false)))
+}
+
+/// Runs `sql` and reads every cell with `SQLGetData` (no length limit).
+fn run_query_rowwise(
     conn: &Connection<'_>,
     sql: &str,
     timeout_secs: Option<usize>,

@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# Benchmark harness: this exporter vs. the ODBC floor and two peer exporters, on the same
+# PostgreSQL databases and the same SQL (bench/README.md, BENCHMARKS.md).
+#
+#   bench/run.sh [--quick] [--n 1,3,10,50,200] [--soak [SCRAPES]] [--no-soak] [--no-peers]
+#                [--no-install] [--out DIR] [--] [bench.py options...]
+#
+#   --quick      a smoke run: few scrapes, short budgets, no soak; numbers are not meaningful
+#   --n LIST     datasource counts for the CPU-bound setting (default 1,3,10,50,200; the
+#                latency-bound setting uses 1,3,10,50 ∩ LIST, SQLite 1,3,10 ∩ LIST)
+#   --soak [K]   K scrapes (default 10000) against 10 datasources, sampling RSS and
+#                connections (on by default in a full run, off with --quick)
+#   --no-peers   skip prometheus-sql-exporter and query-exporter
+#   --no-install do not apt-get/pip anything; peers missing are skipped
+#   --release / --debug  which build to measure (default: release; --quick uses the debug
+#                build that `cargo test --all-targets` already made, unless --release)
+#   --out DIR    results (results.csv, soak.csv, *.png); default bench/results
+#
+# Everything runs on loopback. PostgreSQL: a private cluster on 127.0.0.1:$BENCH_PG_PORT
+# (default 55432; data in /var/tmp/dmexp-bench-pg, trust authentication, fsync off,
+# max_connections 2000), so the benchmark neither disturbs nor is limited by the test
+# cluster on 5432. Its databases: bench_template (tests/fixtures primary), bench_ds_<i>
+# (copies), bench_slow_template / bench_slow_<i> (every table behind a view that sleeps
+# 20 ms per query). Stop it with: bench/run.sh --stop-pg
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+
+QUICK=0 NS=1,3,10,50,200 SOAK=default PEERS=1 INSTALL=1 OUT=$ROOT/bench/results STOP_PG=0
+PROFILE=default
+EXTRA=()
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --quick) QUICK=1 ;;
+        --n) NS=$2; shift ;;
+        --soak)
+            if [[ ${2:-} =~ ^[0-9]+$ ]]; then SOAK=$2; shift; else SOAK=10000; fi ;;
+        --no-soak) SOAK=0 ;;
+        --no-peers) PEERS=0 ;;
+        --no-install) INSTALL=0 ;;
+        --out) OUT=$2; shift ;;
+        --stop-pg) STOP_PG=1 ;;
+        --release) PROFILE=release ;;
+        --debug) PROFILE=debug ;;
+        --) shift; EXTRA=("$@"); break ;;
+        -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "bench: unknown option $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+if [[ $PROFILE == default ]]; then
+    if [[ $QUICK == 1 ]]; then PROFILE=debug; else PROFILE=release; fi
+fi
+if [[ $SOAK == default ]]; then
+    if [[ $QUICK == 1 ]]; then SOAK=0; else SOAK=10000; fi
+fi
+
+PG_PORT=${BENCH_PG_PORT:-55432}
+PG_DATA=${BENCH_PG_DATA:-/var/tmp/dmexp-bench-pg}
+WORK=$ROOT/target/bench
+mkdir -p "$WORK" "$OUT"
+
+say() { echo "bench: $*" >&2; }
+as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo -n "$@"; fi; }
+as_postgres() {
+    (cd / && if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else sudo -n -u postgres "$@"; fi)
+}
+
+pg_bin() {
+    local v
+    # shellcheck disable=SC2012  # directory names are PostgreSQL versions
+    v=$(ls /usr/lib/postgresql 2>/dev/null | sort -V | tail -n 1)
+    [[ -n $v ]] || { say "PostgreSQL server binaries not found (Debian package postgresql)"; exit 1; }
+    echo "/usr/lib/postgresql/$v/bin"
+}
+
+if [[ $STOP_PG == 1 ]]; then
+    as_postgres "$(pg_bin)/pg_ctl" -D "$PG_DATA" -m fast stop || true
+    exit 0
+fi
+
+# ---- 1. what the harness needs (idempotent; a peer that cannot be installed is skipped)
+if [[ $INSTALL == 1 ]]; then
+    apt_need=()
+    command -v psql >/dev/null 2>&1 || apt_need+=(postgresql postgresql-client)
+    odbcinst -q -d -n 'PostgreSQL Unicode' >/dev/null 2>&1 || apt_need+=(odbc-postgresql unixodbc)
+    odbcinst -q -d -n SQLite3 >/dev/null 2>&1 || apt_need+=(libsqliteodbc sqlite3)
+    if [[ $PEERS == 1 ]] && [[ ! -x /usr/bin/prometheus-sql-exporter ]]; then
+        apt_need+=(prometheus-sql-exporter)
+    fi
+    if [[ $QUICK == 0 ]] && ! /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
+        apt_need+=(python3-matplotlib)
+    fi
+    if [[ ${#apt_need[@]} -gt 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        say "apt-get install ${apt_need[*]}"
+        if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${apt_need[@]}" \
+            >"$WORK/apt.log" 2>&1; then
+            as_root apt-get update -q >>"$WORK/apt.log" 2>&1 || true
+            as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${apt_need[@]}" \
+                >>"$WORK/apt.log" 2>&1 || say "apt-get failed (see $WORK/apt.log); continuing"
+        fi
+    fi
+fi
+
+SQL_EXPORTER=""
+if [[ $PEERS == 1 && -x /usr/bin/prometheus-sql-exporter ]]; then
+    SQL_EXPORTER=/usr/bin/prometheus-sql-exporter
+elif [[ $PEERS == 1 ]]; then
+    say "SKIP prometheus-sql-exporter: not installed (Debian package prometheus-sql-exporter)"
+fi
+
+QE=""
+QE_VENV=$WORK/venv-query-exporter
+if [[ $PEERS == 1 ]]; then
+    py312=""
+    for cand in "${BENCH_PYTHON:-}" "$HOME/.pyenv/versions/3.12.1/bin/python3" python3.13 python3.12 python3; do
+        [[ -n $cand ]] || continue
+        if command -v "$cand" >/dev/null 2>&1 &&
+            "$cand" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null; then
+            py312=$(command -v "$cand"); break
+        fi
+    done
+    if [[ -x $QE_VENV/bin/query-exporter ]] && "$QE_VENV/bin/python" -c "import psycopg" 2>/dev/null; then
+        QE=$QE_VENV/bin/query-exporter
+    elif [[ -z $py312 ]]; then
+        say "SKIP query-exporter: it needs Python >= 3.12 and none was found (set BENCH_PYTHON)"
+    elif [[ $INSTALL == 1 ]]; then
+        say "creating $QE_VENV with $py312 (pip install query-exporter==5.2.* psycopg[binary])"
+        if "$py312" -m venv "$QE_VENV" >"$WORK/pip.log" 2>&1 &&
+            "$QE_VENV/bin/pip" install -q 'query-exporter==5.2.*' 'psycopg[binary]' >>"$WORK/pip.log" 2>&1; then
+            QE=$QE_VENV/bin/query-exporter
+        else
+            say "SKIP query-exporter: pip install failed (see $WORK/pip.log)"
+            rm -rf "$QE_VENV"
+        fi
+    fi
+fi
+
+# ---- 2. the private PostgreSQL cluster
+BIN=$(pg_bin)
+if ! "$BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; then
+    if [[ ! -f $PG_DATA/PG_VERSION ]]; then
+        say "initdb $PG_DATA"
+        as_root mkdir -p "$PG_DATA"
+        as_root chown postgres: "$PG_DATA"
+        as_postgres "$BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
+    fi
+    say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+    as_postgres "$BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/server.log" -w -t 60 start -o \
+        "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories=$PG_DATA \
+         -c max_connections=2000 -c shared_buffers=256MB -c fsync=off -c synchronous_commit=off \
+         -c full_page_writes=off -c max_locks_per_transaction=128 -c log_min_messages=warning" \
+        >/dev/null
+fi
+
+# ---- 3. binaries
+if ! command -v cargo >/dev/null 2>&1 && [[ -x $HOME/.cargo/bin/cargo ]]; then
+    PATH=$HOME/.cargo/bin:$PATH
+fi
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+if [[ $PROFILE == release ]]; then
+    say "cargo build --release (exporter, bench_floor)"
+    cargo build --release --quiet -p dameng_exporter --bin dameng_exporter
+    cargo build --release --quiet -p dmexp-core --example bench_floor
+    BUILD=$TARGET/release
+else
+    say "cargo build (debug: exporter, bench_floor; numbers from a debug build mean nothing)"
+    # The same feature set as `cargo test --workspace --all-targets`: nothing to rebuild
+    # after the tests ran.
+    cargo build --quiet --workspace --bins --examples
+    BUILD=$TARGET/debug
+fi
+
+# ---- 4. measure
+say "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg)"
+args=(--exporter "$BUILD/dameng_exporter" --floor "$BUILD/examples/bench_floor"
+      --sql-exporter "$SQL_EXPORTER" --query-exporter "$QE" --pg-port "$PG_PORT"
+      --n "$NS" --soak "$SOAK" --out "$OUT" --work "$WORK/runs")
+[[ $QUICK == 1 ]] && args+=(--quick)
+{
+    echo "date: $(date -u +%FT%TZ)"
+    echo "host: $(uname -srm), $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+    echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+    echo "load before: $(cat /proc/loadavg)"
+    echo "exporter: $("$BUILD/dameng_exporter" --version 2>&1 | head -n1) ($PROFILE build), rustc $(rustc --version | cut -d' ' -f2)"
+    echo "postgresql: $("$BIN/postgres" --version | cut -d' ' -f3), psqlODBC $(dpkg-query -W -f='${Version}' odbc-postgresql 2>/dev/null || echo '?'), unixODBC $(dpkg-query -W -f='${Version}' unixodbc 2>/dev/null || echo '?')"
+    [[ -n $SQL_EXPORTER ]] && echo "prometheus-sql-exporter: $(dpkg-query -W -f='${Version}' prometheus-sql-exporter)"
+    [[ -n $QE ]] && echo "query-exporter: $("$QE" --version 2>&1 | head -n1), $("$QE_VENV/bin/python" --version)"
+    echo "args: ${args[*]} ${EXTRA[*]}"
+} >"$OUT/environment.txt"
+python3 "$ROOT/bench/bench.py" "${args[@]}" "${EXTRA[@]}"
+echo "load after: $(cat /proc/loadavg)" >>"$OUT/environment.txt"
+
+# ---- 5. plots
+if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
+    /usr/bin/python3 "$ROOT/bench/plot.py" "$OUT" || say "plotting failed"
+else
+    say "no matplotlib for /usr/bin/python3: no plots (apt-get install python3-matplotlib)"
+fi
+say "results in $OUT"

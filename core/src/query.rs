@@ -155,7 +155,7 @@ fn column_names(cursor: &mut impl AsStatementRef, ncols: u16) -> Vec<String> {
 const MAX_CELL_BYTES: usize = 512;
 /// Upper bound of one block-fetch buffer (all columns × rows), so that it stays a small
 /// heap allocation instead of a fresh mapping per query.
-const MAX_BLOCK_BYTES: usize = 64 * 1024;
+const MAX_BLOCK_BYTES: usize = 16 * 1024;
 /// Rows per block fetch at most.
 const MAX_BATCH_ROWS: usize = 256;
 

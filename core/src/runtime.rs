@@ -125,6 +125,9 @@ pub struct DatasourceRuntime {
     /// waits for it instead of opening connections of its own (one login attempt, not one
     /// per collector, against a datasource that may have a wrong password).
     first_check: Arc<tokio::sync::watch::Sender<bool>>,
+    /// The configuration again, shared with every collector's blocking context (a scrape
+    /// hands each collector this `Arc` instead of a deep copy of the configuration).
+    shared_config: Arc<DatasourceConfig>,
 }
 
 type SharedResult =
@@ -398,6 +401,7 @@ impl Runtime {
                 last_success: template(&factory, &LAST_SUCCESS, n, "self")?,
             },
             config: ds.clone(),
+            shared_config: Arc::new(ds.clone()),
             label,
             pool,
             health: previous
@@ -714,9 +718,9 @@ impl DatasourceResult {
                     ),
                 }
             }
-            let name = [c.name.clone()];
-            set.add(&t.success, &name, if c.success { 1.0 } else { 0.0 });
-            set.add(&t.duration, &name, c.duration.as_secs_f64());
+            let name = std::slice::from_ref(&c.name);
+            set.add(&t.success, name, if c.success { 1.0 } else { 0.0 });
+            set.add(&t.duration, name, c.duration.as_secs_f64());
         }
         set.add(&t.scrape, &[], self.duration.as_secs_f64());
         if let Some(ts) = *self.ds.last_success.lock().unwrap_or_else(|e| e.into_inner()) {
@@ -944,7 +948,7 @@ async fn run_collector_uncached(
         }
     };
     let collector = Arc::clone(&c.collector);
-    let config = ds.config.clone();
+    let config = Arc::clone(&ds.shared_config);
     let task = tokio::task::spawn_blocking(move || {
         let mut ctx = BlockingContext { guard, config, until };
         let mut samples = Vec::new();
@@ -992,14 +996,18 @@ async fn run_collector_uncached(
 /// every query bounded by the collector's deadline (`until`) and the query timeout.
 pub(crate) struct BlockingContext {
     guard: PoolGuard,
-    config: DatasourceConfig,
+    config: Arc<DatasourceConfig>,
     until: Instant,
 }
 
 impl BlockingContext {
     /// A context over `guard` for a collector that must finish by `until`.
-    pub(crate) fn new(guard: PoolGuard, config: DatasourceConfig, until: Instant) -> Self {
-        BlockingContext { guard, config, until }
+    pub(crate) fn new(
+        guard: PoolGuard,
+        config: impl Into<Arc<DatasourceConfig>>,
+        until: Instant,
+    ) -> Self {
+        BlockingContext { guard, config: config.into(), until }
     }
 
     fn timeout_secs(&self) -> usize {

@@ -101,10 +101,16 @@ fn reload_adds_removes_and_changes_datasources_without_a_failed_scrape() {
         assert!(start.elapsed() < Duration::from_secs(15), "SIGHUP reload not applied\n{text}");
         std::thread::sleep(Duration::from_millis(200));
     }
-    std::thread::sleep(Duration::from_millis(300));
+    // Let the scraper finish a few more scrapes on the final configuration (bounded wait,
+    // however slow the machine is).
+    let target = scrapes.load(Ordering::SeqCst) + 2;
+    let start = Instant::now();
+    while scrapes.load(Ordering::SeqCst) < target && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     stop.store(true, Ordering::SeqCst);
     scraper.join().expect("scraper");
-    assert!(scrapes.load(Ordering::SeqCst) > 5, "the scraper ran");
+    assert!(scrapes.load(Ordering::SeqCst) >= 2, "the scraper ran");
     assert_eq!(failures.load(Ordering::SeqCst), 0, "a scrape failed during reloads");
     let (_, page) = exp.get("/");
     assert!(page.contains("Last reload: successful"), "{page}");

@@ -23,8 +23,12 @@ mod families_b;
 /// Collector families, group C (monitor, statements, purge, checkpoint, buffer pool, DUAL,
 /// watcher, system info and events, error log, dictionary cache, host processes).
 mod families_c;
+/// Golden exposition of one fixture instance.
+mod golden;
 /// Faults on PostgreSQL: slow views, killed connections; cancellation and recovery.
 mod isolation;
+/// Operations: hot reload, /probe and filters, the scrape deadline, shared collection.
+mod operations;
 /// Site plugins: the example per datasource, the C plugin, every load-failure kind, panics and
 /// overruns contained, permissions, one load per library, the compiled-in extension path.
 mod plugins;
@@ -37,7 +41,3 @@ mod scrape;
 mod secrets;
 /// Every built-in statement runs on both fixtures and follows the portable-SQL rules.
 mod sql_portability;
-/// Operations: hot reload, /probe and filters, the scrape deadline, shared collection.
-mod operations;
-/// Golden exposition of one fixture instance.
-mod golden;

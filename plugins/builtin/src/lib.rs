@@ -35,9 +35,9 @@ pub mod statement;
 pub mod system_event;
 pub mod system_info;
 pub mod tablespace;
+mod timefmt;
 pub mod user;
 pub mod version;
-mod timefmt;
 
 /// Forces the linker to keep this crate's inventory registrations. Call it once from the
 /// binary (or a test) that relies on the built-in collectors.

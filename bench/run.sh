@@ -15,6 +15,7 @@
 #   --release / --debug  which build to measure (default: release; --quick uses the debug
 #                build that `cargo test --all-targets` already made, unless --release)
 #   --out DIR    results (results.csv, soak.csv, *.png); default bench/results
+#   --stop-pg-after  stop the private cluster at the end if this run started it (CI)
 #
 # Everything runs on loopback. PostgreSQL: a private cluster on 127.0.0.1:$BENCH_PG_PORT
 # (default 55432; data in /var/tmp/dmexp-bench-pg, trust authentication, fsync off,
@@ -27,7 +28,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 
 QUICK=0 NS=1,3,10,50,200 SOAK=default PEERS=1 INSTALL=1 OUT=$ROOT/bench/results STOP_PG=0
-PROFILE=default
+PROFILE=default STOP_PG_AFTER=0 STARTED_PG=0
 EXTRA=()
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -40,6 +41,7 @@ while [[ $# -gt 0 ]]; do
         --no-install) INSTALL=0 ;;
         --out) OUT=$2; shift ;;
         --stop-pg) STOP_PG=1 ;;
+        --stop-pg-after) STOP_PG_AFTER=1 ;;
         --release) PROFILE=release ;;
         --debug) PROFILE=debug ;;
         --) shift; EXTRA=("$@"); break ;;
@@ -146,6 +148,7 @@ if ! "$BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; then
         as_postgres "$BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
     fi
     say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+    STARTED_PG=1
     as_postgres "$BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/server.log" -w -t 60 start -o \
         "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories=$PG_DATA \
          -c max_connections=2000 -c shared_buffers=256MB -c fsync=off -c synchronous_commit=off \
@@ -164,11 +167,16 @@ if [[ $PROFILE == release ]]; then
     cargo build --release --quiet -p dmexp-core --example bench_floor
     BUILD=$TARGET/release
 else
-    say "cargo build (debug: exporter, bench_floor; numbers from a debug build mean nothing)"
-    # The same feature set as `cargo test --workspace --all-targets`: nothing to rebuild
-    # after the tests ran.
-    cargo build --quiet --workspace --bins --examples
     BUILD=$TARGET/debug
+    if [[ -x $BUILD/dameng_exporter && -x $BUILD/examples/bench_floor ]]; then
+        # Right after `cargo test --workspace --all-targets` (CI) both are fresh; building
+        # them with `cargo build` would recompile much of the tree with other features.
+        say "using the debug builds in $BUILD (numbers from a debug build mean nothing)"
+    else
+        say "cargo build (debug: exporter, bench_floor; numbers from a debug build mean nothing)"
+        cargo build --quiet -p dameng_exporter --bin dameng_exporter
+        cargo build --quiet -p dmexp-core --example bench_floor
+    fi
 fi
 
 # ---- 4. measure
@@ -198,3 +206,6 @@ else
     say "no matplotlib for /usr/bin/python3: no plots (apt-get install python3-matplotlib)"
 fi
 say "results in $OUT"
+if [[ $STOP_PG_AFTER == 1 && $STARTED_PG == 1 ]]; then
+    as_postgres "$BIN/pg_ctl" -D "$PG_DATA" -m fast stop >/dev/null || true
+fi

@@ -607,7 +607,8 @@ fn postgres_sql_that_slips_past_the_parser_cannot_change_data() {
     let dir = scratch("custom-pg-ro-files");
     // Every request is a plain SELECT, so the parser lets it through; the read-only
     // connection must stop the writes. `reset` turns the session default off for the next
-    // transaction; the exporter re-applies read-only before every query.
+    // transaction; the exporter re-applies read-only before the next query (set_config is not a
+    // known side-effect-free function, see the next test).
     let file = write(
         &dir,
         "m.toml",
@@ -711,4 +712,123 @@ querytimeout = 1
     );
     assert_eq!(scalar(&conn, "SELECT is_called::text FROM ro_seq"), "false");
     assert_eq!(scalar(&conn, "SELECT COUNT(*) FROM ro_items WHERE id = 1"), "0");
+}
+
+/// The PostgreSQL re-assertion rule of the read-only pool (core/src/pool.rs): a query that
+/// calls only known built-ins runs without the extra `SET SESSION CHARACTERISTICS` round
+/// trip; one that may call any other function is re-asserted before it and taints the
+/// connection, so the next query is re-asserted too. The dry run uses one connection and runs
+/// the metrics in file order, so each step sees exactly what the previous one left.
+#[test]
+fn postgres_read_only_is_reasserted_only_after_queries_that_may_have_changed_it() {
+    let db = ScratchDb::create("taint");
+    let conn = odbc_connect(&db.cs());
+    for sql in [
+        "CREATE TABLE ro_items (id INTEGER)",
+        "CREATE FUNCTION ro_insert() RETURNS INTEGER LANGUAGE plpgsql AS $$ BEGIN INSERT INTO ro_items VALUES (1); RETURN 1; END $$",
+        // The documented limitation: the text check cannot see a function inside a view.
+        "CREATE VIEW ro_hidden AS SELECT set_config('default_transaction_read_only', 'off', false) AS v",
+    ] {
+        exec(&conn, sql);
+    }
+    let dir = scratch("custom-pg-taint-files");
+    let flag = "SELECT CASE WHEN current_setting('transaction_read_only') = 'on' THEN 1 ELSE 0 END AS on_flag";
+    let file = write(
+        &dir,
+        "m.toml",
+        &format!(
+            r#"
+[[metric]]
+context = "hidden"
+request = "SELECT COUNT(v) AS n FROM ro_hidden"
+metricsdesc = {{ n = "turns the default off, unseen by the text check" }}
+
+[[metric]]
+context = "after_hidden"
+request = "{flag}"
+metricsdesc = {{ on_flag = "f" }}
+
+[[metric]]
+context = "ins"
+request = "SELECT ro_insert() AS n"
+metricsdesc = {{ n = "n" }}
+
+[[metric]]
+context = "after_ins"
+request = "{flag}"
+metricsdesc = {{ on_flag = "f" }}
+
+[[metric]]
+context = "reset"
+request = "SELECT CASE WHEN set_config('default_transaction_read_only', 'off', false) = 'off' THEN 1 ELSE 0 END AS done"
+metricsdesc = {{ done = "d" }}
+
+[[metric]]
+context = "after_reset"
+request = "{flag}"
+metricsdesc = {{ on_flag = "f" }}
+
+[[metric]]
+context = "reset_again"
+request = "SELECT CASE WHEN set_config('default_transaction_read_only', 'off', false) = 'off' THEN 1 ELSE 0 END AS done"
+metricsdesc = {{ done = "d" }}
+
+[[metric]]
+context = "ins_after_reset"
+request = "SELECT ro_insert() AS n"
+metricsdesc = {{ n = "n" }}
+"#
+        ),
+    );
+    let body = format!(
+        "[[datasource]]\nname = \"scratch\"\nodbcConnectionString = \"{}\"\nregisterDatabaseMetrics = false\nqueryTimeout = 3\nmaxOpenConns = 1\n{}",
+        db.cs(),
+        file_key(&file)
+    );
+    let cfg = dir.join("cfg.toml");
+    std::fs::write(&cfg, &body).expect("write config");
+    let (code, out, err) = run_cli(
+        &[
+            "--config",
+            cfg.to_str().expect("utf-8"),
+            "--test-custom-metrics",
+            file.to_str().expect("utf-8"),
+        ],
+        &dir,
+    );
+    assert_eq!(code, 2, "{out}\n{err}");
+    let d = "datasource=\"scratch\"";
+    // COUNT only: not re-asserted before the next query that calls only known built-ins, so
+    // the default the view turned off is still off (this is the round trip saved).
+    assert!(out.contains(&format!("dmdbms_hidden_n{{{d}}} 1")), "{out}");
+    assert!(out.contains(&format!("dmdbms_after_hidden_on_flag{{{d}}} 0")), "{out}");
+    // A query calling an unknown function is re-asserted before it runs: the insert fails.
+    assert!(
+        out.contains("# metric #3 (context \"ins\"): ERROR")
+            && out.contains("read-only transaction"),
+        "{out}"
+    );
+    assert!(out.contains(&format!("dmdbms_after_ins_on_flag{{{d}}} 1")), "{out}");
+    // An explicit set_config taints the connection: the next query is re-asserted first.
+    assert!(out.contains(&format!("dmdbms_reset_done{{{d}}} 1")), "{out}");
+    assert!(out.contains(&format!("dmdbms_after_reset_on_flag{{{d}}} 1")), "{out}");
+    assert!(out.contains(&format!("dmdbms_reset_again_done{{{d}}} 1")), "{out}");
+    assert!(out.contains("# metric #8 (context \"ins_after_reset\"): ERROR"), "{out}");
+    assert!(out.contains("# 8 metric(s), 2 failed"), "{out}");
+    assert_eq!(scalar(&conn, "SELECT COUNT(*) FROM ro_items"), "0");
+
+    // The exporter, every metric on one shared read-only connection in whatever order the
+    // scrape runs them: the function never inserts.
+    let e = Exporter::start("custom-pg-taint", &body);
+    for _ in 0..3 {
+        let t = e.metrics();
+        for c in ["custom_ins", "custom_ins_after_reset"] {
+            expect(&t, &format!("dameng_exporter_collector_success{{collector=\"{c}\",{d}}}"), 0.0);
+        }
+        for c in ["custom_hidden", "custom_reset", "custom_reset_again", "custom_after_reset"] {
+            expect(&t, &format!("dameng_exporter_collector_success{{collector=\"{c}\",{d}}}"), 1.0);
+        }
+    }
+    drop(e);
+    assert_eq!(scalar(&conn, "SELECT COUNT(*) FROM ro_items"), "0");
 }

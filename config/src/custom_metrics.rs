@@ -184,6 +184,24 @@ pub fn check_read_only_query(sql: &str) -> Result<String, String> {
     })
 }
 
+/// True when `sql` is a query [`check_read_only_query`] accepts and every function it calls
+/// is a PostgreSQL built-in known to change neither data nor session state (`COUNT`, `SUM`,
+/// `COALESCE`, `UPPER`, `TO_CHAR`, `NOW`, `current_setting`, …; unqualified or
+/// `pg_catalog.`-qualified, case-insensitive). Any other function (`nextval`, `set_config`, a
+/// user or DM-only function), a user-defined operator or type, or SQL that does not parse
+/// gives false. `CAST`, `EXTRACT` and `CASE` are expressions, not calls.
+///
+/// The read-only pool of dmexp-core uses it on PostgreSQL to skip re-asserting read-only
+/// mode around such queries. Only the text is seen: a function called inside a view is not.
+///
+/// ```
+/// assert!(dmexp_config::calls_only_known_functions("SELECT COUNT(*) AS n FROM V$SESSIONS"));
+/// assert!(!dmexp_config::calls_only_known_functions("SELECT nextval('s')"));
+/// ```
+pub fn calls_only_known_functions(sql: &str) -> bool {
+    sql::calls_only_known_functions(sql)
+}
+
 /// Reads and validates a custom metrics file (no reserved names; see
 /// [`load_custom_metrics_with`]).
 pub fn load_custom_metrics(path: &Path) -> Result<CustomMetricsFile, ConfigError> {

@@ -15,11 +15,33 @@
 //! SQL_MODE_READ_ONLY` before connecting (DM8 honours it: writes fail with -6506), then,
 //! because some drivers ignore that attribute, the engine found from the DBMS name (or the
 //! connection string's driver) gets its own session setting, checked before the connection
-//! is used: PostgreSQL `SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY` (re-applied
-//! before every query, since a function call such as `set_config` could reset the default
-//! for the next transaction), SQLite `PRAGMA query_only = ON`. A connection that cannot be
-//! made read-only is refused (fail closed). The mechanism is logged at debug level per
-//! connection.
+//! is used: PostgreSQL `SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY`, SQLite
+//! `PRAGMA query_only = ON`. A connection that cannot be made read-only is refused (fail
+//! closed). The mechanism is logged at debug level per connection.
+//!
+//! **PostgreSQL re-assertion.** A function called from a `SELECT` (`set_config(
+//! 'default_transaction_read_only', 'off', false)`, or a user PL/pgSQL function running
+//! `SET`) can turn the session default off for the *next* transaction, so the session
+//! statement is run again — one more round trip — when the connection may have been changed.
+//! A fresh connection is read-only (set and verified above). Each connection keeps a
+//! *tainted* flag: a query that may call a function not known to be side-effect free
+//! ([`dmexp_config::calls_only_known_functions`]: only PostgreSQL built-ins such as `COUNT`,
+//! `COALESCE`, `UPPER`, `TO_CHAR`, `NOW`; the answer is cached per connection and SQL text)
+//! taints the connection, and so does any failed query (part of it may have run). The
+//! statement is re-run before a query on a tainted connection (clearing the flag when it
+//! succeeds) and also before a query that itself may call such a function, so an explicit
+//! call always runs in a transaction whose read-only default was just asserted. Queries that
+//! call only known built-ins (most monitoring SQL) cost no extra round trip.
+//!
+//! Known limitation: the check reads the SQL text only. A function called where the text
+//! does not show it — inside a view (`SELECT COUNT(*) FROM v` where `v` calls `set_config`),
+//! through PostgreSQL's attribute notation (`t.f` meaning `f(t)`), or a user-created
+//! overload of a known built-in's name — is not seen, so such a view can leave the session
+//! read-write for the next query that calls only known functions (which can then write only
+//! through another such hidden call). This concerns PostgreSQL only, the test and emulation
+//! engine: on DM8, the production engine, read-only is the connection attribute
+//! `SQL_ATTR_ACCESS_MODE`, enforced by the server for every statement, and SQLite's
+//! `query_only` cannot be changed from a `SELECT`; neither re-asserts anything.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -147,6 +169,104 @@ pub struct OdbcConn {
     probes: HashMap<String, bool>,
     /// Set on connections of a read-only pool: how they were made read-only.
     read_only: Option<ReadOnlySession>,
+    /// PostgreSQL read-only connections: a query since read-only mode was last asserted may
+    /// have changed it (see the module docs). False for a fresh connection.
+    tainted: bool,
+    /// PostgreSQL read-only connections: which SQL texts call only functions known to be
+    /// side-effect free, so a text is parsed once per connection, not every scrape.
+    known_sql: KnownSql,
+}
+
+/// Bound of [`KnownSql`] (custom metrics and plugins send a fixed set of queries).
+const KNOWN_SQL_CACHE: usize = 256;
+
+/// Per SQL text, the answer of [`dmexp_config::calls_only_known_functions`]; cleared when it
+/// reaches [`KNOWN_SQL_CACHE`] entries.
+#[derive(Debug, Default)]
+struct KnownSql(HashMap<String, bool>);
+
+impl KnownSql {
+    /// The cached answer for `sql`, or `decide(sql)`, remembered.
+    fn answer(&mut self, sql: &str, decide: impl FnOnce(&str) -> bool) -> bool {
+        if let Some(known) = self.0.get(sql) {
+            return *known;
+        }
+        let known = decide(sql);
+        if self.0.len() >= KNOWN_SQL_CACHE {
+            self.0.clear();
+        }
+        self.0.insert(sql.to_owned(), known);
+        known
+    }
+}
+
+impl OdbcConn {
+    fn new(conn: Connection<'static>, read_only: Option<ReadOnlySession>) -> Self {
+        OdbcConn {
+            conn,
+            discard: false,
+            probes: HashMap::new(),
+            read_only,
+            tainted: false,
+            known_sql: KnownSql::default(),
+        }
+    }
+
+    /// Runs `sql` on a PostgreSQL read-only connection, re-running the session statement
+    /// `reassert` first when [`run_keeping_read_only`] says so.
+    fn query_keeping_read_only(
+        &mut self,
+        reassert: &'static str,
+        sql: &str,
+        timeout_secs: Option<usize>,
+        max_rows: Option<usize>,
+    ) -> Result<crate::query::Rows, QueryError> {
+        let known = self.known_sql.answer(sql, dmexp_config::calls_only_known_functions);
+        let conn = &self.conn;
+        run_keeping_read_only(
+            &mut self.tainted,
+            known,
+            || {
+                conn.execute(reassert, (), timeout_secs).map(|_| ()).map_err(|e| {
+                    match crate::query::classify(&e) {
+                        QueryError::Driver { message, sqlstate, native, connection_lost } => {
+                            QueryError::Driver {
+                                message: format!(
+                                    "cannot keep the connection read-only ({reassert}): {message}"
+                                ),
+                                sqlstate,
+                                native,
+                                connection_lost,
+                            }
+                        }
+                        other => other,
+                    }
+                })
+            },
+            || crate::query::run_query(conn, sql, timeout_secs, max_rows),
+        )
+    }
+}
+
+/// The re-assertion rule of a PostgreSQL read-only connection (see the module docs), apart
+/// from ODBC. `reassert` runs first when the connection is `tainted` or the query may call
+/// a function not known to be side-effect free (`!known_functions_only`); when it fails, the
+/// query does not run and the connection is tainted. Afterwards the connection is tainted
+/// when the query may have called such a function or failed.
+fn run_keeping_read_only<T>(
+    tainted: &mut bool,
+    known_functions_only: bool,
+    reassert: impl FnOnce() -> Result<(), QueryError>,
+    query: impl FnOnce() -> Result<T, QueryError>,
+) -> Result<T, QueryError> {
+    if *tainted || !known_functions_only {
+        *tainted = true;
+        reassert()?;
+        *tainted = false;
+    }
+    let result = query();
+    *tainted = !known_functions_only || result.is_err();
+    result
 }
 
 /// `SQL_MODE_READ_ONLY` (sql.h), the value of `SQL_ATTR_ACCESS_MODE` for a read-only connection.
@@ -214,7 +334,8 @@ impl Engine {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct ReadOnlySession {
     engine: Engine,
-    /// Re-run before every query (PostgreSQL: a query may change the session default).
+    /// Re-run when the connection may have been changed (PostgreSQL: a function called from
+    /// a query may change the session default; see the module docs).
     reassert: Option<&'static str>,
 }
 
@@ -293,7 +414,10 @@ fn enforce_read_only(
         access_mode = "SQL_MODE_READ_ONLY requested before connecting",
         session = engine.read_only_statement().unwrap_or("-"),
         check = verified,
-        per_query = reassert.unwrap_or("-"),
+        reassert = reassert.map_or("-", |_| {
+            "the session statement again before a query that may call a function not known to \
+             be side-effect free, and before the next query after it or after a failed query"
+        }),
         "Read-only connection opened."
     );
     Ok(ReadOnlySession { engine, reassert })
@@ -366,7 +490,7 @@ impl deadpool::managed::Manager for Manager {
             .await
             .map_err(|e| QueryError::Connection(format!("connect task failed: {e}")))??;
         tracing::debug!(datasource = %self.datasource, read_only = read_only.is_some(), "Opened ODBC connection.");
-        Ok(OdbcConn { conn, discard: false, probes: HashMap::new(), read_only })
+        Ok(OdbcConn::new(conn, read_only))
     }
 
     async fn recycle(
@@ -561,27 +685,10 @@ impl PoolGuard {
         timeout_secs: Option<usize>,
         max_rows: Option<usize>,
     ) -> Result<crate::query::Rows, QueryError> {
-        let conn = self.conn().ok_or_else(|| QueryError::Connection("released".into()))?;
-        let reassert = self.obj.as_ref().and_then(|o| o.read_only).and_then(|r| r.reassert);
-        let result = match reassert {
-            Some(stmt) => conn
-                .execute(stmt, (), timeout_secs)
-                .map(|_| ())
-                .map_err(|e| match crate::query::classify(&e) {
-                    QueryError::Driver { message, sqlstate, native, connection_lost } => {
-                        QueryError::Driver {
-                            message: format!(
-                                "cannot keep the connection read-only ({stmt}): {message}"
-                            ),
-                            sqlstate,
-                            native,
-                            connection_lost,
-                        }
-                    }
-                    other => other,
-                })
-                .and_then(|()| crate::query::run_query(conn, sql, timeout_secs, max_rows)),
-            None => crate::query::run_query(conn, sql, timeout_secs, max_rows),
+        let obj = self.obj.as_mut().ok_or_else(|| QueryError::Connection("released".into()))?;
+        let result = match obj.read_only.and_then(|r| r.reassert) {
+            Some(stmt) => obj.query_keeping_read_only(stmt, sql, timeout_secs, max_rows),
+            None => crate::query::run_query(&obj.conn, sql, timeout_secs, max_rows),
         };
         if let Err(e) = &result {
             if e.is_connection_level() {
@@ -661,6 +768,76 @@ mod tests {
             Engine::PostgreSql.read_only_statement(),
             Some("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
         );
+    }
+
+    /// Drives [`run_keeping_read_only`] through a sequence of queries, each `(calls only
+    /// known functions, query succeeds)`, and records what ran: `R` re-assertion, `Q` query.
+    fn trace(steps: &[(bool, bool)], reassert_fails_at: Option<usize>) -> String {
+        let mut tainted = false; // a fresh connection is read-only
+        let mut ran = Vec::new();
+        for (i, &(known, ok)) in steps.iter().enumerate() {
+            let log = std::cell::RefCell::new(String::new());
+            let _ = run_keeping_read_only(
+                &mut tainted,
+                known,
+                || {
+                    log.borrow_mut().push('R');
+                    if reassert_fails_at == Some(i) {
+                        Err(QueryError::NoResultSet)
+                    } else {
+                        Ok(())
+                    }
+                },
+                || {
+                    log.borrow_mut().push('Q');
+                    if ok {
+                        Ok(())
+                    } else {
+                        Err(QueryError::NoResultSet)
+                    }
+                },
+            );
+            ran.push(log.into_inner());
+        }
+        ran.join(" ")
+    }
+
+    #[test]
+    fn read_only_is_reasserted_only_when_the_connection_may_have_changed() {
+        const KNOWN: (bool, bool) = (true, true);
+        const UNKNOWN: (bool, bool) = (false, true);
+        const FAILS: (bool, bool) = (true, false);
+        // Known built-ins only, on a fresh connection: never re-asserted.
+        assert_eq!(trace(&[KNOWN, KNOWN, KNOWN], None), "Q Q Q");
+        // A query that may call another function: re-asserted before it and before the next.
+        assert_eq!(trace(&[KNOWN, UNKNOWN, KNOWN, KNOWN], None), "Q RQ RQ Q");
+        assert_eq!(trace(&[UNKNOWN, UNKNOWN, KNOWN], None), "RQ RQ RQ");
+        // A failed query (even a known one) taints the connection.
+        assert_eq!(trace(&[FAILS, KNOWN, KNOWN], None), "Q RQ Q");
+        assert_eq!(trace(&[(false, false), KNOWN], None), "RQ RQ");
+        // A failed re-assertion: the query does not run, the next query re-asserts again.
+        assert_eq!(trace(&[UNKNOWN, KNOWN, KNOWN, KNOWN], Some(1)), "RQ R RQ Q");
+        assert_eq!(trace(&[KNOWN, UNKNOWN, KNOWN], Some(1)), "Q R RQ");
+    }
+
+    #[test]
+    fn known_sql_is_decided_once_per_text_and_bounded() {
+        let mut cache = KnownSql::default();
+        let decided = std::cell::Cell::new(0);
+        let decide = |sql: &str| {
+            decided.set(decided.get() + 1);
+            dmexp_config::calls_only_known_functions(sql)
+        };
+        assert!(cache.answer("SELECT COUNT(*) AS n FROM t", decide));
+        assert!(!cache.answer("SELECT set_config('a', 'b', false) AS x", decide));
+        assert!(cache.answer("SELECT COUNT(*) AS n FROM t", decide));
+        assert!(!cache.answer("SELECT set_config('a', 'b', false) AS x", decide));
+        assert_eq!(decided.get(), 2);
+        for i in 0..KNOWN_SQL_CACHE * 3 {
+            cache.answer(&format!("SELECT {i} AS n"), decide);
+            assert!(cache.0.len() <= KNOWN_SQL_CACHE);
+        }
+        assert_eq!(decided.get(), 2 + KNOWN_SQL_CACHE * 3);
     }
 
     #[test]

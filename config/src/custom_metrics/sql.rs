@@ -17,12 +17,17 @@
 //!
 //! What a parser cannot see — a function with side effects such as `nextval` or a procedure
 //! called from a `SELECT` — is stopped by the read-only connection the queries run on
-//! (dmexp-core `pool`), the second layer of the defence.
+//! (dmexp-core `pool`), the second layer of the defence. [`calls_only_known_functions`]
+//! tells that layer which requests call nothing but side-effect-free PostgreSQL built-ins,
+//! so it can skip re-asserting read-only mode around them.
 
 use std::any::TypeId;
 use std::ops::ControlFlow;
 
-use sqlparser::ast::{Query, Select, Statement, Visit, Visitor};
+use sqlparser::ast::{
+    BinaryOperator, DataType, Expr, Ident, ObjectName, ObjectNamePart, Query, Select, Statement,
+    TableFactor, Visit, Visitor,
+};
 use sqlparser::dialect::{Dialect, OracleDialect, Precedence};
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
@@ -150,6 +155,11 @@ const PARSER_FIX: &str = "only a request the exporter can prove to be one read-o
 /// Checks `sql` and returns the text to execute: the request itself, without a trailing
 /// `;` and surrounding whitespace.
 pub(crate) fn check_request(sql: &str) -> Result<String, SqlProblem> {
+    parse_request(sql).map(|(text, _)| text)
+}
+
+/// [`check_request`], also returning the parsed statement.
+fn parse_request(sql: &str) -> Result<(String, Statement), SqlProblem> {
     // Windows line ends become \n (a lone \r is refused inside comments below); a BOM
     // pasted from an editor is dropped.
     let normalized = sql.replace("\r\n", "\n");
@@ -178,12 +188,12 @@ pub(crate) fn check_request(sql: &str) -> Result<String, SqlProblem> {
         .try_with_sql(&text)
         .and_then(|mut p| p.parse_statements())
         .map_err(|e| parse_problem(&e))?;
-    let [statement] = statements.as_slice() else {
-        return Err(SqlProblem::new(format!(
+    let [statement] = <[Statement; 1]>::try_from(statements).map_err(|statements| {
+        SqlProblem::new(format!(
             "the request holds {} statements; give exactly one SELECT or WITH query",
             statements.len()
-        )));
-    };
+        ))
+    })?;
     let Statement::Query(_) = statement else {
         return Err(not_a_query(&first));
     };
@@ -191,7 +201,7 @@ pub(crate) fn check_request(sql: &str) -> Result<String, SqlProblem> {
     if let ControlFlow::Break(problem) = statement.visit(&mut check) {
         return Err(problem);
     }
-    Ok(text)
+    Ok((text, statement))
 }
 
 fn not_a_query(first: &str) -> SqlProblem {
@@ -402,6 +412,254 @@ impl Visitor for ReadOnlyCheck {
     }
 }
 
+/// Built-in functions of PostgreSQL (in `pg_catalog` since at least PostgreSQL 12) that
+/// neither change data nor session state, by lower-case name: the only function calls after
+/// which a read-only PostgreSQL connection is still known to be read-only. The read-only
+/// re-assertion exists only on PostgreSQL (DM8 enforces read-only on the server), so DM- or
+/// Oracle-only names (`NVL`, `DECODE` with DM's arguments, `DATEDIFF`, `PAGE`) are absent on
+/// purpose: on PostgreSQL a function of that name is one somebody created, and can do anything.
+const KNOWN_FUNCTIONS: &[&str] = &[
+    // aggregates
+    "array_agg",
+    "avg",
+    "bit_and",
+    "bit_or",
+    "bool_and",
+    "bool_or",
+    "corr",
+    "count",
+    "covar_pop",
+    "covar_samp",
+    "every",
+    "max",
+    "min",
+    "mode",
+    "percentile_cont",
+    "percentile_disc",
+    "stddev",
+    "stddev_pop",
+    "stddev_samp",
+    "string_agg",
+    "sum",
+    "var_pop",
+    "var_samp",
+    "variance",
+    // window functions
+    "cume_dist",
+    "dense_rank",
+    "first_value",
+    "lag",
+    "last_value",
+    "lead",
+    "nth_value",
+    "ntile",
+    "percent_rank",
+    "rank",
+    "row_number",
+    // conditional
+    "coalesce",
+    "greatest",
+    "least",
+    "nullif",
+    // text
+    "ascii",
+    "bit_length",
+    "btrim",
+    "char_length",
+    "character_length",
+    "chr",
+    "concat",
+    "concat_ws",
+    "format",
+    "initcap",
+    "left",
+    "length",
+    "lower",
+    "lpad",
+    "ltrim",
+    "md5",
+    "octet_length",
+    "position",
+    "quote_ident",
+    "quote_literal",
+    "regexp_match",
+    "regexp_replace",
+    "repeat",
+    "replace",
+    "reverse",
+    "right",
+    "rpad",
+    "rtrim",
+    "split_part",
+    "strpos",
+    "substr",
+    "substring",
+    "to_hex",
+    "translate",
+    "trim",
+    "upper",
+    // numbers
+    "abs",
+    "cbrt",
+    "ceil",
+    "ceiling",
+    "degrees",
+    "div",
+    "exp",
+    "floor",
+    "ln",
+    "log",
+    "mod",
+    "pi",
+    "power",
+    "radians",
+    "round",
+    "sign",
+    "sqrt",
+    "trunc",
+    "width_bucket",
+    // formatting and conversion
+    "to_char",
+    "to_date",
+    "to_number",
+    "to_timestamp",
+    // date and time
+    "age",
+    "clock_timestamp",
+    "current_date",
+    "current_time",
+    "current_timestamp",
+    "date_part",
+    "date_trunc",
+    "extract",
+    "localtime",
+    "localtimestamp",
+    "now",
+    "statement_timestamp",
+    "transaction_timestamp",
+    // session and server information (reads only)
+    "current_database",
+    "current_schema",
+    "current_setting",
+    "current_user",
+    "pg_backend_pid",
+    "pg_conf_load_time",
+    "pg_is_in_recovery",
+    "pg_postmaster_start_time",
+    "session_user",
+    "version",
+    // sizes and WAL positions (reads only)
+    "pg_current_wal_lsn",
+    "pg_database_size",
+    "pg_indexes_size",
+    "pg_last_wal_receive_lsn",
+    "pg_last_wal_replay_lsn",
+    "pg_last_xact_replay_timestamp",
+    "pg_relation_size",
+    "pg_size_pretty",
+    "pg_table_size",
+    "pg_total_relation_size",
+    "pg_wal_lsn_diff",
+    // set-returning
+    "generate_series",
+    "unnest",
+];
+
+/// True when `sql` passes [`check_request`] and every function it calls is a PostgreSQL
+/// built-in known to change neither data nor session state ([`KNOWN_FUNCTIONS`]; names
+/// unqualified or qualified with `pg_catalog`, case-insensitive unless quoted). Anything
+/// else — an unknown or user function, another schema, a user-defined operator, a cast to a
+/// user-defined type, a table function or table expression not known, SQL that does not
+/// parse — gives false.
+///
+/// Only the text is seen: a function called inside a view, through PostgreSQL's attribute
+/// notation (`t.f` for `f(t)`) or as a user-created overload of a known name is not.
+pub(crate) fn calls_only_known_functions(sql: &str) -> bool {
+    match parse_request(sql) {
+        Ok((_, statement)) => statement.visit(&mut KnownFunctionsOnly).is_continue(),
+        Err(_) => false,
+    }
+}
+
+/// Whether an unqualified function name is in [`KNOWN_FUNCTIONS`]. A quoted name is taken
+/// literally (PostgreSQL's built-ins are lower case: `"COUNT"` is somebody's function).
+fn is_known_function(name: &Ident) -> bool {
+    let lower = name.value.to_ascii_lowercase();
+    if name.quote_style.is_some() && lower != name.value {
+        return false;
+    }
+    KNOWN_FUNCTIONS.contains(&lower.as_str())
+}
+
+/// Whether a (possibly `pg_catalog`-qualified) function name is known.
+fn is_known_function_name(name: &ObjectName) -> bool {
+    fn ident(part: &ObjectNamePart) -> Option<&Ident> {
+        match part {
+            ObjectNamePart::Identifier(i) => Some(i),
+            ObjectNamePart::Function(_) => None,
+        }
+    }
+    match name.0.as_slice() {
+        [f] => ident(f).is_some_and(is_known_function),
+        [schema, f] => {
+            ident(schema).is_some_and(|s| {
+                s.value.eq_ignore_ascii_case("pg_catalog")
+                    && (s.quote_style.is_none() || s.value == "pg_catalog")
+            }) && ident(f).is_some_and(is_known_function)
+        }
+        _ => false,
+    }
+}
+
+/// A type that may come with user code (input or cast functions): any not built into the
+/// parser's type model.
+fn is_user_type(data_type: &DataType) -> bool {
+    matches!(data_type, DataType::Custom(..))
+}
+
+/// Stops at the first function call, operator, cast or table factor not known to be free of
+/// side effects.
+struct KnownFunctionsOnly;
+
+impl Visitor for KnownFunctionsOnly {
+    type Break = ();
+
+    fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
+        let known = match expr {
+            Expr::Function(f) => is_known_function_name(&f.name),
+            Expr::BinaryOp { op, .. } => {
+                !matches!(op, BinaryOperator::Custom(_) | BinaryOperator::PGCustomBinaryOperator(_))
+            }
+            Expr::Cast { data_type, .. } => !is_user_type(data_type),
+            Expr::Convert { data_type, .. } => !data_type.as_ref().is_some_and(is_user_type),
+            Expr::TypedString(t) => !is_user_type(&t.data_type),
+            _ => true,
+        };
+        if known {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(())
+        }
+    }
+
+    fn pre_visit_table_factor(&mut self, table_factor: &TableFactor) -> ControlFlow<()> {
+        let known = match table_factor {
+            TableFactor::Table { name, args, sample, .. } => {
+                sample.is_none() && (args.is_none() || is_known_function_name(name))
+            }
+            TableFactor::Function { name, .. } => is_known_function_name(name),
+            TableFactor::Derived { sample, .. } => sample.is_none(),
+            TableFactor::NestedJoin { .. } | TableFactor::UNNEST { .. } => true,
+            _ => false,
+        };
+        if known {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -560,6 +818,77 @@ mod tests {
         let e = err("SELECT a,\n  FROM t");
         assert_eq!(e.line, Some(2));
         assert!(e.message.contains("CREATE VIEW"), "{}", e.message);
+    }
+
+    #[test]
+    fn known_functions_only() {
+        for q in [
+            "SELECT COUNT(*) AS n FROM V$SESSIONS GROUP BY STATE",
+            "SELECT STATE AS state, COUNT(*) AS sessions FROM V$SESSIONS GROUP BY STATE",
+            "SELECT upper(name), coalesce(x,0) FROM t",
+            "SELECT CAST(ID AS VARCHAR(10)) AS pool_id, NAME AS pool FROM V$BUFFERPOOL",
+            "SELECT STATUS$, MODE$ FROM V$INSTANCE",
+            "SELECT 1 AS x FROM DUAL;",
+            "SELECT CASE WHEN current_setting('transaction_read_only') = 'on' THEN 1 ELSE 0 END AS f",
+            "SELECT EXTRACT(EPOCH FROM now() - pg_postmaster_start_time()) AS up",
+            "SELECT pg_catalog.count(*) AS n FROM t",
+            "SELECT \"count\"(*) AS n FROM t",
+            "SELECT Sum(a), MAX(b), avg(c), stddev(d) FROM t HAVING MIN(a) > 0",
+            "SELECT TRIM(name), SUBSTRING(name FROM 1 FOR 3), ROUND(x, 2) FROM t",
+            "SELECT to_char(CURRENT_TIMESTAMP, 'YYYY') AS y",
+            "SELECT row_number() OVER (PARTITION BY a ORDER BY b) AS r FROM t",
+            "SELECT (SELECT COUNT(*) FROM V$TRXWAIT) AS waits FROM DUAL",
+            "WITH x AS (SELECT lower(a) AS a FROM t) SELECT COUNT(a) FROM x",
+            "SELECT g FROM generate_series(1, 3) AS g",
+            "SELECT a FROM t WHERE EXISTS (SELECT 1 FROM u WHERE length(u.b) > 2)",
+            "SELECT x FROM t UNION ALL SELECT greatest(y, 0) FROM u",
+            "SELECT x FROM t WHERE d > DATE '2026-01-01'",
+        ] {
+            assert!(calls_only_known_functions(q), "{q}");
+        }
+        for q in [
+            "SELECT nextval('s')",
+            "SELECT set_config('a','b',false)",
+            "SELECT my_func(1)",
+            "SELECT CASE WHEN set_config('default_transaction_read_only', 'off', false) = 'off' THEN 1 ELSE 0 END AS done",
+            // nested anywhere
+            "SELECT upper(my_func(x)) FROM t",
+            "SELECT CASE WHEN x = 1 THEN my_func(x) ELSE 0 END AS v FROM t",
+            "SELECT CASE my_func(x) WHEN 1 THEN 1 END AS v FROM t",
+            "SELECT (SELECT COUNT(*) FROM u WHERE set_config('a','b',false) = 'b') AS v FROM t",
+            "SELECT * FROM (SELECT nextval('s') AS v) s",
+            "WITH a AS (SELECT f() AS v) SELECT COUNT(v) FROM a",
+            "SELECT a FROM t WHERE EXISTS (SELECT 1 FROM u WHERE f(u.b) > 2)",
+            "SELECT a FROM t WHERE a IN (SELECT f(b) FROM u)",
+            "SELECT a FROM t JOIN u ON f(t.a) = u.a",
+            "SELECT a FROM t ORDER BY f(a)",
+            "SELECT a, COUNT(*) FROM t GROUP BY a HAVING f(a) > 0",
+            "SELECT x FROM t UNION ALL SELECT f(y) FROM u",
+            "SELECT COUNT(*) FILTER (WHERE f(a) > 0) AS n FROM t",
+            "SELECT CAST(f(a) AS INTEGER) AS n FROM t",
+            // qualified, quoted or DM-only names
+            "SELECT public.count(x) FROM t",
+            "SELECT SYS.COUNT(x) FROM t",
+            "SELECT a.b.count(x) FROM t",
+            "SELECT \"COUNT\"(*) AS n FROM t",
+            "SELECT NVL(a, 0) FROM t",
+            "SELECT DATEDIFF(SQL_TSI_DAY, START_TIME, SYSDATE) FROM V$INSTANCE",
+            "SELECT NAME, TO_CHAR(TOTAL_SIZE*PAGE()/1024/1024) AS mb FROM SYS.V$TABLESPACE",
+            // table functions, user types
+            "SELECT 1 AS x FROM pg_sleep(4)",
+            "SELECT * FROM my_srf(1)",
+            "SELECT CAST(a AS my_type) FROM t",
+            // refused or unparseable
+            "SELECT FROM WHERE",
+            "",
+            "DELETE FROM t",
+            "SELECT 1 FROM DUAL; SELECT set_config('a','b',false)",
+            "SELECT $$x$$ AS x",
+            "/* /* */ SELECT 1 AS x, '*/ SELECT set_config(''a'',''b'',false) --' AS y FROM DUAL",
+            "SELECT 'unterminated",
+        ] {
+            assert!(!calls_only_known_functions(q), "{q}");
+        }
     }
 
     #[test]

@@ -832,3 +832,101 @@ metricsdesc = {{ n = "n" }}
     drop(e);
     assert_eq!(scalar(&conn, "SELECT COUNT(*) FROM ro_items"), "0");
 }
+
+/// The collectors of a datasource queue per pool: a fast datasource is served by the first
+/// two workers (two connections however many collectors), a slow one fans out over the pool
+/// (`FAN_OUT_AFTER` in core/src/runtime.rs; `DMEXP_FAN_OUT_AFTER_MS` moves it for this test).
+#[test]
+fn collectors_share_connections_when_fast_and_fan_out_when_slow() {
+    let db = ScratchDb::create("sched");
+    let conn = odbc_connect(&db.cs());
+    exec(&conn, "CREATE TABLE items (id INTEGER)");
+    exec(&conn, "INSERT INTO items VALUES (1), (2), (3)");
+    let connections = || -> u32 {
+        let n = scalar(
+            &conn,
+            &format!(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = '{}' \
+                 AND pid <> pg_backend_pid()",
+                db.name
+            ),
+        );
+        n.trim().parse().expect("a count")
+    };
+    let dir = scratch("custom-sched-files");
+    let metrics = |request: &dyn Fn(usize) -> String, n: usize| {
+        (0..n)
+            .map(|i| {
+                format!(
+                    "[[metric]]\ncontext = \"m{i}\"\nrequest = \"{}\"\nmetricsdesc = {{ v = \"v\" }}\n",
+                    request(i)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let config = |file: &Path| {
+        format!(
+            "[[datasource]]\nname = \"scratch\"\nodbcConnectionString = \"{}\"\n\
+             registerDatabaseMetrics = false\nqueryTimeout = 5\nmaxOpenConns = 10\n\
+             maxIdleConns = 10\n{}",
+            db.cs(),
+            file_key(file)
+        )
+    };
+    let d = "datasource=\"scratch\"";
+    let scrape_secs = |t: &str| {
+        value(t, &format!("dameng_exporter_scrape_duration_seconds{{{d}}}")).expect("duration")
+    };
+
+    // Fast: eight metrics, no fan-out. Before the run queues every collector took a
+    // connection of its own (8 read-only + 1 for health checks).
+    let fast = write(
+        &dir,
+        "fast.toml",
+        &metrics(&|i| format!("SELECT COUNT(*) + {i} AS v FROM items"), 8),
+    );
+    let e = Exporter::start_with_env(
+        "custom-sched-fast",
+        &config(&fast),
+        &[("DMEXP_FAN_OUT_AFTER_MS", "600000")],
+    );
+    for _ in 0..3 {
+        let t = e.metrics();
+        for i in 0..8 {
+            expect(&t, &format!("dmdbms_m{i}_v{{{d}}}"), 3.0 + i as f64);
+        }
+    }
+    let open = connections();
+    assert!((2..=3).contains(&open), "{open} connections: 1 for health checks + 1 or 2 workers");
+    drop(e);
+
+    // Slow: six one-second queries. Two workers alone need three seconds...
+    let slow =
+        write(&dir, "slow.toml", &metrics(&|i| format!("SELECT {i} AS v FROM pg_sleep(1)"), 6));
+    let e = Exporter::start_with_env(
+        "custom-sched-slow-no-fan-out",
+        &config(&slow),
+        &[("DMEXP_FAN_OUT_AFTER_MS", "600000")],
+    );
+    let t = e.metrics();
+    for i in 0..6 {
+        expect(&t, &format!("dmdbms_m{i}_v{{{d}}}"), i as f64);
+    }
+    let took = scrape_secs(&t);
+    assert!(took >= 2.9, "two workers ran six 1 s queries in {took} s");
+    drop(e);
+
+    // ...with the default fan-out every query gets a connection once the first ones are slow.
+    let e = Exporter::start("custom-sched-slow", &config(&slow));
+    for round in 0..2 {
+        let t = e.metrics();
+        for i in 0..6 {
+            expect(&t, &format!("dmdbms_m{i}_v{{{d}}}"), i as f64);
+        }
+        let took = scrape_secs(&t);
+        assert!((0.95..2.5).contains(&took), "round {round}: six 1 s queries took {took} s");
+    }
+    assert_eq!(connections(), 7, "6 read-only workers + 1 for health checks");
+    drop(e);
+}

@@ -536,6 +536,8 @@ pub struct DatasourcePool {
     max_idle: usize,
     max_open: usize,
     read_only: bool,
+    /// Unique per pool built (clones share it): tells whether two collectors share a pool.
+    id: u64,
 }
 
 impl std::fmt::Debug for DatasourcePool {
@@ -588,13 +590,20 @@ impl DatasourcePool {
                 datasource: ds.name.clone(),
                 reason: format!("cannot build the pool: {e}"),
             })?;
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Ok(DatasourcePool {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             name,
             pool,
             max_idle: usize::try_from(ds.max_idle_conns).unwrap_or(1).clamp(1, max_open),
             max_open,
             read_only,
         })
+    }
+
+    /// Identifies the pool: equal for clones of one pool, different for pools built apart.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// True for a pool made with [`DatasourcePool::new_read_only`].
@@ -669,6 +678,11 @@ impl PoolGuard {
     /// The ODBC connection.
     pub fn conn(&self) -> Option<&Connection<'static>> {
         self.obj.as_ref().map(|c| &c.conn)
+    }
+
+    /// True when the connection was marked unusable (it will be closed, not returned).
+    pub fn is_discarded(&self) -> bool {
+        self.obj.as_ref().is_none_or(|c| c.discard)
     }
 
     /// Marks the connection unusable: it is closed instead of returned.

@@ -2,8 +2,9 @@
 //!
 //! Data flow of a scrape (DESIGN.md §3): datasources are scheduled by `collectStrategy`;
 //! an Unhealthy datasource is skipped at once (`dmdb_up 0`); the collectors of a datasource
-//! run concurrently on blocking threads, never more at once than its pool allows; each is
-//! bounded by the scrape deadline; samples get the datasource's const labels; families are
+//! queue per pool and run on blocking threads: one connection serves them one after another,
+//! and those still waiting after a few milliseconds fan out over the pool (never more at once
+//! than it allows, see `FAN_OUT_AFTER`); each is bounded by the scrape deadline; samples get the datasource's const labels; families are
 //! merged by name, self-metrics are added and the text format is encoded. The answer is
 //! always complete for what finished: failures show in metrics, not in HTTP errors.
 
@@ -797,13 +798,15 @@ async fn scrape_datasource(
     }
     // Per collector: the query timeout plus the time to get a connection, within the deadline.
     let per_collector = per_collector_budget(ds);
+    let queues = RunQueues::default();
     let futures = ds.collectors.iter().filter(|c| filter.allows(&c.name)).map(|c| {
         let ds = Arc::clone(ds);
+        let queues = &queues;
         let span = tracing::debug_span!(parent: &span, "collect", collector = %c.name);
         async move {
             let collector_deadline = Instant::now() + per_collector;
             let until = deadline.map_or(collector_deadline, |d| d.min(collector_deadline));
-            run_collector(&ds, c, until).await
+            run_collector(&ds, c, until, queues).await
         }
         .instrument(span)
     });
@@ -827,6 +830,7 @@ async fn run_collector(
     ds: &Arc<DatasourceRuntime>,
     c: &CollectorRuntime,
     until: Instant,
+    queues: &RunQueues,
 ) -> CollectorResult {
     let started = Instant::now();
     let out = CollectorResult {
@@ -843,7 +847,7 @@ async fn run_collector(
             return CollectorResult { samples, success: true, duration: started.elapsed(), ..out };
         }
     }
-    let mut out = run_collector_uncached(ds, c, until, started, out).await;
+    let mut out = run_collector_uncached(ds, c, until, started, out, queues).await;
     if c.cache_ttl.is_some() {
         if out.success {
             *c.last_good.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
@@ -917,6 +921,7 @@ async fn run_collector_uncached(
     until: Instant,
     started: Instant,
     mut out: CollectorResult,
+    queues: &RunQueues,
 ) -> CollectorResult {
     if !c.collector.needs_connection() {
         return run_offline(ds, c, until);
@@ -933,53 +938,48 @@ async fn run_collector_uncached(
         out.duration = started.elapsed();
         return out;
     }
+    let (reply, outcome) = tokio::sync::oneshot::channel();
+    let queue = queues.queue(ds, &pool);
+    queue.push(Job { collector: Arc::clone(&c.collector), until, reply });
     let remaining = until.saturating_duration_since(Instant::now());
-    let guard = match pool.get(remaining.min(ds.config.query_timeout)).await {
-        Ok(g) => g,
-        Err(error) => {
-            if error.is_connection_level() && !error.to_string().contains("timed out waiting") {
-                let msg = error.to_string();
-                let login = is_login_failure(&msg);
-                connection_failed(ds, msg, login);
-            }
-            tracing::warn!(datasource = %ds.config.name, collector = %c.name, error = %error, "Collector got no connection.");
-            out.duration = started.elapsed();
-            return out;
+    let outcome = tokio::time::timeout(remaining + Duration::from_millis(50), outcome);
+    tokio::pin!(outcome);
+    // The fan-out timer lives in this future: when the answer comes first (a fast
+    // datasource), it is dropped without ever firing or waking a thread.
+    let outcome = tokio::select! {
+        biased;
+        r = &mut outcome => r,
+        () = tokio::time::sleep_until(queue.fan_out_at) => {
+            queue.fan_out();
+            outcome.await
         }
     };
-    let collector = Arc::clone(&c.collector);
-    let config = Arc::clone(&ds.shared_config);
-    let task = tokio::task::spawn_blocking(move || {
-        let mut ctx = BlockingContext { guard, config, until };
-        let mut samples = Vec::new();
-        let r = collector.collect(&mut ctx, &mut samples);
-        (r, samples)
-    });
-    let remaining = until.saturating_duration_since(Instant::now());
-    match tokio::time::timeout(remaining + Duration::from_millis(50), task).await {
-        Ok(Ok((Ok(()), samples))) => {
+    drop(queue);
+    match outcome {
+        Ok(Ok(JobOutcome::Ran(Ok(()), samples))) => {
             out.samples = Arc::new(samples);
             out.success = true;
         }
-        Ok(Ok((Err(crate::collector::CollectError::Query(q)), _))) if q.is_missing_object() => {
+        Ok(Ok(JobOutcome::Ran(Err(crate::collector::CollectError::Query(q)), _)))
+            if q.is_missing_object() =>
+        {
             // A view or schema this DM build or topology does not have: not an error.
             out.success = true;
             if !c.missing_logged.swap(true, Ordering::Relaxed) {
                 tracing::info!(datasource = %ds.config.name, collector = %c.name, error = %q, "Collector not applicable to this database; it emits nothing.");
             }
         }
-        Ok(Ok((Err(error), _))) => {
-            if let crate::collector::CollectError::Query(q) = &error {
-                if q.is_connection_level() {
-                    let msg = q.to_string();
-                    let login = is_login_failure(&msg);
-                    connection_failed(ds, msg, login);
-                }
-            }
+        Ok(Ok(JobOutcome::Ran(Err(error), _))) => {
             tracing::warn!(datasource = %ds.config.name, collector = %c.name, error = %error, "Collector failed.");
         }
-        Ok(Err(join)) => {
-            tracing::error!(datasource = %ds.config.name, collector = %c.name, error = %join, "Collector panicked.");
+        Ok(Ok(JobOutcome::Panicked(error))) => {
+            tracing::error!(datasource = %ds.config.name, collector = %c.name, error = %error, "Collector panicked.");
+        }
+        Ok(Ok(JobOutcome::NoConnection(error))) => {
+            tracing::warn!(datasource = %ds.config.name, collector = %c.name, error = %error, "Collector got no connection.");
+        }
+        Ok(Ok(JobOutcome::NotRun)) | Ok(Err(_)) => {
+            tracing::debug!(datasource = %ds.config.name, collector = %c.name, "Collector not run: its deadline passed or the datasource became unreachable first.");
         }
         Err(_) => {
             tracing::warn!(datasource = %ds.config.name, collector = %c.name, "Collector timed out.");
@@ -990,6 +990,243 @@ async fn run_collector_uncached(
     }
     out.duration = started.elapsed();
     out
+}
+
+/// How long the collectors of one datasource (and pool) run one after another on a single
+/// connection before the ones still waiting fan out over the pool.
+///
+/// Most scrapes of a nearby database finish inside this: one pool checkout, one hand-off to
+/// a blocking thread and one connection for the whole datasource instead of one each per
+/// collector (the per-collector hand-offs were the largest cost left after the SQL itself,
+/// see BENCHMARKS.md). When a query waits on the database (a slow view, a remote server),
+/// the rest of the queue is spread over up to `maxOpenConns` connections at once, so a
+/// datasource's scrape takes at most this much longer than running every collector
+/// concurrently from the start.
+const FAN_OUT_AFTER: Duration = Duration::from_millis(5);
+
+/// [`FAN_OUT_AFTER`], or `DMEXP_FAN_OUT_AFTER_MS` from the environment (read once; for
+/// tests and experiments: a large value keeps every datasource on its first workers).
+fn fan_out_after() -> Duration {
+    static AFTER: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *AFTER.get_or_init(|| {
+        std::env::var("DMEXP_FAN_OUT_AFTER_MS")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map_or(FAN_OUT_AFTER, Duration::from_millis)
+    })
+}
+
+/// Workers a datasource's queue starts with (per pool), before [`FAN_OUT_AFTER`].
+const START_WORKERS: usize = 2;
+
+/// A collector waiting in a datasource's run queue for a connection.
+struct Job {
+    collector: Arc<dyn Collector>,
+    until: Instant,
+    reply: tokio::sync::oneshot::Sender<JobOutcome>,
+}
+
+/// What became of a [`Job`].
+enum JobOutcome {
+    /// The collector ran.
+    Ran(Result<(), crate::collector::CollectError>, Vec<Sample>),
+    /// The collector panicked (its connection is closed).
+    Panicked(String),
+    /// No connection could be had for it.
+    NoConnection(String),
+    /// Not started: its deadline passed, or the datasource was found unreachable first.
+    NotRun,
+}
+
+/// The run queues of one scrape of one datasource, one per pool.
+#[derive(Default)]
+struct RunQueues(Mutex<Vec<Arc<RunQueue>>>);
+
+impl RunQueues {
+    fn queue(&self, ds: &Arc<DatasourceRuntime>, pool: &DatasourcePool) -> Arc<RunQueue> {
+        let mut queues = lock(&self.0);
+        if let Some(q) = queues.iter().find(|q| q.pool.id() == pool.id()) {
+            return Arc::clone(q);
+        }
+        let q = Arc::new(RunQueue {
+            ds: Arc::clone(ds),
+            pool: pool.clone(),
+            state: Mutex::new(QueueState::default()),
+            fan_out_at: tokio::time::Instant::now() + fan_out_after(),
+        });
+        queues.push(Arc::clone(&q));
+        q
+    }
+}
+
+/// Collectors of one datasource that share a pool, served by workers: a worker checks out a
+/// connection and runs queued collectors one after another on one blocking thread until the
+/// queue is empty. One worker starts with the first job; [`FAN_OUT_AFTER`] later, jobs still
+/// queued get a worker each (up to the pool size).
+struct RunQueue {
+    ds: Arc<DatasourceRuntime>,
+    pool: DatasourcePool,
+    state: Mutex<QueueState>,
+    /// When jobs still queued fan out ([`FAN_OUT_AFTER`] after the queue was made).
+    fan_out_at: tokio::time::Instant,
+}
+
+#[derive(Default)]
+struct QueueState {
+    jobs: std::collections::VecDeque<Job>,
+    /// Live workers. A worker leaves only under the lock with the queue empty, so a job is
+    /// never left without one.
+    workers: usize,
+}
+
+/// What a worker's blocking run ended with.
+enum WorkerEnd {
+    /// The queue is empty; the worker is gone.
+    Done,
+    /// The connection broke; jobs remain, so the worker needs a new connection.
+    Reconnect,
+}
+
+impl RunQueue {
+    fn push(self: &Arc<Self>, job: Job) {
+        let mut st = lock(&self.state);
+        st.jobs.push_back(job);
+        if st.workers < START_WORKERS.min(self.pool.max_open()) {
+            st.workers += 1;
+            tokio::spawn(Arc::clone(self).worker());
+        }
+    }
+
+    /// Gives every job still queued a worker of its own, up to the pool size.
+    fn fan_out(self: &Arc<Self>) {
+        let mut st = lock(&self.state);
+        let more = st.jobs.len().min(self.pool.max_open().saturating_sub(st.workers));
+        st.workers += more;
+        drop(st);
+        for _ in 0..more {
+            tokio::spawn(Arc::clone(self).worker());
+        }
+    }
+
+    /// The next job, or `None` after leaving the queue (the caller must stop).
+    fn next_or_leave(&self) -> Option<Job> {
+        let mut st = lock(&self.state);
+        let job = st.jobs.pop_front();
+        if job.is_none() {
+            st.workers -= 1;
+        }
+        job
+    }
+
+    /// The next job's deadline, or `None` after leaving the queue (the caller must stop).
+    fn peek_or_leave(&self) -> Option<Instant> {
+        let mut st = lock(&self.state);
+        let until = st.jobs.front().map(|j| j.until);
+        if until.is_none() {
+            st.workers -= 1;
+        }
+        until
+    }
+
+    /// Answers every queued job with `outcome` and leaves the queue.
+    fn fail_all_and_leave(&self, outcome: impl Fn() -> JobOutcome) {
+        let mut st = lock(&self.state);
+        for job in st.jobs.drain(..) {
+            let _ = job.reply.send(outcome());
+        }
+        st.workers -= 1;
+    }
+
+    /// One worker: a connection, then the queue on a blocking thread; a new connection if
+    /// that one broke while jobs remain.
+    async fn worker(self: Arc<Self>) {
+        let ds = &self.ds;
+        loop {
+            let Some(until) = self.peek_or_leave() else { return };
+            if !ds.health.should_scrape() {
+                return self.fail_all_and_leave(|| JobOutcome::NotRun);
+            }
+            let wait = until.saturating_duration_since(Instant::now()).min(ds.config.query_timeout);
+            let guard = match self.pool.get(wait).await {
+                Ok(g) => g,
+                Err(error) => {
+                    let msg = error.to_string();
+                    if error.is_connection_level() && !msg.contains("timed out waiting") {
+                        // The database refused or is unreachable: one failed login is
+                        // enough for this scrape (DM locks accounts).
+                        connection_failed(ds, msg.clone(), is_login_failure(&msg));
+                        return self.fail_all_and_leave(|| JobOutcome::NoConnection(msg.clone()));
+                    }
+                    // The pool is busy: the job at the front gives up, the rest try again.
+                    if let Some(job) = lock(&self.state).jobs.pop_front() {
+                        let _ = job.reply.send(JobOutcome::NoConnection(msg));
+                    }
+                    continue;
+                }
+            };
+            let me = Arc::clone(&self);
+            match tokio::task::spawn_blocking(move || me.run_jobs(guard)).await {
+                Ok(WorkerEnd::Done) => return,
+                Ok(WorkerEnd::Reconnect) => continue,
+                Err(join) => {
+                    // run_jobs catches collector panics; this is the runtime shutting down.
+                    tracing::error!(datasource = %ds.config.name, error = %join, "Collector worker failed.");
+                    return self.fail_all_and_leave(|| JobOutcome::NotRun);
+                }
+            }
+        }
+    }
+
+    /// Runs queued jobs on `guard` (blocking) until the queue is empty or the connection
+    /// breaks.
+    fn run_jobs(&self, mut guard: PoolGuard) -> WorkerEnd {
+        let ds = &self.ds;
+        loop {
+            let Some(job) = self.next_or_leave() else { return WorkerEnd::Done };
+            if job.reply.is_closed() {
+                continue; // the scrape gave up on it
+            }
+            if Instant::now() >= job.until || !ds.health.should_scrape() {
+                let _ = job.reply.send(JobOutcome::NotRun);
+                continue;
+            }
+            let mut ctx =
+                BlockingContext { guard, config: Arc::clone(&ds.shared_config), until: job.until };
+            let mut samples = Vec::new();
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                job.collector.collect(&mut ctx, &mut samples)
+            }));
+            guard = ctx.guard;
+            let outcome = match ran {
+                Ok(r) => {
+                    if let Err(crate::collector::CollectError::Query(q)) = &r {
+                        if q.is_connection_level() {
+                            // Marked here, before the next job, so that it is not tried
+                            // on a dead server.
+                            let msg = q.to_string();
+                            connection_failed(ds, msg.clone(), is_login_failure(&msg));
+                        }
+                    }
+                    JobOutcome::Ran(r, samples)
+                }
+                Err(panic) => {
+                    guard.discard();
+                    let msg = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "panic".to_owned());
+                    JobOutcome::Panicked(msg)
+                }
+            };
+            let _ = job.reply.send(outcome);
+            if guard.is_discarded() {
+                // Jobs left need another connection (the worker leaves if there are none,
+                // and answers them at once if the datasource is now marked unreachable).
+                return WorkerEnd::Reconnect;
+            }
+        }
+    }
 }
 
 /// The [`CollectContext`] given to collectors: one pooled connection for the collector,

@@ -92,17 +92,28 @@ impl Exporter {
     }
 
     pub fn start_with_args(name: &str, body: &str, args: &[&str]) -> Exporter {
-        Self::launch(name, body, args, None)
+        Self::launch(name, body, args, None, &[])
+    }
+
+    /// Like [`Exporter::start`] with extra environment variables for the process.
+    pub fn start_with_env(name: &str, body: &str, env: &[(&str, &str)]) -> Exporter {
+        Self::launch(name, body, &[], None, env)
     }
 
     /// Like [`Exporter::start_with_args`] for an exporter serving HTTPS (`args` carry
     /// `--web.config.file`): readiness and [`Exporter::try_get`] go over TLS, trusting the CA
     /// certificate `ca` (PEM).
     pub fn start_https(name: &str, body: &str, args: &[&str], ca: &Path) -> Exporter {
-        Self::launch(name, body, args, Some(ca.to_owned()))
+        Self::launch(name, body, args, Some(ca.to_owned()), &[])
     }
 
-    fn launch(name: &str, body: &str, args: &[&str], tls_ca: Option<PathBuf>) -> Exporter {
+    fn launch(
+        name: &str,
+        body: &str,
+        args: &[&str],
+        tls_ca: Option<PathBuf>,
+        env: &[(&str, &str)],
+    ) -> Exporter {
         let dir = scratch(name);
         let port = free_port();
         let config = dir.join("dameng_exporter.toml");
@@ -115,6 +126,7 @@ impl Exporter {
             .arg("--config")
             .arg(&config)
             .args(args)
+            .envs(env.iter().copied())
             .current_dir(&dir)
             .stdout(Stdio::from(std::fs::File::create(dir.join("stdout.log")).expect("stdout")))
             .stderr(Stdio::from(std::fs::File::create(dir.join("stderr.log")).expect("stderr")))

@@ -644,9 +644,7 @@ async fn check_once(ds: &Arc<DatasourceRuntime>) {
     match result {
         Ok(()) => apply(ds, ds.health.success()),
         Err(e) if e.is_connection_level() || matches!(e, QueryError::Timeout(_)) => {
-            let msg = e.to_string();
-            let login = is_login_failure(&msg);
-            connection_failed(ds, msg, login);
+            connection_failed(ds, e.to_string());
         }
         // The connection works but the ping query failed (e.g. no DUAL): still reachable.
         Err(e) => {
@@ -657,8 +655,9 @@ async fn check_once(ds: &Arc<DatasourceRuntime>) {
 }
 
 /// Records a connection-level failure: the datasource turns unhealthy and its idle
-/// connections are dropped.
-fn connection_failed(ds: &DatasourceRuntime, error: String, login_failure: bool) {
+/// connections are dropped. A failed login (see [`is_login_failure`]) backs off longer.
+fn connection_failed(ds: &DatasourceRuntime, error: String) {
+    let login_failure = is_login_failure(&error);
     if let Some(p) = &ds.pool {
         p.clear_idle();
     }
@@ -1108,24 +1107,18 @@ impl RunQueue {
         }
     }
 
-    /// The next job, or `None` after leaving the queue (the caller must stop).
-    fn next_or_leave(&self) -> Option<Job> {
+    /// `take` applied to the queue, or, when it finds nothing, `None` after leaving the
+    /// queue (the caller must stop). One lock, so no job is queued between the two.
+    fn take_or_leave<T>(
+        &self,
+        take: impl FnOnce(&mut std::collections::VecDeque<Job>) -> Option<T>,
+    ) -> Option<T> {
         let mut st = lock(&self.state);
-        let job = st.jobs.pop_front();
-        if job.is_none() {
+        let taken = take(&mut st.jobs);
+        if taken.is_none() {
             st.workers -= 1;
         }
-        job
-    }
-
-    /// The next job's deadline, or `None` after leaving the queue (the caller must stop).
-    fn peek_or_leave(&self) -> Option<Instant> {
-        let mut st = lock(&self.state);
-        let until = st.jobs.front().map(|j| j.until);
-        if until.is_none() {
-            st.workers -= 1;
-        }
-        until
+        taken
     }
 
     /// Answers every queued job with `outcome` and leaves the queue.
@@ -1142,7 +1135,9 @@ impl RunQueue {
     async fn worker(self: Arc<Self>) {
         let ds = &self.ds;
         loop {
-            let Some(until) = self.peek_or_leave() else { return };
+            let Some(until) = self.take_or_leave(|jobs| jobs.front().map(|j| j.until)) else {
+                return;
+            };
             if !ds.health.should_scrape() {
                 return self.fail_all_and_leave(|| JobOutcome::NotRun);
             }
@@ -1154,7 +1149,7 @@ impl RunQueue {
                     if error.is_connection_level() && !msg.contains("timed out waiting") {
                         // The database refused or is unreachable: one failed login is
                         // enough for this scrape (DM locks accounts).
-                        connection_failed(ds, msg.clone(), is_login_failure(&msg));
+                        connection_failed(ds, msg.clone());
                         return self.fail_all_and_leave(|| JobOutcome::NoConnection(msg.clone()));
                     }
                     // The pool is busy: the job at the front gives up, the rest try again.
@@ -1182,7 +1177,9 @@ impl RunQueue {
     fn run_jobs(&self, mut guard: PoolGuard) -> WorkerEnd {
         let ds = &self.ds;
         loop {
-            let Some(job) = self.next_or_leave() else { return WorkerEnd::Done };
+            let Some(job) = self.take_or_leave(|jobs| jobs.pop_front()) else {
+                return WorkerEnd::Done;
+            };
             if job.reply.is_closed() {
                 continue; // the scrape gave up on it
             }
@@ -1203,8 +1200,7 @@ impl RunQueue {
                         if q.is_connection_level() {
                             // Marked here, before the next job, so that it is not tried
                             // on a dead server.
-                            let msg = q.to_string();
-                            connection_failed(ds, msg.clone(), is_login_failure(&msg));
+                            connection_failed(ds, q.to_string());
                         }
                     }
                     JobOutcome::Ran(r, samples)

@@ -13,6 +13,7 @@ pub mod exporter;
 pub mod health;
 pub mod logging;
 pub mod metrics;
+pub mod odbc_driver;
 pub mod plugin;
 pub mod pool;
 pub mod query;

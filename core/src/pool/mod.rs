@@ -48,9 +48,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dmexp_config::{DatasourceConfig, Secret};
-use odbc_api::sys::{ConnectionAttribute, Pointer};
-use odbc_api::{
-    Connection, ConnectionOptions, DriverSpecificConnectionOptions, SetConnectionAttributeArgs,
+use odbc_api::{Connection, ConnectionOptions};
+
+mod connstr;
+mod read_only;
+
+pub use connstr::connection_string;
+use connstr::redact;
+pub use read_only::Engine;
+use read_only::{
+    connect_read_only, enforce_read_only, run_keeping_read_only, KnownSql, ReadOnlySession,
 };
 
 use crate::query::QueryError;
@@ -72,90 +79,6 @@ pub enum PoolError {
     Environment(String),
 }
 
-/// Builds the ODBC connection string for a datasource (DM8.md §1.3–1.4).
-///
-/// With `odbcConnectionString` set, it is used as is; `dbUser`/`dbPwd` fill `UID`/`PWD` when
-/// it has none. Otherwise the DM string is built from `odbcDriver`, `dbHost` (`host:port`,
-/// `[v6]:port` or a `dm_svc.conf` service name; `?KEY=value&…` adds DM keywords) and the
-/// credentials, with `CHARACTER_CODE=PG_UTF8` so text arrives as UTF-8.
-pub fn connection_string(ds: &DatasourceConfig) -> Result<Secret, PoolError> {
-    let err = |reason: String| PoolError::ConnectionString { datasource: ds.name.clone(), reason };
-    if let Some(cs) = &ds.odbc_connection_string {
-        let mut s = cs.expose().trim().to_owned();
-        let upper = s.to_ascii_uppercase();
-        let has =
-            |k: &str| upper.split(';').any(|part| part.trim_start().starts_with(&format!("{k}=")));
-        if !s.is_empty() && !s.ends_with(';') {
-            s.push(';');
-        }
-        if !ds.db_user.is_empty() && !has("UID") {
-            s.push_str(&format!("UID={};", ds.db_user));
-        }
-        if !ds.db_pwd.is_empty() && !has("PWD") {
-            s.push_str(&format!("PWD={};", ds.db_pwd.expose()));
-        }
-        return Ok(Secret::new(s));
-    }
-    let host = ds.db_host.as_deref().unwrap_or("").trim();
-    if host.is_empty() {
-        return Err(err("set `dbHost` (host:port) or `odbcConnectionString`".into()));
-    }
-    let (addr, extra) = match host.split_once('?') {
-        Some((a, q)) => (a, Some(q)),
-        None => (host, None),
-    };
-    let (server, port) = split_host_port(addr);
-    // DM's driver takes values literally and ignores ODBC {} quoting (DM8.md §1.4).
-    for (key, value) in [("dbUser", ds.db_user.as_str()), ("dbPwd", ds.db_pwd.expose())] {
-        if value.contains(';') || value.contains('{') || value.contains('}') {
-            return Err(err(format!(
-                "`{key}` contains `;`, `{{` or `}}`, which the DM ODBC driver cannot take in a \
-                 connection string; define a DSN in odbc.ini and use \
-                 `odbcConnectionString = \"DSN=<name>\"` instead"
-            )));
-        }
-    }
-    let mut s = format!("Driver={{{}}};SERVER={};", ds.odbc_driver, server);
-    if let Some(p) = port {
-        s.push_str(&format!("TCP_PORT={p};"));
-    }
-    s.push_str(&format!("UID={};PWD={};", ds.db_user, ds.db_pwd.expose()));
-    let mut has_charset = false;
-    if let Some(q) = extra {
-        for kv in q.split('&').filter(|kv| !kv.trim().is_empty()) {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            let k = k.trim();
-            if k.eq_ignore_ascii_case("CHARACTER_CODE") {
-                has_charset = true;
-            }
-            if k.contains(';') || v.contains(';') {
-                return Err(err(format!("`dbHost` option `{k}` contains `;`")));
-            }
-            s.push_str(&format!("{}={};", k, v.trim()));
-        }
-    }
-    if !has_charset {
-        s.push_str("CHARACTER_CODE=PG_UTF8;");
-    }
-    Ok(Secret::new(s))
-}
-
-/// Splits `host:port`, `[v6]:port`, a bare host or an unbracketed IPv6 address.
-fn split_host_port(addr: &str) -> (String, Option<u16>) {
-    if let Some(rest) = addr.strip_prefix('[') {
-        if let Some((h, tail)) = rest.split_once(']') {
-            return (h.to_owned(), tail.strip_prefix(':').and_then(|p| p.parse().ok()));
-        }
-    }
-    match addr.rsplit_once(':') {
-        Some((h, p)) if !h.is_empty() => match p.parse::<u16>() {
-            Ok(port) => (h.to_owned(), Some(port)),
-            Err(_) => (addr.to_owned(), None),
-        },
-        _ => (addr.to_owned(), None),
-    }
-}
-
 fn environment() -> Result<&'static odbc_api::Environment, PoolError> {
     odbc_api::environment().map_err(|e| PoolError::Environment(e.to_string()))
 }
@@ -175,29 +98,6 @@ pub struct OdbcConn {
     /// PostgreSQL read-only connections: which SQL texts call only functions known to be
     /// side-effect free, so a text is parsed once per connection, not every scrape.
     known_sql: KnownSql,
-}
-
-/// Bound of [`KnownSql`] (custom metrics and plugins send a fixed set of queries).
-const KNOWN_SQL_CACHE: usize = 256;
-
-/// Per SQL text, the answer of [`dmexp_config::calls_only_known_functions`]; cleared when it
-/// reaches [`KNOWN_SQL_CACHE`] entries.
-#[derive(Debug, Default)]
-struct KnownSql(HashMap<String, bool>);
-
-impl KnownSql {
-    /// The cached answer for `sql`, or `decide(sql)`, remembered.
-    fn answer(&mut self, sql: &str, decide: impl FnOnce(&str) -> bool) -> bool {
-        if let Some(known) = self.0.get(sql) {
-            return *known;
-        }
-        let known = decide(sql);
-        if self.0.len() >= KNOWN_SQL_CACHE {
-            self.0.clear();
-        }
-        self.0.insert(sql.to_owned(), known);
-        known
-    }
 }
 
 impl OdbcConn {
@@ -246,181 +146,6 @@ impl OdbcConn {
             || crate::query::run_query(conn, sql, timeout_secs, max_rows),
         )
     }
-}
-
-/// The re-assertion rule of a PostgreSQL read-only connection (see the module docs), apart
-/// from ODBC. `reassert` runs first when the connection is `tainted` or the query may call
-/// a function not known to be side-effect free (`!known_functions_only`); when it fails, the
-/// query does not run and the connection is tainted. Afterwards the connection is tainted
-/// when the query may have called such a function or failed.
-fn run_keeping_read_only<T>(
-    tainted: &mut bool,
-    known_functions_only: bool,
-    reassert: impl FnOnce() -> Result<(), QueryError>,
-    query: impl FnOnce() -> Result<T, QueryError>,
-) -> Result<T, QueryError> {
-    if *tainted || !known_functions_only {
-        *tainted = true;
-        reassert()?;
-        *tainted = false;
-    }
-    let result = query();
-    *tainted = !known_functions_only || result.is_err();
-    result
-}
-
-/// `SQL_MODE_READ_ONLY` (sql.h), the value of `SQL_ATTR_ACCESS_MODE` for a read-only connection.
-const SQL_MODE_READ_ONLY: usize = 1;
-
-/// The database engine behind a connection, as far as read-only enforcement is concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    /// Dameng DM8: `SQL_ATTR_ACCESS_MODE` is enforced by the server.
-    Dm,
-    /// PostgreSQL (psqlODBC ignores the access mode): session default read-only.
-    PostgreSql,
-    /// SQLite (its ODBC driver ignores the access mode): `PRAGMA query_only`.
-    Sqlite,
-    /// Anything else: only the access mode attribute.
-    Other,
-}
-
-impl Engine {
-    /// Detects the engine from `SQL_DBMS_NAME`, then from the connection string's driver.
-    pub fn detect(dbms_name: &str, connection_string: &str) -> Engine {
-        let pick = |s: &str| {
-            let s = s.to_ascii_lowercase();
-            if s.contains("postgres") {
-                Some(Engine::PostgreSql)
-            } else if s.contains("sqlite") {
-                Some(Engine::Sqlite)
-            } else if s.contains("dameng") || s.trim() == "dm" || s.contains("dm8") {
-                Some(Engine::Dm)
-            } else {
-                None
-            }
-        };
-        let driver = connection_string
-            .split(';')
-            .filter_map(|kv| kv.split_once('='))
-            .find(|(k, _)| k.trim().eq_ignore_ascii_case("driver"))
-            .map(|(_, v)| v.trim_matches(|c: char| c == '{' || c == '}' || c.is_whitespace()))
-            .unwrap_or("");
-        pick(dbms_name).or_else(|| pick(driver)).unwrap_or(Engine::Other)
-    }
-
-    /// The session statement that makes a connection read-only, if the engine needs one.
-    pub fn read_only_statement(self) -> Option<&'static str> {
-        match self {
-            Engine::PostgreSql => Some("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"),
-            Engine::Sqlite => Some("PRAGMA query_only = ON"),
-            Engine::Dm | Engine::Other => None,
-        }
-    }
-
-    /// A query answering 1/`on` when the session is read-only, if the engine has one.
-    fn read_only_check(self) -> Option<(&'static str, &'static [&'static str])> {
-        match self {
-            Engine::PostgreSql => {
-                Some(("SELECT current_setting('transaction_read_only')", &["on"]))
-            }
-            Engine::Sqlite => Some(("PRAGMA query_only", &["1"])),
-            Engine::Dm | Engine::Other => None,
-        }
-    }
-}
-
-/// How one connection of a read-only pool was made read-only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct ReadOnlySession {
-    engine: Engine,
-    /// Re-run when the connection may have been changed (PostgreSQL: a function called from
-    /// a query may change the session default; see the module docs).
-    reassert: Option<&'static str>,
-}
-
-/// `SQL_ATTR_ACCESS_MODE = SQL_MODE_READ_ONLY`, set on the handle before connecting.
-struct ReadOnlyAccessMode(SetConnectionAttributeArgs<'static>);
-
-impl DriverSpecificConnectionOptions<'static> for ReadOnlyAccessMode {
-    fn attributes(&self) -> impl Iterator<Item = SetConnectionAttributeArgs<'static>> {
-        std::iter::once(self.0)
-    }
-}
-
-/// Connects with `SQL_ATTR_ACCESS_MODE = SQL_MODE_READ_ONLY` requested.
-fn connect_read_only(
-    env: &'static odbc_api::Environment,
-    connection_string: &str,
-    options: ConnectionOptions,
-) -> Result<Connection<'static>, odbc_api::Error> {
-    // SAFETY: SQL_ATTR_ACCESS_MODE is a standard ODBC connection attribute whose value is an
-    // integer passed in the pointer argument (SQL_MODE_READ_ONLY = 1, string length ignored),
-    // so no memory is referenced and the 'static lifetime holds; drivers that do not support
-    // it return an error or ignore it, both of which the caller handles.
-    unsafe {
-        let attr = ReadOnlyAccessMode(SetConnectionAttributeArgs::new(
-            ConnectionAttribute::ACCESS_MODE,
-            SQL_MODE_READ_ONLY as Pointer,
-            0,
-        ));
-        env.connect_with_connection_string_and_driver_specific_options(
-            connection_string,
-            options,
-            attr,
-        )
-    }
-}
-
-/// Makes a freshly opened connection read-only for its engine and checks it; the error says
-/// why it cannot be (the connection is then not used).
-fn enforce_read_only(
-    conn: &Connection<'static>,
-    connection_string: &str,
-    timeout: Option<usize>,
-    datasource: &str,
-) -> Result<ReadOnlySession, QueryError> {
-    let refuse = |what: String| QueryError::Driver {
-        message: format!(
-            "cannot make the connection read-only ({what}); custom queries do not run on it"
-        ),
-        sqlstate: None,
-        native: None,
-        connection_lost: false,
-    };
-    let dbms = conn.database_management_system_name().unwrap_or_default();
-    let engine = Engine::detect(&dbms, connection_string);
-    if let Some(stmt) = engine.read_only_statement() {
-        conn.execute(stmt, (), timeout).map_err(|e| refuse(format!("{stmt}: {e}")))?;
-    }
-    let mut verified = "access mode only (enforced by DM8: writes fail with -6506)";
-    if let Some((check, accepted)) = engine.read_only_check() {
-        let rows = crate::query::run_query(conn, check, timeout, Some(1))
-            .map_err(|e| refuse(format!("{check}: {e}")))?;
-        let got = rows.first().and_then(|r| crate::query::cell(r, 0)).unwrap_or("").trim();
-        if !accepted.iter().any(|a| got.eq_ignore_ascii_case(a)) {
-            return Err(refuse(format!("{check} answered {got:?} after the session setting")));
-        }
-        verified = "verified";
-    }
-    let reassert = match engine {
-        Engine::PostgreSql => engine.read_only_statement(),
-        _ => None,
-    };
-    tracing::debug!(
-        datasource,
-        dbms = %dbms,
-        engine = ?engine,
-        access_mode = "SQL_MODE_READ_ONLY requested before connecting",
-        session = engine.read_only_statement().unwrap_or("-"),
-        check = verified,
-        reassert = reassert.map_or("-", |_| {
-            "the session statement again before a query that may call a function not known to \
-             be side-effect free, and before the next query after it or after a failed query"
-        }),
-        "Read-only connection opened."
-    );
-    Ok(ReadOnlySession { engine, reassert })
 }
 
 /// deadpool manager for one datasource. `create` makes exactly one login attempt, on a
@@ -510,19 +235,6 @@ impl deadpool::managed::Manager for Manager {
         }
         Ok(())
     }
-}
-
-/// Removes the password (and the whole connection string) from a driver message.
-fn redact(message: &str, connection_string: &Secret) -> String {
-    let mut m = message.replace(connection_string.expose(), "<connection string>");
-    for part in connection_string.expose().split(';') {
-        if let Some((k, v)) = part.split_once('=') {
-            if k.trim().eq_ignore_ascii_case("PWD") && !v.is_empty() {
-                m = m.replace(v, "***");
-            }
-        }
-    }
-    m
 }
 
 type Pool = deadpool::managed::Pool<Manager>;
@@ -757,106 +469,4 @@ pub fn is_login_failure(message: &str) -> bool {
         || m.contains("invalid username or password")
         || m.contains("用户名或密码错误")
         || m.contains("-2501")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn splits_hosts() {
-        assert_eq!(split_host_port("10.0.0.1:5236"), ("10.0.0.1".into(), Some(5236)));
-        assert_eq!(split_host_port("[::1]:5236"), ("::1".into(), Some(5236)));
-        assert_eq!(split_host_port("dmsvc"), ("dmsvc".into(), None));
-    }
-
-    #[test]
-    fn detects_engines() {
-        assert_eq!(Engine::detect("PostgreSQL", ""), Engine::PostgreSql);
-        assert_eq!(Engine::detect("SQLite", ""), Engine::Sqlite);
-        assert_eq!(Engine::detect("DM", ""), Engine::Dm);
-        assert_eq!(Engine::detect("", "Driver={DM8 ODBC DRIVER};SERVER=h;"), Engine::Dm);
-        assert_eq!(Engine::detect("", "Driver={PostgreSQL Unicode};Server=h"), Engine::PostgreSql);
-        assert_eq!(Engine::detect("", "DSN=x"), Engine::Other);
-        assert_eq!(
-            Engine::PostgreSql.read_only_statement(),
-            Some("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-        );
-    }
-
-    /// Drives [`run_keeping_read_only`] through a sequence of queries, each `(calls only
-    /// known functions, query succeeds)`, and records what ran: `R` re-assertion, `Q` query.
-    fn trace(steps: &[(bool, bool)], reassert_fails_at: Option<usize>) -> String {
-        let mut tainted = false; // a fresh connection is read-only
-        let mut ran = Vec::new();
-        for (i, &(known, ok)) in steps.iter().enumerate() {
-            let log = std::cell::RefCell::new(String::new());
-            let _ = run_keeping_read_only(
-                &mut tainted,
-                known,
-                || {
-                    log.borrow_mut().push('R');
-                    if reassert_fails_at == Some(i) {
-                        Err(QueryError::NoResultSet)
-                    } else {
-                        Ok(())
-                    }
-                },
-                || {
-                    log.borrow_mut().push('Q');
-                    if ok {
-                        Ok(())
-                    } else {
-                        Err(QueryError::NoResultSet)
-                    }
-                },
-            );
-            ran.push(log.into_inner());
-        }
-        ran.join(" ")
-    }
-
-    #[test]
-    fn read_only_is_reasserted_only_when_the_connection_may_have_changed() {
-        const KNOWN: (bool, bool) = (true, true);
-        const UNKNOWN: (bool, bool) = (false, true);
-        const FAILS: (bool, bool) = (true, false);
-        // Known built-ins only, on a fresh connection: never re-asserted.
-        assert_eq!(trace(&[KNOWN, KNOWN, KNOWN], None), "Q Q Q");
-        // A query that may call another function: re-asserted before it and before the next.
-        assert_eq!(trace(&[KNOWN, UNKNOWN, KNOWN, KNOWN], None), "Q RQ RQ Q");
-        assert_eq!(trace(&[UNKNOWN, UNKNOWN, KNOWN], None), "RQ RQ RQ");
-        // A failed query (even a known one) taints the connection.
-        assert_eq!(trace(&[FAILS, KNOWN, KNOWN], None), "Q RQ Q");
-        assert_eq!(trace(&[(false, false), KNOWN], None), "RQ RQ");
-        // A failed re-assertion: the query does not run, the next query re-asserts again.
-        assert_eq!(trace(&[UNKNOWN, KNOWN, KNOWN, KNOWN], Some(1)), "RQ R RQ Q");
-        assert_eq!(trace(&[KNOWN, UNKNOWN, KNOWN], Some(1)), "Q R RQ");
-    }
-
-    #[test]
-    fn known_sql_is_decided_once_per_text_and_bounded() {
-        let mut cache = KnownSql::default();
-        let decided = std::cell::Cell::new(0);
-        let decide = |sql: &str| {
-            decided.set(decided.get() + 1);
-            dmexp_config::calls_only_known_functions(sql)
-        };
-        assert!(cache.answer("SELECT COUNT(*) AS n FROM t", decide));
-        assert!(!cache.answer("SELECT set_config('a', 'b', false) AS x", decide));
-        assert!(cache.answer("SELECT COUNT(*) AS n FROM t", decide));
-        assert!(!cache.answer("SELECT set_config('a', 'b', false) AS x", decide));
-        assert_eq!(decided.get(), 2);
-        for i in 0..KNOWN_SQL_CACHE * 3 {
-            cache.answer(&format!("SELECT {i} AS n"), decide);
-            assert!(cache.0.len() <= KNOWN_SQL_CACHE);
-        }
-        assert_eq!(decided.get(), 2 + KNOWN_SQL_CACHE * 3);
-    }
-
-    #[test]
-    fn redacts_password() {
-        let cs = Secret::new("Driver=X;UID=a;PWD=s3cret;");
-        assert_eq!(redact("login failed for s3cret", &cs), "login failed for ***");
-    }
 }

@@ -35,6 +35,9 @@ mod plugins;
 /// A real Prometheus scrapes /metrics and /probe over TLS with basic auth from
 /// --web.config.file; broken web configs are config errors (exit 2).
 mod prometheus_e2e;
+/// Runtime hardening: deadlines of shared collections, pools replaced by reloads under
+/// in-flight scrapes, log context of health tasks started by a reload.
+mod runtime_hardening;
 /// Exact values of the first collectors on all three fixture instances, both engines.
 mod scrape;
 /// Secrets never reach logs, metrics or error messages.

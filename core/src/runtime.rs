@@ -8,7 +8,6 @@
 //! merged by name, self-metrics are added and the text format is encoded. The answer is
 //! always complete for what finished: failures show in metrics, not in HTTP errors.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -120,8 +119,9 @@ pub struct DatasourceRuntime {
     self_templates: SelfTemplates,
     last_success: Mutex<Option<f64>>,
     last_scrape: Mutex<Option<f64>>,
-    /// Collections in flight, by collector filter: overlapping identical scrapes share one.
-    inflight: Mutex<HashMap<String, SharedResult>>,
+    /// Collections in flight: an overlapping scrape with the same collector filter and a
+    /// compatible deadline shares one ([`scrape_shared`]).
+    inflight: Mutex<Vec<InFlight>>,
     /// Becomes true when the first health check has finished: a scrape that arrives before
     /// waits for it instead of opening connections of its own (one login attempt, not one
     /// per collector, against a datasource that may have a wrong password).
@@ -129,6 +129,31 @@ pub struct DatasourceRuntime {
     /// The configuration again, shared with every collector's blocking context (a scrape
     /// hands each collector this `Arc` instead of a deep copy of the configuration).
     shared_config: Arc<DatasourceConfig>,
+    /// Set when a reload replaced this datasource's pool: the pool is closed when the last
+    /// scrape still using this runtime is done (on drop), not under it.
+    close_pool_on_drop: AtomicBool,
+}
+
+impl Drop for DatasourceRuntime {
+    fn drop(&mut self) {
+        if self.close_pool_on_drop.load(Ordering::SeqCst) {
+            if let Some(p) = &self.pool {
+                tracing::info!(datasource = %self.config.name, "Closing the replaced connection pool (its last scrape finished).");
+                p.close();
+            }
+        }
+    }
+}
+
+/// One collection in flight ([`scrape_shared`]).
+struct InFlight {
+    /// Tells this entry apart from a later one with the same key (for its removal).
+    id: u64,
+    /// [`CollectorFilter::key`] of the collection.
+    key: String,
+    /// The collection's deadline.
+    deadline: Option<Instant>,
+    result: SharedResult,
 }
 
 type SharedResult =
@@ -410,7 +435,8 @@ impl Runtime {
             collectors,
             last_success: Mutex::new(previous.and_then(|p| *lock(&p.last_success))),
             last_scrape: Mutex::new(None),
-            inflight: Mutex::new(HashMap::new()),
+            inflight: Mutex::new(Vec::new()),
+            close_pool_on_drop: AtomicBool::new(false),
             first_check: previous.map_or_else(
                 || Arc::new(tokio::sync::watch::Sender::new(false)),
                 |p| Arc::clone(&p.first_check),
@@ -438,7 +464,9 @@ impl Runtime {
             let ds = Arc::clone(ds);
             let rt = Arc::clone(self);
             let pending = Arc::clone(&pending);
-            let span = tracing::info_span!("health", datasource = %ds.config.name);
+            // A root span: health tasks started by `POST /-/reload` must not log under the
+            // request's span for the rest of their life.
+            let span = tracing::info_span!(parent: None, "health", datasource = %ds.config.name);
             handles.push(tokio::spawn(
                 async move {
                     let mut first = true;
@@ -491,9 +519,10 @@ impl Runtime {
             )));
         }
         let now = Instant::now();
-        let from_prometheus = req
-            .scrape_timeout
-            .map(|t| t.mul_f64(self.global.scrape_timeout_factor.clamp(0.01, 1.0)));
+        let factor = self.global.scrape_timeout_factor;
+        let factor = if factor.is_finite() { factor.clamp(0.01, 1.0) } else { 1.0 };
+        // `mul_f64` panics when the product overflows: clamp the header's value first.
+        let from_prometheus = req.scrape_timeout.map(|t| t.min(MAX_SCRAPE_BUDGET).mul_f64(factor));
         let fast = match self.global.collection_mode {
             CollectionMode::Fast => Some(self.global.global_timeout),
             CollectionMode::Blocking => None,
@@ -508,7 +537,7 @@ impl Runtime {
                 collect: req.collect.clone(),
                 exclude: req.exclude.clone(),
             }),
-            deadline: budget.map(|b| now + b),
+            deadline: budget.map(|b| deadline_after(now, b)),
         })
     }
 
@@ -545,7 +574,7 @@ impl Runtime {
                 }
                 let group_timeout = self.global.group_timeout;
                 let per_group = groups.into_iter().map(|g| async move {
-                    let gd = Instant::now() + group_timeout;
+                    let gd = deadline_after(Instant::now(), group_timeout);
                     let d = Some(deadline.map_or(gd, |d| d.min(gd)));
                     join_all(g.iter().map(|ds| scrape_shared(ds, d, filter))).await
                 });
@@ -594,14 +623,14 @@ impl Runtime {
         self.ready.load(Ordering::SeqCst)
     }
 
-    /// Closes the pools of datasources that `next` did not take over.
+    /// Closes the pools of datasources that `next` did not take over, each once the last
+    /// scrape still running on this runtime's datasource has finished (when its last `Arc`
+    /// goes): a reload never closes a pool under an in-flight scrape.
     pub fn close_unused_pools(&self, next: &Runtime) {
         for ds in &self.datasources {
-            if !next.reused.contains(&ds.config.name) {
-                if let Some(p) = &ds.pool {
-                    tracing::info!(datasource = %ds.config.name, "Closing the connection pool.");
-                    p.close();
-                }
+            if !next.reused.contains(&ds.config.name) && ds.pool.is_some() {
+                tracing::debug!(datasource = %ds.config.name, "Connection pool replaced; it closes when its last scrape finishes.");
+                ds.close_pool_on_drop.store(true, Ordering::SeqCst);
             }
         }
     }
@@ -621,11 +650,11 @@ async fn check_once(ds: &Arc<DatasourceRuntime>) {
         .await
         .map_err(|join| QueryError::Connection(format!("health check task failed: {join}")))?
     };
-    let bound = timeout * 2 + Duration::from_secs(1);
+    let bound = timeout.saturating_mul(2).saturating_add(Duration::from_secs(1));
     let run = |pool: DatasourcePool| async move {
         match tokio::time::timeout(bound, ping(pool)).await {
             Ok(r) => r,
-            Err(_) => Err(QueryError::Timeout(timeout * 2)),
+            Err(_) => Err(QueryError::Timeout(timeout.saturating_mul(2))),
         }
     };
     let mut result = run(pool.clone()).await;
@@ -729,36 +758,113 @@ impl DatasourceResult {
     }
 }
 
-/// Scrapes one datasource, sharing the collection with an identical scrape already running.
+/// How much later than a scrape's own deadline a collection it joins may end: two
+/// Prometheus servers (or `/metrics` and `/probe`) with the same timeout arriving together
+/// share, a scrape with a much longer budget never keeps a short one waiting.
+///
+/// A twentieth of the scrape's remaining budget, between 10 ms and 250 ms.
+fn join_slack(now: Instant, deadline: Instant) -> Duration {
+    (deadline.saturating_duration_since(now) / 20)
+        .clamp(Duration::from_millis(10), Duration::from_millis(250))
+}
+
+/// True when a scrape due at `mine` may share a collection in flight due at `theirs`:
+/// neither earlier (it would cut this scrape's collectors short) nor much later (it would
+/// keep this scrape past its own deadline). Scrapes without a deadline share only with each
+/// other.
+fn compatible_deadline(now: Instant, mine: Option<Instant>, theirs: Option<Instant>) -> bool {
+    match (mine, theirs) {
+        (None, None) => true,
+        (Some(mine), Some(theirs)) => {
+            theirs >= mine && theirs.saturating_duration_since(mine) <= join_slack(now, mine)
+        }
+        _ => false,
+    }
+}
+
+/// Scrapes one datasource, sharing the collection with an overlapping scrape already
+/// running when it has the same collector filter and a compatible deadline
+/// ([`compatible_deadline`]). Each waiter still stops at its own deadline (plus the join
+/// slack): then it answers with every collector of its filter failed, and the shared
+/// collection goes on for the others.
 async fn scrape_shared(
     ds: &Arc<DatasourceRuntime>,
     deadline: Option<Instant>,
     filter: &Arc<CollectorFilter>,
 ) -> Arc<DatasourceResult> {
     use futures::FutureExt as _;
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
     let key = filter.key();
-    let shared = {
+    let now = Instant::now();
+    let (id, shared) = {
         let mut inflight = lock(&ds.inflight);
-        match inflight.get(&key) {
+        // A collection past its deadline takes no one new (its entry would otherwise stay
+        // when every waiter of it was dropped, e.g. clients that disconnected).
+        inflight.retain(|f| f.deadline.is_none_or(|d| d >= now));
+        match inflight
+            .iter()
+            .find(|f| f.key == key && compatible_deadline(now, deadline, f.deadline))
+        {
             Some(f) => {
                 tracing::debug!(datasource = %ds.config.name, "Joining a collection in flight.");
-                f.clone()
+                (f.id, f.result.clone())
             }
             None => {
-                let (ds2, filter2, key2) = (Arc::clone(ds), Arc::clone(filter), key.clone());
+                let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+                let (ds2, filter2) = (Arc::clone(ds), Arc::clone(filter));
                 let f = async move {
                     let r = Arc::new(scrape_datasource(&ds2, deadline, &filter2).await);
-                    lock(&ds2.inflight).remove(&key2);
+                    lock(&ds2.inflight).retain(|f| f.id != id);
                     r
                 }
                 .boxed()
                 .shared();
-                inflight.insert(key, f.clone());
-                f
+                inflight.push(InFlight { id, key, deadline, result: f.clone() });
+                (id, f)
             }
         }
     };
-    shared.await
+    let Some(deadline) = deadline else {
+        return shared.await;
+    };
+    // The collection's collectors stop at its deadline (at most the slack after this one's)
+    // and answer 50 ms later at worst; this bound only guards against a collection that
+    // does not (then this scrape reports its collectors failed instead of hanging).
+    let give_up = deadline_after(deadline, join_slack(now, deadline) + Duration::from_millis(100));
+    match tokio::time::timeout_at(tokio::time::Instant::from_std(give_up), shared).await {
+        Ok(r) => r,
+        Err(_) => {
+            lock(&ds.inflight).retain(|f| f.id != id);
+            tracing::warn!(datasource = %ds.config.name, "Shared collection still running at this scrape's deadline; its collectors count as failed.");
+            Arc::new(timed_out_result(ds, filter, now.elapsed()))
+        }
+    }
+}
+
+/// The result of a scrape that gave up waiting: every collector of `filter` failed.
+fn timed_out_result(
+    ds: &Arc<DatasourceRuntime>,
+    filter: &CollectorFilter,
+    duration: Duration,
+) -> DatasourceResult {
+    let collectors = ds
+        .collectors
+        .iter()
+        .filter(|c| filter.allows(&c.name))
+        .map(|c| CollectorResult {
+            name: c.name.clone(),
+            templates: Arc::clone(&c.templates),
+            samples: Arc::new(Vec::new()),
+            success: false,
+            duration,
+        })
+        .collect();
+    DatasourceResult {
+        ds: Arc::clone(ds),
+        up: ds.health.state() == HealthState::Healthy,
+        collectors,
+        duration,
+    }
 }
 
 async fn scrape_datasource(
@@ -775,7 +881,7 @@ async fn scrape_datasource(
         duration: Duration::ZERO,
     };
     if ds.pool.is_some() && !ds.health.checked() {
-        let wait = ds.config.query_timeout * 2 + Duration::from_secs(1);
+        let wait = per_collector_budget(ds).saturating_add(Duration::from_secs(1));
         let wait = deadline.map_or(wait, |d| wait.min(d.saturating_duration_since(Instant::now())));
         let mut rx = ds.first_check.subscribe();
         let _ = tokio::time::timeout(wait, rx.wait_for(|done| *done)).await;
@@ -788,7 +894,7 @@ async fn scrape_datasource(
                 result.collectors.push(run_offline(
                     ds,
                     c,
-                    Instant::now() + per_collector_budget(ds),
+                    deadline_after(Instant::now(), per_collector_budget(ds)),
                 ));
             }
         }
@@ -803,7 +909,7 @@ async fn scrape_datasource(
         let queues = &queues;
         let span = tracing::debug_span!(parent: &span, "collect", collector = %c.name);
         async move {
-            let collector_deadline = Instant::now() + per_collector;
+            let collector_deadline = deadline_after(Instant::now(), per_collector);
             let until = deadline.map_or(collector_deadline, |d| d.min(collector_deadline));
             run_collector(&ds, c, until, queues).await
         }
@@ -861,7 +967,21 @@ async fn run_collector(
 
 /// Per collector: the query timeout plus the time to get a connection (within the deadline).
 fn per_collector_budget(ds: &DatasourceRuntime) -> Duration {
-    ds.config.query_timeout * 2
+    ds.config.query_timeout.saturating_mul(2)
+}
+
+/// The longest budget a scrape, a group or a collector gets: a larger one (a huge
+/// `X-Prometheus-Scrape-Timeout-Seconds`, a huge `queryTimeout`) is cut to this, so that
+/// deadline arithmetic never overflows.
+pub const MAX_SCRAPE_BUDGET: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// `now + budget` with the budget clamped to [`MAX_SCRAPE_BUDGET`]; never panics (on a
+/// platform whose `Instant` cannot go that far, the furthest of 1 day, 1 hour, 1 s, now).
+pub fn deadline_after(now: Instant, budget: Duration) -> Instant {
+    [budget.min(MAX_SCRAPE_BUDGET), Duration::from_secs(3600), Duration::from_secs(1)]
+        .into_iter()
+        .find_map(|b| now.checked_add(b))
+        .unwrap_or(now)
 }
 
 /// Runs a collector that needs no connection, on the calling task (it does no I/O).
@@ -1011,7 +1131,7 @@ fn fan_out_after() -> Duration {
         std::env::var("DMEXP_FAN_OUT_AFTER_MS")
             .ok()
             .and_then(|v| v.trim().parse::<u64>().ok())
-            .map_or(FAN_OUT_AFTER, Duration::from_millis)
+            .map_or(FAN_OUT_AFTER, |ms| Duration::from_millis(ms).min(MAX_SCRAPE_BUDGET))
     })
 }
 
@@ -1051,7 +1171,10 @@ impl RunQueues {
             ds: Arc::clone(ds),
             pool: pool.clone(),
             state: Mutex::new(QueueState::default()),
-            fan_out_at: tokio::time::Instant::now() + fan_out_after(),
+            fan_out_at: tokio::time::Instant::from_std(deadline_after(
+                Instant::now(),
+                fan_out_after(),
+            )),
         });
         queues.push(Arc::clone(&q));
         q
@@ -1288,5 +1411,88 @@ impl CollectContext for BlockingContext {
         let secs = self.timeout_secs();
         let key = format!("cols:{view}:{}", columns.join(","));
         self.guard.probe(&key, &columns_probe_sql(view, columns), Some(secs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn runtime(global: &str) -> Runtime {
+        let text = format!(
+            "{global}\n[[datasource]]\nname = \"a\"\n\
+             odbcConnectionString = \"Driver={{SQLite3}};Database=/nonexistent/a.db\"\n"
+        );
+        let config = dmexp_config::load_str(&text, std::path::Path::new("t.toml")).unwrap();
+        let info = BuildInfo {
+            version: "v0".into(),
+            revision: "r".into(),
+            branch: "b".into(),
+            rustversion: "1".into(),
+        };
+        Runtime::build(&config, info).unwrap()
+    }
+
+    fn request(timeout: Option<Duration>) -> ScrapeRequest {
+        ScrapeRequest { scrape_timeout: timeout, ..ScrapeRequest::default() }
+    }
+
+    #[test]
+    fn huge_budgets_are_clamped_not_a_panic() {
+        for global in ["collectionMode = \"blocking\"", "collectionMode = \"fast\""] {
+            let rt = runtime(global);
+            for t in
+                [Duration::MAX, Duration::from_secs(u64::MAX / 2), Duration::from_secs_f64(1e19)]
+            {
+                let before = Instant::now();
+                let plan = rt.plan(&request(Some(t))).unwrap();
+                let d = plan.deadline.unwrap();
+                let budget = d.duration_since(before);
+                if global.contains("fast") {
+                    // fast mode: globalTimeoutSeconds (default 5 s) caps it.
+                    assert!(budget <= Duration::from_secs(6), "{global}: {budget:?}");
+                } else {
+                    assert!(budget <= MAX_SCRAPE_BUDGET + Duration::from_secs(1), "{budget:?}");
+                    // × scrapeTimeoutFactor (0.8) of the clamped day.
+                    assert!(budget >= MAX_SCRAPE_BUDGET.mul_f64(0.79), "{budget:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn deadline_after_never_overflows() {
+        let now = Instant::now();
+        assert_eq!(deadline_after(now, Duration::MAX), now + MAX_SCRAPE_BUDGET);
+        assert_eq!(deadline_after(now, Duration::from_secs(3)), now + Duration::from_secs(3));
+        assert_eq!(deadline_after(now, Duration::ZERO), now);
+    }
+
+    #[test]
+    fn a_scrape_joins_only_a_collection_due_at_or_shortly_after_its_own_deadline() {
+        let now = Instant::now();
+        let mine = now + Duration::from_secs(8);
+        let at = |ms: u64| Some(mine + Duration::from_millis(ms));
+        let before = |ms: u64| Some(mine - Duration::from_millis(ms));
+        assert!(compatible_deadline(now, Some(mine), Some(mine)));
+        // 8 s left: the slack is 250 ms (8 s / 20 = 400 ms, capped).
+        assert!(compatible_deadline(now, Some(mine), at(250)));
+        assert!(!compatible_deadline(now, Some(mine), at(251)));
+        // An earlier collection would cut this scrape's collectors short.
+        assert!(!compatible_deadline(now, Some(mine), before(1)));
+        // A tiny-deadline scrape (the poisoning client) never shares with a normal one.
+        let tiny = Some(now + Duration::from_micros(1));
+        assert!(!compatible_deadline(now, Some(mine), tiny));
+        assert!(!compatible_deadline(now, tiny, Some(mine)));
+        // Without a deadline: only with each other.
+        assert!(compatible_deadline(now, None, None));
+        assert!(!compatible_deadline(now, Some(mine), None));
+        assert!(!compatible_deadline(now, None, Some(mine)));
+        // 1 s left: slack 50 ms.
+        let short = now + Duration::from_secs(1);
+        assert!(compatible_deadline(now, Some(short), Some(short + Duration::from_millis(50))));
+        assert!(!compatible_deadline(now, Some(short), Some(short + Duration::from_millis(51))));
     }
 }

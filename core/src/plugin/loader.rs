@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 use std::ffi::{c_char, c_void, CStr, CString};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::ptr;
@@ -133,68 +133,17 @@ pub(crate) fn opened_count() -> usize {
     OPENED.load(Ordering::SeqCst)
 }
 
-/// Checks that `path` exists, is a regular file, and that neither it nor its directory is
-/// writable by group or others. Returns the canonical path and the file's metadata.
-fn check_file(path: &Path) -> Result<(PathBuf, std::fs::Metadata), Problem> {
-    let canonical = std::fs::canonicalize(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            Problem::new(PluginErrorKind::NotFound, format!("no such file: {}", path.display()))
-        } else {
-            Problem::new(
-                PluginErrorKind::NotFound,
-                format!("cannot resolve {}: {e}", path.display()),
-            )
-        }
-    })?;
-    let meta = std::fs::metadata(&canonical).map_err(|e| {
-        Problem::new(PluginErrorKind::NotFound, format!("cannot read {}: {e}", canonical.display()))
-    })?;
-    if !meta.is_file() {
-        return Err(Problem::new(
-            PluginErrorKind::NotALibrary,
-            format!("{} is not a regular file", canonical.display()),
-        ));
-    }
-    let mode = meta.permissions().mode();
-    if mode & 0o022 != 0 {
-        return Err(Problem::new(
-            PluginErrorKind::InsecurePermissions,
-            format!(
-                "refusing {}: the file is writable by group or others (mode {:04o}); anyone \
-                 who can write it can run code as the exporter. Fix: chmod go-w {}",
-                canonical.display(),
-                mode & 0o7777,
-                canonical.display()
-            ),
-        ));
-    }
-    if let Some(dir) = canonical.parent() {
-        let dmode = std::fs::metadata(dir).map(|m| m.permissions().mode()).unwrap_or(0);
-        if dmode & 0o022 != 0 {
-            return Err(Problem::new(
-                PluginErrorKind::InsecurePermissions,
-                format!(
-                    "refusing {}: its directory {} is writable by group or others (mode \
-                     {:04o}); anyone who can write there can replace the plugin. Fix: chmod \
-                     go-w {} (or move the plugin to a directory only its owner can write)",
-                    canonical.display(),
-                    dir.display(),
-                    dmode & 0o7777,
-                    dir.display()
-                ),
-            ));
-        }
-    }
-    Ok((canonical, meta))
-}
-
 /// Opens the library at `path` (once per canonical path) and validates its declaration.
 pub(crate) fn open(path: &Path) -> Result<Arc<PluginLibrary>, Problem> {
-    let (canonical, meta) = check_file(path)?;
+    // Owner and mode of the file and of every directory on its path, symlinks included;
+    // the file stays open, so what is loaded below is what was checked.
+    let checked = super::path_check::open_checked(path)?;
+    let (canonical, meta) = (checked.canonical.clone(), checked.meta.clone());
+    let meta = &meta;
     let mut reg = registry().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(entry) = reg.get(&canonical) {
         if let Ok(lib) = entry {
-            if lib.identity != FileIdentity::of(&meta)
+            if lib.identity != FileIdentity::of(meta)
                 && !lib.replaced_logged.swap(true, Ordering::Relaxed)
             {
                 tracing::warn!(
@@ -207,9 +156,9 @@ pub(crate) fn open(path: &Path) -> Result<Arc<PluginLibrary>, Problem> {
         return entry.clone();
     }
     // Not cached on failure: nothing was loaded, and the file may be fixed before a reload.
-    let library = dlopen(&canonical)?;
+    let library = dlopen(checked)?;
     OPENED.fetch_add(1, Ordering::SeqCst);
-    let result = read_declaration(&canonical, library, FileIdentity::of(&meta)).map(Arc::new);
+    let result = read_declaration(&canonical, library, FileIdentity::of(meta)).map(Arc::new);
     if let Ok(lib) = &result {
         tracing::info!(
             path = %canonical.display(), plugin = %lib.name, version = %lib.version,
@@ -221,15 +170,33 @@ pub(crate) fn open(path: &Path) -> Result<Arc<PluginLibrary>, Problem> {
     result
 }
 
-fn dlopen(path: &Path) -> Result<libloading::Library, Problem> {
+/// Loads the checked, open file through `/proc/self/fd/N`: the bytes mapped are those of
+/// the file that passed the checks, whatever happened to its path since.
+///
+/// On success the descriptor is kept open for the life of the process, like the library:
+/// the dynamic loader knows the library by that `/proc/self/fd/N` name, and a later library
+/// opened under a reused descriptor number would otherwise be taken for this one.
+fn dlopen(checked: super::path_check::CheckedFile) -> Result<libloading::Library, Problem> {
     use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
+    let path = &checked.canonical;
     // SAFETY: loading a library runs its initialisers. The file passed the ownership and
-    // permission checks above and was named by the operator in the config; running its code
-    // in-process is what a plugin is (PLUGINS.md states the privileges). RTLD_NOW resolves
-    // every symbol now, so an unresolvable one fails here instead of aborting at a call.
-    let lib = unsafe { Library::open(Some(path), RTLD_NOW | RTLD_LOCAL) }.map_err(|e| {
-        Problem::new(PluginErrorKind::NotALibrary, format!("cannot load {}: {e}", path.display()))
-    })?;
+    // permission checks (plugin/path_check.rs), is the open file descriptor those checks
+    // ended with, and was named by the operator in the config; running its code in-process
+    // is what a plugin is (PLUGINS.md states the privileges). RTLD_NOW resolves every symbol
+    // now, so an unresolvable one fails here instead of aborting at a call.
+    let lib = unsafe { Library::open(Some(checked.proc_path()), RTLD_NOW | RTLD_LOCAL) }.map_err(
+        |e| {
+            let e = e
+                .to_string()
+                .replace(&checked.proc_path().display().to_string(), &path.display().to_string());
+            Problem::new(
+                PluginErrorKind::NotALibrary,
+                format!("cannot load {}: {e}", path.display()),
+            )
+        },
+    )?;
+    // Deliberately never closed (see above): one descriptor per library loaded.
+    let _kept = std::os::fd::IntoRawFd::into_raw_fd(checked.file);
     Ok(lib.into())
 }
 

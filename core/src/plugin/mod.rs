@@ -3,7 +3,10 @@
 //!
 //! For each `[[datasource.plugin]]` of an enabled datasource, [`collectors`]:
 //!
-//! 1. refuses a missing file, or a file or directory writable by group or others;
+//! 1. refuses a missing file, or one that an account other than root or the exporter's user
+//!    could replace: the file or any directory on its path (symlinks resolved, and their
+//!    own directories too) owned by someone else or writable by group or others
+//!    (`path_check`); the file is loaded from the descriptor that was checked;
 //! 2. opens the library once per canonical path, never unloading it (`loader`), reads the
 //!    root symbol's `abi_version` before anything else, then the declaration;
 //! 3. creates an instance with the `[datasource.plugin.config]` text and asks it once for
@@ -22,6 +25,7 @@
 mod adapter;
 mod error;
 mod loader;
+mod path_check;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;

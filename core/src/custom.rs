@@ -146,7 +146,16 @@ pub fn collectors(ds: &DatasourceConfig) -> Vec<ExtraCollector> {
     let factory = DescFactory::new(Some(&ds.datasource_label()), &ds.labels);
     let mut out: Vec<ExtraCollector> = Vec::with_capacity(n + 1);
     for m in file.metrics {
+        let describe = m.describe();
         let collector = CustomCollector::new(&ds.name, m);
+        if let Some(clash) = identity_clash(&factory, &collector) {
+            tracing::error!(
+                datasource = %ds.name, file = %file.path.display(), collector = %collector.name,
+                error = %format!("{describe}: {clash}"),
+                "Custom metric refused; this datasource runs without custom metrics."
+            );
+            return vec![file_collector(false, 0)];
+        }
         if let Some(e) = collector.metrics().iter().find_map(|s| factory.template(s).err()) {
             tracing::error!(datasource = %ds.name, collector = %collector.name, error = %e, "Custom metric refused; this datasource runs without custom metrics.");
             return vec![file_collector(false, 0)];
@@ -160,6 +169,18 @@ pub fn collectors(ds: &DatasourceConfig) -> Vec<ExtraCollector> {
     }
     out.push(file_collector(true, n));
     out
+}
+
+/// Why `collector` may not run for a datasource with these const labels: a label (column or
+/// static label) named `datasource` or like one of the datasource's `labels` would replace
+/// the datasource's identity (a file that reads one instance could pose as another).
+fn identity_clash(factory: &DescFactory, collector: &CustomCollector) -> Option<String> {
+    let specs = collector.metrics();
+    let (spec, label) = specs.iter().find_map(|s| factory.identity_clash(s).map(|l| (s, l)))?;
+    Some(format!(
+        "label `{label}` of metric `{}` collides with the datasource's identity label          `{label}`; rename the column (… AS other_name) or the static label",
+        spec.name
+    ))
 }
 
 fn file_collector(success: bool, metrics: usize) -> ExtraCollector {
@@ -582,6 +603,9 @@ async fn dry_run_one(
     });
     let (collector, outcome) = task.await.map_err(|e| format!("the query task failed: {e}"))?;
     let outcome = outcome.map_err(|e| e.to_string())?;
+    if let Some(clash) = identity_clash(factory, &collector) {
+        return Err(clash);
+    }
     let specs = collector.metrics();
     let mut set = FamilySet::new();
     let mut templates = Vec::new();
@@ -625,6 +649,61 @@ mod tests {
             columns: columns.iter().map(|c| (*c).to_owned()).collect(),
             ..Rows::default()
         }
+    }
+
+    /// A datasource `d` with labels `env=rt,role=attacker` whose custom metrics file is
+    /// `metrics` (written to a scratch file).
+    fn datasource_with(name: &str, metrics: &str) -> DatasourceConfig {
+        let dir = std::env::temp_dir().join(format!("dmexp-custom-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("m.toml"), metrics).unwrap();
+        let text = "[[datasource]]\nname = \"d\"\nlabels = \"env=rt,role=attacker\"\n\
+             registerCustomMetrics = true\ncustomMetricsFile = \"m.toml\"\n\
+             odbcConnectionString = \"Driver={SQLite3};Database=/nonexistent/d.db\"\n";
+        let config = dmexp_config::load_str(text, &dir.join("c.toml")).unwrap();
+        config.datasources.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn labels_that_would_overwrite_the_datasource_identity_are_refused() {
+        let spoof = |labels: &str, statics: &str| {
+            format!(
+                "[[metric]]\ncontext = \"spoof\"\nlabels = [{labels}]\n{statics}\
+                 request = \"SELECT 'victim' AS datasource, 'prod' AS env, 'x' AS other, 42 AS v\"\n\
+                 metricsdesc = {{ v = \"spoofed identity\" }}\n"
+            )
+        };
+        for (case, labels, statics) in [
+            ("ds", "\"datasource\"", ""),
+            ("env", "\"other\", \"env\"", ""),
+            ("static", "\"other\"", "staticlabels = { role = \"dba\" }\n"),
+        ] {
+            let ds = datasource_with(case, &spoof(labels, statics));
+            let Some(Ok(file)) = load(&ds) else {
+                // The config crate refuses it at load already: also fine for the runtime.
+                let out = collectors(&ds);
+                assert_eq!(out.len(), 1, "{case}");
+                assert_eq!(out[0].name, FILE_COLLECTOR);
+                continue;
+            };
+            let factory = DescFactory::new(Some(&ds.datasource_label()), &ds.labels);
+            let c = CustomCollector::new("d", file.metrics.into_iter().next().unwrap());
+            let why = identity_clash(&factory, &c).expect(case);
+            let label = match case {
+                "ds" => "datasource",
+                "env" => "env",
+                _ => "role",
+            };
+            assert!(why.contains(&format!("label `{label}` of metric `dmdbms_spoof_v`")), "{why}");
+            // Only the file collector (load_success 0) is left: no spoofed series.
+            let out = collectors(&ds);
+            assert_eq!(out.len(), 1, "{case}");
+            assert_eq!(out[0].name, FILE_COLLECTOR);
+        }
+        // A label that collides with nothing is served.
+        let ds = datasource_with("fine", &spoof("\"other\"", ""));
+        let names: Vec<String> = collectors(&ds).into_iter().map(|c| c.name).collect();
+        assert_eq!(names, ["custom_spoof", FILE_COLLECTOR]);
     }
 
     #[test]

@@ -125,6 +125,17 @@ impl DescFactory {
         &self.const_labels
     }
 
+    /// The first variable label of `spec` named like a const label (`datasource` or one of
+    /// the datasource's `labels`): declared by SQL or code the operator did not write for
+    /// this datasource (custom metrics, plugins), it would overwrite the datasource's identity
+    /// and must be refused.
+    pub fn identity_clash<'a>(&self, spec: &'a MetricSpec) -> Option<&'a str> {
+        spec.labels
+            .iter()
+            .find(|l| *l == "datasource" || self.const_labels.iter().any(|(k, _)| k == *l))
+            .map(String::as_str)
+    }
+
     /// Validates a declaration and returns its template. A variable label with the same name
     /// as a const label keeps the variable one (upstream behaviour for custom labels).
     pub fn template(&self, spec: &MetricSpec) -> Result<MetricTemplate, DescError> {

@@ -134,6 +134,13 @@ fn validate(
         if taken.contains(s.name.as_str()) {
             return Err(format!("metric {:?} is already a built-in metric", s.name));
         }
+        if let Some(label) = factory.identity_clash(s) {
+            return Err(format!(
+                "metric {:?} declares the label {label:?}, which is one of the datasource's \
+                 identity labels (datasource and its labels); the plugin must use another name",
+                s.name
+            ));
+        }
         if !own.insert(s.name.clone()) {
             return Err(format!("metric {:?} is declared twice", s.name));
         }
@@ -390,5 +397,35 @@ impl LoadReport {
             let _ = writeln!(s, "- {ds}: datasource disabled, plugins not loaded");
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::collector::MetricKind;
+
+    fn spec(labels: &[&str]) -> MetricSpec {
+        MetricSpec {
+            name: "site_x".into(),
+            help: "x".into(),
+            kind: MetricKind::Gauge,
+            labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn plugin_labels_that_collide_with_the_datasource_identity_are_refused() {
+        let labels = vec![("env".to_owned(), "rt".to_owned())];
+        let factory = DescFactory::new(Some("d"), &labels);
+        let taken = HashSet::new();
+        for label in ["datasource", "env"] {
+            let e = validate(&[spec(&["k", label])], &factory, &taken, &mut HashMap::new())
+                .unwrap_err();
+            assert!(e.contains(&format!("declares the label \"{label}\"")), "{e}");
+        }
+        assert!(validate(&[spec(&["k"])], &factory, &taken, &mut HashMap::new()).is_ok());
     }
 }

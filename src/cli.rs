@@ -250,14 +250,14 @@ pub fn run() -> ExitCode {
     }
     if args.check_config {
         return match Runtime::build(&config, build_info()) {
-            Ok(_) => {
+            Ok((_, report)) => {
                 print!("{}", summary(&config));
                 if let Some(path) = &args.web_config_file {
                     println!("web config OK: {}: {}", path.display(), web.summary());
                 }
                 // Site plugins were loaded by the build (instances created, no connection):
                 // one that cannot be loaded makes the configuration fail the check.
-                let plugins = dmexp_core::plugin::LoadReport::for_config(&config);
+                let plugins = report.plugins;
                 print!("{}", plugins.render());
                 let failed: Vec<_> = plugins.problems().collect();
                 if !failed.is_empty() {
@@ -600,8 +600,7 @@ async fn serve(config: Config, args: &Args, web: WebConfig) -> anyhow::Result<()
         }
     };
     let exporter = Exporter::new(&config, build_info(), source, loader)?;
-    // Every plugin problem of every datasource, in one block (each disables only itself).
-    dmexp_core::plugin::LoadReport::for_config(&config).log();
+    // Exporter::new logged every plugin problem of every datasource in one block.
     tracing::info!(
         datasources = config.datasources.len(),
         listen = %config.global.listen_address,

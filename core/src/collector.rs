@@ -303,3 +303,18 @@ pub trait Collector: Send + Sync {
         true
     }
 }
+
+/// A collector that is not a built-in (custom metrics, site plugins), as the runtime
+/// records it: the runtime assembles these from every source beside the registered
+/// built-ins.
+pub struct ExtraCollector {
+    /// The `collector` label of its self-metrics.
+    pub name: String,
+    /// The collector.
+    pub collector: Box<dyn Collector>,
+    /// Result reuse across scrapes, if any.
+    pub cache_ttl: Option<Duration>,
+    /// The pool its queries run on instead of the datasource's own (custom metrics and
+    /// plugins: the datasource's read-only pool); `None` = the datasource's pool.
+    pub pool: Option<crate::pool::DatasourcePool>,
+}

@@ -46,18 +46,7 @@ use crate::metrics::{DescFactory, FamilySet};
 use crate::pool::DatasourcePool;
 use crate::query::Rows;
 
-/// A collector that is not a built-in: custom metrics (and plugins).
-pub struct ExtraCollector {
-    /// The `collector` label of its self-metrics.
-    pub name: String,
-    /// The collector.
-    pub collector: Box<dyn Collector>,
-    /// Result reuse across scrapes, if any.
-    pub cache_ttl: Option<Duration>,
-    /// The pool its queries run on instead of the datasource's own (custom metrics: the
-    /// datasource's read-only pool); `None` = the datasource's pool.
-    pub pool: Option<DatasourcePool>,
-}
+pub use crate::collector::ExtraCollector;
 
 /// Name of the collector reporting the custom metrics file's state.
 pub const FILE_COLLECTOR: &str = "custom_metrics_file";

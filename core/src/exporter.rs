@@ -54,6 +54,8 @@ pub struct Exporter {
     reload: Mutex<ReloadState>,
     ever_ready: AtomicBool,
     templates: (MetricTemplate, MetricTemplate),
+    /// Plugin outcomes of the runtime serving now.
+    plugin_report: Mutex<crate::plugin::LoadReport>,
 }
 
 impl std::fmt::Debug for Exporter {
@@ -79,7 +81,9 @@ impl Exporter {
         config_source: String,
         loader: Option<ConfigLoader>,
     ) -> Result<Arc<Self>, RuntimeError> {
-        let runtime = Runtime::build(config, build_info.clone())?;
+        let (runtime, report) = Runtime::build(config, build_info.clone())?;
+        // Every plugin problem of every datasource, in one block (each disables only itself).
+        report.plugins.log();
         let plain = DescFactory::new(None, &[]);
         let t = |d: &MetricDef| {
             plain.template(&MetricSpec::from(d)).map_err(|source| RuntimeError::Desc {
@@ -98,6 +102,7 @@ impl Exporter {
             reload: Mutex::new(ReloadState { ok: true, last_success: unix_now(), last: None }),
             ever_ready: AtomicBool::new(false),
             templates: (t(&RELOAD_OK)?, t(&RELOAD_TS)?),
+            plugin_report: Mutex::new(report.plugins),
         }))
     }
 
@@ -105,6 +110,11 @@ impl Exporter {
     pub fn start(&self) {
         let handles = self.runtime.load_full().start_health_checks();
         lock(&self.tasks).extend(handles);
+    }
+
+    /// Plugin outcomes of the runtime serving now (replaced only by a successful reload).
+    pub fn plugin_report(&self) -> crate::plugin::LoadReport {
+        lock(&self.plugin_report).clone()
     }
 
     /// The runtime serving now.
@@ -139,10 +149,9 @@ impl Exporter {
         };
         let config = loader()?;
         let old = self.runtime.load_full();
-        let new = Arc::new(
-            Runtime::build_reusing(&config, self.build_info.clone(), Some(&old))
-                .map_err(|e| e.to_string())?,
-        );
+        let (new, report) = Runtime::build_reusing(&config, self.build_info.clone(), Some(&old))
+            .map_err(|e| e.to_string())?;
+        let new = Arc::new(new);
         // Health tasks of the old runtime stop; the new runtime's start (datasources kept
         // from the old one keep their health state and their open connections).
         let handles = new.start_health_checks();
@@ -158,7 +167,8 @@ impl Exporter {
             "Configuration reloaded."
         );
         // Plugins of the new configuration: problems in one block, as at startup.
-        crate::plugin::LoadReport::for_config(&config).log();
+        report.plugins.log();
+        *lock(&self.plugin_report) = report.plugins;
         Ok(())
     }
 }

@@ -329,9 +329,21 @@ fn template(
     })
 }
 
+/// What a runtime build found besides the runtime: a value for the caller to log or print,
+/// never global state (a failed reload's build leaves nothing behind).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BuildReport {
+    /// Outcome of every `[[datasource.plugin]]` entry.
+    pub plugins: crate::plugin::LoadReport,
+}
+
 impl Runtime {
     /// Builds pools (without connecting) and collectors for every datasource.
-    pub fn build(config: &Config, build_info: BuildInfo) -> Result<Self, RuntimeError> {
+    pub fn build(
+        config: &Config,
+        build_info: BuildInfo,
+    ) -> Result<(Self, BuildReport), RuntimeError> {
         Self::build_reusing(config, build_info, None)
     }
 
@@ -342,9 +354,10 @@ impl Runtime {
         config: &Config,
         build_info: BuildInfo,
         previous: Option<&Runtime>,
-    ) -> Result<Self, RuntimeError> {
+    ) -> Result<(Self, BuildReport), RuntimeError> {
         let mut datasources = Vec::new();
         let mut reused = Vec::new();
+        let mut report = BuildReport::default();
         for ds in &config.datasources {
             let old = previous.and_then(|p| {
                 p.datasources
@@ -354,11 +367,13 @@ impl Runtime {
             if old.is_some() {
                 reused.push(ds.name.clone());
             }
-            datasources.push(Arc::new(Self::build_datasource(ds, old.map(|o| &**o))?));
+            let (built, plugins) = Self::build_datasource(ds, old.map(|o| &**o))?;
+            report.plugins.add(ds, plugins);
+            datasources.push(Arc::new(built));
         }
         let plain = DescFactory::new(None, &[]);
         let duplicates = previous.map_or(0, |p| p.duplicates_total.load(Ordering::Relaxed));
-        Ok(Runtime {
+        let runtime = Runtime {
             global: config.global.clone(),
             datasources,
             build_template: template(&plain, &BUILD_INFO, "-", "build_info")?,
@@ -367,7 +382,8 @@ impl Runtime {
             duplicates_total: AtomicU64::new(duplicates),
             ready: AtomicBool::new(false),
             reused,
-        })
+        };
+        Ok((runtime, report))
     }
 
     /// Names of the datasources taken over from the previous runtime.
@@ -378,10 +394,11 @@ impl Runtime {
     fn build_datasource(
         ds: &DatasourceConfig,
         previous: Option<&DatasourceRuntime>,
-    ) -> Result<DatasourceRuntime, RuntimeError> {
+    ) -> Result<(DatasourceRuntime, Vec<crate::plugin::PluginStatus>), RuntimeError> {
         let label = ds.datasource_label();
         let factory = DescFactory::new(Some(&label), &ds.labels);
         let mut collectors = Vec::new();
+        let mut plugin_statuses = Vec::new();
         if ds.enabled {
             for d in registered() {
                 if !collector_enabled(d, ds) {
@@ -402,9 +419,10 @@ impl Runtime {
             }
             // Custom metrics of this datasource (core/src/custom.rs): adapted to the same
             // Collector trait, same const labels and self-metrics as built-ins.
-            // Site plugins of this datasource (core/src/plugin.rs), adapted the same way.
-            let extras =
-                crate::custom::collectors(ds).into_iter().chain(crate::plugin::collectors(ds));
+            // Site plugins of this datasource (core/src/plugin/), adapted the same way.
+            let (plugins, statuses) = crate::plugin::collectors(ds);
+            plugin_statuses = statuses;
+            let extras = crate::custom::collectors(ds).into_iter().chain(plugins);
             for extra in extras {
                 let mut c =
                     collector_runtime(&factory, ds, &extra.name, extra.collector, extra.cache_ttl)?;
@@ -418,7 +436,7 @@ impl Runtime {
             None => None,
         };
         let n = &ds.name;
-        Ok(DatasourceRuntime {
+        let built = DatasourceRuntime {
             self_templates: SelfTemplates {
                 up: template(&factory, &UP, n, "self")?,
                 success: template(&factory, &COLLECTOR_SUCCESS, n, "self")?,
@@ -441,7 +459,8 @@ impl Runtime {
                 || Arc::new(tokio::sync::watch::Sender::new(false)),
                 |p| Arc::clone(&p.first_check),
             ),
-        })
+        };
+        Ok((built, plugin_statuses))
     }
 
     /// The datasources, in config order.
@@ -1432,7 +1451,7 @@ mod tests {
             branch: "b".into(),
             rustversion: "1".into(),
         };
-        Runtime::build(&config, info).unwrap()
+        Runtime::build(&config, info).unwrap().0
     }
 
     fn request(timeout: Option<Duration>) -> ScrapeRequest {
@@ -1460,6 +1479,41 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_build_returns_the_plugin_report_as_a_value() {
+        let text = "[[datasource]]\nname = \"a\"\n\
+             odbcConnectionString = \"Driver={SQLite3};Database=/nonexistent/a.db\"\n\
+             [[datasource.plugin]]\npath = \"/nonexistent/libx.so\"\n\
+             [[datasource]]\nname = \"off\"\nenabled = false\n\
+             odbcConnectionString = \"Driver={SQLite3};Database=/nonexistent/b.db\"\n\
+             [[datasource.plugin]]\npath = \"/nonexistent/liby.so\"\n";
+        let config = dmexp_config::load_str(text, std::path::Path::new("t.toml")).unwrap();
+        let info = BuildInfo {
+            version: "v0".into(),
+            revision: "r".into(),
+            branch: "b".into(),
+            rustversion: "1".into(),
+        };
+        let (rt, report) = Runtime::build(&config, info.clone()).unwrap();
+        let st = &report.plugins.statuses;
+        assert_eq!(st.len(), 1);
+        assert_eq!(st[0].datasource, "a");
+        assert_eq!(st[0].plugin, "x");
+        let e = st[0].error.as_ref().unwrap();
+        assert_eq!(e.kind, crate::plugin::PluginErrorKind::NotFound);
+        assert!(e.message.contains("no such file: /nonexistent/libx.so"), "{}", e.message);
+        assert_eq!(report.plugins.disabled, ["off"]);
+        // A rebuild (reload) reports its own configuration only.
+        let plain = dmexp_config::load_str(
+            "[[datasource]]\nname = \"a\"\n\
+             odbcConnectionString = \"Driver={SQLite3};Database=/nonexistent/a.db\"\n",
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap();
+        let (_, again) = Runtime::build_reusing(&plain, info, Some(&rt)).unwrap();
+        assert_eq!(again.plugins, crate::plugin::LoadReport::default());
     }
 
     #[test]

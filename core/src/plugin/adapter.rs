@@ -45,12 +45,23 @@ impl<'a> HostEnv<'a> {
     }
 }
 
-/// `[a-z_][a-z0-9_]*`, at most 64 characters.
-pub(crate) fn valid_plugin_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    matches!(bytes.next(), Some(b'a'..=b'z' | b'_'))
-        && bytes.all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_'))
-        && name.len() <= 64
+impl super::host::HostServices for HostEnv<'_> {
+    fn query(
+        &mut self,
+        sql: &str,
+        max_rows: usize,
+        timeout_ms: u64,
+    ) -> Result<Rows, (i32, String)> {
+        host_query(self, sql, max_rows, timeout_ms)
+    }
+
+    fn log(&self, level: u32, message: &str) {
+        host_log(self, level, message);
+    }
+
+    fn remaining(&self) -> Duration {
+        HostEnv::remaining(self)
+    }
 }
 
 /// Skips whitespace and SQL comments at the start of `sql`.
@@ -350,16 +361,6 @@ mod tests {
         ] {
             assert!(check_read_only(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn plugin_names() {
-        assert!(valid_plugin_name("site_kpi"));
-        assert!(valid_plugin_name("_x1"));
-        assert!(!valid_plugin_name("Site"));
-        assert!(!valid_plugin_name("1x"));
-        assert!(!valid_plugin_name("a-b"));
-        assert!(!valid_plugin_name(""));
     }
 
     #[test]

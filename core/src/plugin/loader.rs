@@ -12,7 +12,8 @@
 //!   `free_table`. Host callbacks catch panics, so nothing unwinds into plugin frames.
 //!
 //! Policies (read-only SQL, row caps, logging, validation) live in
-//! [`adapter`](super::adapter); this module only marshals.
+//! [`adapter`](super::adapter), behind the [`HostServices`] trait the callbacks dispatch
+//! through; this module only marshals (and does not depend on the adapter).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -31,8 +32,8 @@ use dmexp_plugin_sdk::abi::{
 };
 use dmexp_plugin_sdk::ROOT_SYMBOL;
 
-use super::adapter::{self, HostEnv};
 use super::error::{PluginErrorKind, Problem};
+use super::host::HostServices;
 
 /// More samples than this from one `collect` is a plugin bug, not data.
 const MAX_SAMPLES: usize = 1_000_000;
@@ -269,7 +270,7 @@ fn read_declaration(
     let name = unsafe { decl_str(d.name, "plugin name") }?;
     // SAFETY: as above.
     let version = unsafe { decl_str(d.version, "plugin version") }?;
-    if !adapter::valid_plugin_name(&name) {
+    if !valid_plugin_name(&name) {
         return Err(Problem::new(
             PluginErrorKind::InvalidDeclaration,
             format!("plugin name {name:?} must match [a-z_][a-z0-9_]* (at most 64 characters)"),
@@ -296,6 +297,14 @@ fn read_declaration(
         replaced_logged: std::sync::atomic::AtomicBool::new(false),
         _library: library,
     })
+}
+
+/// A declared plugin name must be `[a-z_][a-z0-9_]*`, at most 64 characters.
+pub(crate) fn valid_plugin_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b'a'..=b'z' | b'_'))
+        && bytes.all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_'))
+        && name.len() <= 64
 }
 
 /// A failed call into a plugin.
@@ -351,8 +360,9 @@ impl std::fmt::Debug for Instance {
     }
 }
 
-/// Builds the host vtable around `env`.
-fn host_vtable(env: &mut HostEnv<'_>) -> DmHost {
+/// Builds the host vtable around `env` (a pointer to the trait object's fat pointer: the C
+/// side gets one thin `ctx`).
+fn host_vtable(env: &mut &mut dyn HostServices) -> DmHost {
     DmHost {
         abi_version: ABI_VERSION,
         ctx: ptr::from_mut(env).cast::<c_void>(),
@@ -414,11 +424,11 @@ impl Instance {
     pub(crate) fn create(
         lib: &Arc<PluginLibrary>,
         config: &str,
-        env: &mut HostEnv<'_>,
+        mut env: &mut dyn HostServices,
     ) -> Result<Instance, CallError> {
         let config = CString::new(config)
             .map_err(|_| CallError::malformed("the plugin config contains a NUL character"))?;
-        let host = host_vtable(env);
+        let host = host_vtable(&mut env);
         let mut out: *mut c_void = ptr::null_mut();
         let mut err: *mut c_char = ptr::null_mut();
         // SAFETY: `create` comes from a validated declaration; all pointers are valid for
@@ -461,8 +471,11 @@ impl Instance {
     }
 
     /// Calls `collect` with a host vtable around `env` and copies the samples.
-    pub(crate) fn collect(&mut self, env: &mut HostEnv<'_>) -> Result<Vec<RawSample>, CallError> {
-        let host = host_vtable(env);
+    pub(crate) fn collect(
+        &mut self,
+        mut env: &mut dyn HostServices,
+    ) -> Result<Vec<RawSample>, CallError> {
+        let host = host_vtable(&mut env);
         let mut list = DmSampleList { samples: ptr::null(), count: 0, owner: ptr::null_mut() };
         let mut err: *mut c_char = ptr::null_mut();
         // SAFETY: `self.ptr` is a live instance used by this thread only (`&mut self`);
@@ -592,8 +605,8 @@ fn fill_table(out: &mut DmTable, result: Result<crate::query::Rows, String>) -> 
 /// Host callback `query`.
 ///
 /// # Safety
-/// Called by a plugin during a call that received this host: `ctx` is the `HostEnv` of that
-/// call, `sql` NULL or a C string, `out` NULL or writable.
+/// Called by a plugin during a call that received this host: `ctx` points to the
+/// `&mut dyn HostServices` of that call, `sql` NULL or a C string, `out` NULL or writable.
 unsafe extern "C" fn host_query(
     ctx: *mut c_void,
     sql: *const c_char,
@@ -605,10 +618,10 @@ unsafe extern "C" fn host_query(
         return DM_INVALID_ARGUMENT;
     }
     let r = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: `ctx` is the `HostEnv` this host was built around; it lives on the stack
-        // of the host call that is running now, on this thread, and nothing else uses it
-        // during the callback.
-        let env = unsafe { &mut *ctx.cast::<HostEnv<'_>>() };
+        // SAFETY: `ctx` points to the `&mut dyn HostServices` this host was built around; it
+        // lives on the stack of the host call that is running now, on this thread, and
+        // nothing else uses it during the callback.
+        let env: &mut dyn HostServices = unsafe { &mut **ctx.cast::<&mut dyn HostServices>() };
         // SAFETY: `out` is writable per the contract.
         let out = unsafe { &mut *out };
         let sql = if sql.is_null() {
@@ -618,7 +631,7 @@ unsafe extern "C" fn host_query(
             unsafe { CStr::from_ptr(sql) }.to_str().map_err(|_| "sql is not UTF-8".to_owned())
         };
         match sql {
-            Ok(sql) => match adapter::host_query(env, sql, max_rows, timeout_ms) {
+            Ok(sql) => match env.query(sql, max_rows, timeout_ms) {
                 Ok(rows) => fill_table(out, Ok(rows)),
                 Err((status, msg)) => {
                     fill_table(out, Err(msg));
@@ -668,10 +681,10 @@ unsafe extern "C" fn host_log(ctx: *mut c_void, level: u32, message: *const c_ch
     }
     let _ = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: as in `host_query`.
-        let env = unsafe { &*ctx.cast::<HostEnv<'_>>() };
+        let env: &dyn HostServices = unsafe { &**ctx.cast::<&mut dyn HostServices>() };
         // SAFETY: non-null C string per the contract.
         let msg = unsafe { CStr::from_ptr(message) }.to_string_lossy();
-        adapter::host_log(env, level, &msg);
+        env.log(level, &msg);
     }));
 }
 
@@ -685,8 +698,24 @@ unsafe extern "C" fn host_remaining_ms(ctx: *mut c_void) -> u64 {
     }
     catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: as in `host_query`.
-        let env = unsafe { &*ctx.cast::<HostEnv<'_>>() };
+        let env: &dyn HostServices = unsafe { &**ctx.cast::<&mut dyn HostServices>() };
         u64::try_from(env.remaining().as_millis()).unwrap_or(u64::MAX)
     }))
     .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_names() {
+        assert!(valid_plugin_name("site_kpi"));
+        assert!(valid_plugin_name("_x1"));
+        assert!(!valid_plugin_name("Site"));
+        assert!(!valid_plugin_name("1x"));
+        assert!(!valid_plugin_name("a-b"));
+        assert!(!valid_plugin_name(""));
+        assert!(!valid_plugin_name(&"a".repeat(65)));
+    }
 }

@@ -18,25 +18,24 @@
 //!    1 or 0.
 //!
 //! Problems are collected, never fail-fast: a plugin that cannot be loaded disables only
-//! itself for its datasource. [`LoadReport`] gathers them after the runtime is built, for
-//! one startup log block ([`LoadReport::log`]) and `--check-config`
-//! ([`LoadReport::render`]).
+//! itself for its datasource. Each datasource's [`PluginStatus`]es come back with its
+//! collectors; the runtime build gathers them into a [`LoadReport`] value (no global state:
+//! a reload whose build fails leaves the serving runtime's report alone), for one log block
+//! ([`LoadReport::log`]) and `--check-config` ([`LoadReport::render`]).
 
 mod adapter;
 mod error;
+mod host;
 mod loader;
 mod path_check;
 
+use dmexp_config::{DatasourceConfig, PluginConfig};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::{Mutex, OnceLock, PoisonError};
-
-use dmexp_config::{Config, DatasourceConfig, PluginConfig};
 
 pub use error::{PluginErrorKind, PluginLoadError};
 
-use crate::collector::{registered, MetricSpec};
-use crate::custom::ExtraCollector;
+use crate::collector::{registered, ExtraCollector, MetricSpec};
 use crate::metrics::DescFactory;
 use crate::pool::DatasourcePool;
 use adapter::{HostEnv, LoadedCollector, PluginCollector};
@@ -70,12 +69,6 @@ impl PluginStatus {
     pub fn loaded(&self) -> bool {
         self.error.is_none()
     }
-}
-
-/// Statuses of the last build, per datasource name.
-fn statuses() -> &'static Mutex<HashMap<String, Vec<PluginStatus>>> {
-    static STATUSES: OnceLock<Mutex<HashMap<String, Vec<PluginStatus>>>> = OnceLock::new();
-    STATUSES.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
 /// Canonical paths of the plugin libraries loaded in this process (each once, never
@@ -214,12 +207,11 @@ fn load_one(
 }
 
 /// The plugin collectors of one datasource: one per loaded plugin, plus the
-/// `plugin_loaded` collector when the datasource configures any plugin. Problems are
-/// recorded for [`LoadReport`]; they never fail the build.
-pub fn collectors(ds: &DatasourceConfig) -> Vec<ExtraCollector> {
+/// `plugin_loaded` collector when the datasource configures any plugin; and the outcome of
+/// each `[[datasource.plugin]]` entry, in config order. Problems never fail the build.
+pub fn collectors(ds: &DatasourceConfig) -> (Vec<ExtraCollector>, Vec<PluginStatus>) {
     if ds.plugins.is_empty() {
-        statuses().lock().unwrap_or_else(PoisonError::into_inner).remove(&ds.name);
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     }
     let factory = DescFactory::new(Some(&ds.datasource_label()), &ds.labels);
     let taken = taken_metric_names();
@@ -291,11 +283,10 @@ pub fn collectors(ds: &DatasourceConfig) -> Vec<ExtraCollector> {
         cache_ttl: None,
         pool: None,
     });
-    statuses().lock().unwrap_or_else(PoisonError::into_inner).insert(ds.name.clone(), report);
-    out
+    (out, report)
 }
 
-/// Plugin outcomes of a configuration, gathered after the runtime was built from it.
+/// Plugin outcomes of one runtime build (returned by `Runtime::build`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoadReport {
     /// One entry per `[[datasource.plugin]]` of each enabled datasource, in config order.
@@ -305,18 +296,17 @@ pub struct LoadReport {
 }
 
 impl LoadReport {
-    /// The outcomes recorded by the last build of each of `config`'s datasources.
-    pub fn for_config(config: &Config) -> LoadReport {
-        let map = statuses().lock().unwrap_or_else(PoisonError::into_inner);
-        let mut report = LoadReport::default();
-        for ds in config.datasources.iter().filter(|d| !d.plugins.is_empty()) {
-            if !ds.enabled {
-                report.disabled.push(ds.name.clone());
-            } else if let Some(s) = map.get(&ds.name) {
-                report.statuses.extend(s.iter().cloned());
-            }
+    /// Adds the outcome of one datasource's build: its statuses when it is enabled, its
+    /// name in [`LoadReport::disabled`] when it is disabled but configures plugins.
+    pub fn add(&mut self, ds: &DatasourceConfig, statuses: Vec<PluginStatus>) {
+        if ds.plugins.is_empty() {
+            return;
         }
-        report
+        if ds.enabled {
+            self.statuses.extend(statuses);
+        } else {
+            self.disabled.push(ds.name.clone());
+        }
     }
 
     /// The plugins that failed to load.

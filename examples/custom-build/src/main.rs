@@ -73,7 +73,6 @@ async fn serve(config: dmexp_config::Config) -> Result<(), String> {
     };
     let exporter =
         Exporter::new(&config, build, "site build".into(), None).map_err(|e| e.to_string())?;
-    dmexp_core::plugin::LoadReport::for_config(&config).log();
     exporter.start();
     let addr = match config.global.listen_address.strip_prefix(':') {
         Some(port) => format!("0.0.0.0:{port}"),

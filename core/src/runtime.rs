@@ -1516,6 +1516,94 @@ mod tests {
         assert_eq!(again.plugins, crate::plugin::LoadReport::default());
     }
 
+    fn info() -> BuildInfo {
+        BuildInfo {
+            version: "v0".into(),
+            revision: "r".into(),
+            branch: "b".into(),
+            rustversion: "1".into(),
+        }
+    }
+
+    fn config(datasources: &[(&str, &str)]) -> Config {
+        let mut text = String::new();
+        for (name, extra) in datasources {
+            text.push_str(&format!(
+                "[[datasource]]\nname = \"{name}\"\n\
+                 odbcConnectionString = \"Driver={{SQLite3}};Database=/nonexistent/{name}.db\"\n\
+                 {extra}\n"
+            ));
+        }
+        dmexp_config::load_str(&text, std::path::Path::new("t.toml")).unwrap()
+    }
+
+    fn one(extra: &str) -> DatasourceConfig {
+        config(&[("a", extra)]).datasources.remove(0)
+    }
+
+    #[test]
+    fn same_connection_compares_every_connection_setting_and_nothing_else() {
+        let base = one("");
+        assert!(same_connection(&base, &one("")));
+        // Not connection settings: labels, collectors, priority.
+        for extra in ["labels = \"env=x\"", "disabledCollectors = [\"sessions\"]", "priority = 3"] {
+            assert!(same_connection(&base, &one(extra)), "{extra}");
+        }
+        for extra in [
+            "queryTimeout = 7",
+            "maxOpenConns = 3",
+            "maxIdleConns = 1",
+            "connMaxLifetime = 5",
+            "connectionInitSql = [\"SELECT 1\"]",
+            "enabled = false",
+        ] {
+            assert!(!same_connection(&base, &one(extra)), "{extra}");
+        }
+        let other = config(&[("a", "")]).datasources.remove(0);
+        assert!(same_connection(&base, &other));
+        let moved = dmexp_config::load_str(
+            "[[datasource]]\nname = \"a\"\n\
+             odbcConnectionString = \"Driver={SQLite3};Database=/nonexistent/other.db\"\n",
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap();
+        assert!(!same_connection(&base, &moved.datasources[0]));
+    }
+
+    #[test]
+    fn build_reusing_keeps_the_pool_and_health_of_unchanged_datasources_only() {
+        let (old, _) = Runtime::build(&config(&[("a", ""), ("b", ""), ("c", "")]), info()).unwrap();
+        // a unchanged, b's query timeout changed, c removed, d added.
+        let next = config(&[("a", "labels = \"env=x\""), ("b", "queryTimeout = 9"), ("d", "")]);
+        let (new, _) = Runtime::build_reusing(&next, info(), Some(&old)).unwrap();
+        assert_eq!(new.reused(), ["a"]);
+        let pool = |rt: &Runtime, name: &str| {
+            rt.datasources().iter().find(|d| d.name() == name).unwrap().pool().unwrap().id()
+        };
+        assert_eq!(pool(&new, "a"), pool(&old, "a"));
+        assert_ne!(pool(&new, "b"), pool(&old, "b"));
+        let health = |rt: &Runtime, name: &str| {
+            Arc::clone(&rt.datasources().iter().find(|d| d.name() == name).unwrap().health)
+        };
+        assert!(Arc::ptr_eq(&health(&new, "a"), &health(&old, "a")));
+        assert!(!Arc::ptr_eq(&health(&new, "b"), &health(&old, "b")));
+        // The new runtime has the new labels: collectors are always rebuilt.
+        let a = new.datasources().iter().find(|d| d.name() == "a").unwrap();
+        assert_eq!(a.config().labels, [("env".to_owned(), "x".to_owned())]);
+        // Replaced pools are marked to close when the old datasource goes, kept ones not.
+        old.close_unused_pools(&new);
+        let marked = |name: &str| {
+            old.datasources()
+                .iter()
+                .find(|d| d.name() == name)
+                .unwrap()
+                .close_pool_on_drop
+                .load(Ordering::SeqCst)
+        };
+        assert!(!marked("a"));
+        assert!(marked("b") && marked("c"));
+    }
+
     #[test]
     fn deadline_after_never_overflows() {
         let now = Instant::now();

@@ -4,7 +4,7 @@
 #
 #   1. install the system packages (scripts/install-deps.sh; sudo when not root)
 #   2. PostgreSQL running with role dmexp/dmexp (scripts/pg-setup.sh)
-#   3. fixtures: ODBC drivers registered, SQLite files in target/fixtures, PG databases
+#   3. fixtures: ODBC drivers registered (and the DM driver double built and registered), SQLite files in target/fixtures, PG databases
 #      dmexp_{primary,standby,odd}; tests/fixture_check.sh verifies them through isql
 #   4. cargo test --workspace --all-targets
 set -euo pipefail
@@ -24,6 +24,7 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 tests/fixtures/build.sh check
+tests/dm_double/build.sh >/dev/null   # the DM8 ODBC driver double `DMDouble` (gcc; registers it)
 tests/fixtures/build.sh sqlite target/fixtures
 tests/fixtures/build.sh pg
 tests/fixture_check.sh --no-build target/fixtures

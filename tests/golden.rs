@@ -25,7 +25,7 @@ const CLOCK_DEPENDENT: &[&str] = &[
     "dameng_exporter_build_info",
 ];
 
-fn stable(text: &str) -> String {
+pub(crate) fn stable(text: &str) -> String {
     let mut out = String::new();
     for line in text.lines() {
         let name = line

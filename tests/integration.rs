@@ -15,6 +15,8 @@ mod custom_metrics;
 /// The example Grafana dashboard and Prometheus rules/config: promtool accepts them and every
 /// exporter metric they reference is produced against the fixtures.
 mod dashboards;
+/// The DM8 ODBC driver double (tests/dm_double): its DM behaviours, and the exporter over it.
+mod dm_driver;
 /// Collector families, group A (instance extras, tablespaces, datafiles, memory, jobs, slow
 /// SQL, parameters, users, license, version).
 mod families_a;

@@ -63,6 +63,7 @@ struct knobs {
     int slow_n;
     struct slow_rule slow[MAX_LIST];
     int errors; /* translate SQLite errors into DM's (DMDOUBLE_ERRORS=dm|sqlite) */
+    char log[512]; /* DMDOUBLE_LOG: file that gets one line per connect/disconnect/cancel */
 };
 
 static void knobs_default(struct knobs *k) {
@@ -82,6 +83,7 @@ static void knobs_default(struct knobs *k) {
 
 struct diag {
     int set;
+    SQLRETURN rc;
     char state[6];
     SQLINTEGER native;
     char msg[1024];
@@ -95,10 +97,7 @@ struct entry {
     int read_only;            /* connections: SQL_ATTR_ACCESS_MODE = READ_ONLY */
     SQLULEN conn_timeout;     /* connections: SQL_ATTR_CONNECTION_TIMEOUT */
     struct diag d;
-    char *prepared;           /* statements: text passed to SQLPrepare (rewritten) */
-    int prepared_ro_write;    /* statements: prepared text is a write */
-    double prepared_sleep;
-    char prepared_deny[NAME_LEN * 2];
+    double prepared_sleep;    /* statements: sleep of the text passed to SQLPrepare */
     SQLULEN qtimeout;         /* statements: accepted SQL_ATTR_QUERY_TIMEOUT */
     atomic_int cancel;        /* statements: SQLCancel seen */
     atomic_int sleeping;      /* statements: inside a slow-statement sleep */
@@ -137,7 +136,6 @@ static void drop(SQLHANDLE h) {
     if (*p) {
         struct entry *e = *p;
         *p = e->next;
-        free(e->prepared);
         free(e);
     }
     pthread_mutex_unlock(&table_lock);
@@ -164,6 +162,7 @@ static SQLRETURN set_diag(SQLHANDLE h, const char *state, SQLINTEGER native, con
     struct entry *e = find(h);
     if (e) {
         e->d.set = 1;
+        e->d.rc = SQL_ERROR;
         snprintf(e->d.state, sizeof e->d.state, "%s", state);
         e->d.native = native;
         va_list ap;
@@ -172,6 +171,19 @@ static SQLRETURN set_diag(SQLHANDLE h, const char *state, SQLINTEGER native, con
         va_end(ap);
     }
     return SQL_ERROR;
+}
+
+/* Appends "event\n" to the DMDOUBLE_LOG file of the connection, if one is configured. */
+static void log_event(const struct knobs *k, const char *event) {
+    if (!k->log[0]) return;
+    static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&log_lock);
+    FILE *f = fopen(k->log, "a");
+    if (f) {
+        fprintf(f, "%s\n", event);
+        fclose(f);
+    }
+    pthread_mutex_unlock(&log_lock);
 }
 
 /* ------------------------------------------------------------------ the real driver */
@@ -212,6 +224,31 @@ static int real_ready(void) {
 
 #define FORWARD(name, ...) \
     (real_ready() && r_##name ? r_##name(__VA_ARGS__) : SQL_ERROR)
+
+/*
+ * The SQLite driver hands out a diagnostic record once (a second SQLGetDiagRec answers
+ * SQL_NO_DATA), and unixODBC reads records more than once. So the first record of every
+ * error or warning is copied into the side table right away and answered from there.
+ */
+static SQLRETURN capture(SQLSMALLINT type, SQLHANDLE h, SQLRETURN rc) {
+    if (rc != SQL_ERROR && rc != SQL_SUCCESS_WITH_INFO) return rc;
+    struct entry *e = find(h);
+    if (!e || e->d.set || !r_SQLGetDiagRec) return rc;
+    SQLCHAR state[6] = {0}, msg[1024] = {0};
+    SQLINTEGER native = 0;
+    SQLSMALLINT len = 0;
+    if (SQL_SUCCEEDED(r_SQLGetDiagRec(type, h, 1, state, &native, msg, (SQLSMALLINT)sizeof msg, &len))) {
+        e->d.set = 1;
+        e->d.rc = rc;
+        memcpy(e->d.state, state, 6);
+        e->d.native = native;
+        snprintf(e->d.msg, sizeof e->d.msg, "%s", (char *)msg);
+    }
+    return rc;
+}
+
+#define FWD_STMT(s, name, ...) capture(SQL_HANDLE_STMT, s, FORWARD(name, __VA_ARGS__))
+#define FWD_DBC(c, name, ...) capture(SQL_HANDLE_DBC, c, FORWARD(name, __VA_ARGS__))
 
 /* ------------------------------------------------------------------ text helpers */
 
@@ -488,16 +525,12 @@ static double sleep_of(const struct knobs *k, const char *sql) {
 /* Translates the SQLite driver's current error on `stmt` into DM's, when it has one. */
 static void translate_error(SQLHSTMT stmt, struct entry *se, const char *sql) {
     const struct knobs *k = knobs_of(se);
-    if (!k->errors || !r_SQLGetDiagRec) return;
-    SQLCHAR state[6] = {0}, msg[1024] = {0};
-    SQLINTEGER native = 0;
-    SQLSMALLINT len = 0;
-    if (!SQL_SUCCEEDED(r_SQLGetDiagRec(SQL_HANDLE_STMT, stmt, 1, state, &native, msg,
-                                       (SQLSMALLINT)sizeof msg, &len)))
-        return;
+    if (!k->errors || !se || !se->d.set) return;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", se->d.msg);
     char name[NAME_LEN * 2];
     const char *p;
-    if ((p = strstr((char *)msg, "no such table: ")) != NULL) {
+    if ((p = strstr(msg, "no such table: ")) != NULL) {
         p += strlen("no such table: ");
         size_t n = 0;
         while (p[n] && p[n] != ' ' && p[n] != '(' && n < sizeof name - 1) n++;
@@ -538,7 +571,7 @@ static void translate_error(SQLHSTMT stmt, struct entry *se, const char *sql) {
                  line_of(sql, name), name);
         return;
     }
-    if ((p = strstr((char *)msg, "no such column: ")) != NULL) {
+    if ((p = strstr(msg, "no such column: ")) != NULL) {
         p += strlen("no such column: ");
         size_t n = 0;
         while (p[n] && p[n] != ' ' && p[n] != '(' && n < sizeof name - 1) n++;
@@ -620,6 +653,8 @@ static void parse_knob(struct knobs *k, const char *key, const char *val) {
         k->sessid = atol(val);
     } else if (ieq(key, "DMDOUBLE_DBMS_VER")) {
         snprintf(k->dbms_ver, sizeof k->dbms_ver, "%s", val);
+    } else if (ieq(key, "DMDOUBLE_LOG")) {
+        snprintf(k->log, sizeof k->log, "%s", val);
     } else if (ieq(key, "DMDOUBLE_ERRORS")) {
         k->errors = !ieq(val, "sqlite");
     } else if (ieq(key, "DMDOUBLE_DENY") || ieq(key, "DMDOUBLE_SLOW")) {
@@ -720,7 +755,7 @@ EXPORT SQLRETURN SQL_API SQLGetEnvAttr(SQLHENV e, SQLINTEGER a, SQLPOINTER v, SQ
 EXPORT SQLRETURN SQL_API SQLConnect(SQLHDBC c, SQLCHAR *dsn, SQLSMALLINT dl, SQLCHAR *uid,
                                     SQLSMALLINT ul, SQLCHAR *pwd, SQLSMALLINT pl) {
     clear_diag(c);
-    return FORWARD(SQLConnect, c, dsn, dl, uid, ul, pwd, pl);
+    return FWD_DBC(c, SQLConnect, c, dsn, dl, uid, ul, pwd, pl);
 }
 
 EXPORT SQLRETURN SQL_API SQLDriverConnect(SQLHDBC c, SQLHWND w, SQLCHAR *in, SQLSMALLINT il,
@@ -733,14 +768,16 @@ EXPORT SQLRETURN SQL_API SQLDriverConnect(SQLHDBC c, SQLHWND w, SQLCHAR *in, SQL
     knobs_default(&k);
     char *stripped = strip_knobs(in ? (const char *)in : "", in ? il : 0, &k);
     if (e) e->k = k;
-    SQLRETURN rc = r_SQLDriverConnect(c, w, (SQLCHAR *)stripped, SQL_NTS, out, ol, olp, completion);
+    SQLRETURN rc = capture(SQL_HANDLE_DBC, c, r_SQLDriverConnect(c, w, (SQLCHAR *)stripped, SQL_NTS, out, ol, olp, completion));
     free(stripped);
+    if (SQL_SUCCEEDED(rc)) log_event(&k, "connect");
     return rc;
 }
 
 EXPORT SQLRETURN SQL_API SQLDisconnect(SQLHDBC c) {
     clear_diag(c);
-    return FORWARD(SQLDisconnect, c);
+    log_event(knobs_of(find(c)), "disconnect");
+    return FWD_DBC(c, SQLDisconnect, c);
 }
 
 EXPORT SQLRETURN SQL_API SQLSetConnectAttr(SQLHDBC c, SQLINTEGER a, SQLPOINTER v, SQLINTEGER l) {
@@ -754,7 +791,7 @@ EXPORT SQLRETURN SQL_API SQLSetConnectAttr(SQLHDBC c, SQLINTEGER a, SQLPOINTER v
         if (e) e->conn_timeout = (SQLULEN)v;
         return SQL_SUCCESS;
     }
-    return FORWARD(SQLSetConnectAttr, c, a, v, l);
+    return FWD_DBC(c, SQLSetConnectAttr, c, a, v, l);
 }
 
 EXPORT SQLRETURN SQL_API SQLGetConnectAttr(SQLHDBC c, SQLINTEGER a, SQLPOINTER v, SQLINTEGER l,
@@ -779,7 +816,7 @@ EXPORT SQLRETURN SQL_API SQLGetConnectAttr(SQLHDBC c, SQLINTEGER a, SQLPOINTER v
         if (ol) *ol = sizeof(SQLUINTEGER);
         return SQL_SUCCESS;
     }
-    return FORWARD(SQLGetConnectAttr, c, a, v, l, ol);
+    return FWD_DBC(c, SQLGetConnectAttr, c, a, v, l, ol);
 }
 
 EXPORT SQLRETURN SQL_API SQLSetStmtAttr(SQLHSTMT s, SQLINTEGER a, SQLPOINTER v, SQLINTEGER l) {
@@ -792,7 +829,7 @@ EXPORT SQLRETURN SQL_API SQLSetStmtAttr(SQLHSTMT s, SQLINTEGER a, SQLPOINTER v, 
         if (e) e->qtimeout = (SQLULEN)v;
         return SQL_SUCCESS;
     }
-    return FORWARD(SQLSetStmtAttr, s, a, v, l);
+    return FWD_STMT(s, SQLSetStmtAttr, s, a, v, l);
 }
 
 EXPORT SQLRETURN SQL_API SQLGetStmtAttr(SQLHSTMT s, SQLINTEGER a, SQLPOINTER v, SQLINTEGER l,
@@ -807,7 +844,7 @@ EXPORT SQLRETURN SQL_API SQLGetStmtAttr(SQLHSTMT s, SQLINTEGER a, SQLPOINTER v, 
         if (ol) *ol = sizeof(SQLULEN);
         return SQL_SUCCESS;
     }
-    return FORWARD(SQLGetStmtAttr, s, a, v, l, ol);
+    return FWD_STMT(s, SQLGetStmtAttr, s, a, v, l, ol);
 }
 
 static char *copy_sql(SQLCHAR *sql, SQLINTEGER len) {
@@ -831,7 +868,7 @@ EXPORT SQLRETURN SQL_API SQLExecDirect(SQLHSTMT s, SQLCHAR *sql, SQLINTEGER len)
     if (rc == SQL_SUCCESS) rc = slow(s, e, sleep_of(knobs_of(e), text));
     if (rc == SQL_SUCCESS) {
         char *rewritten = rewrite(e ? e->parent_dbc : NULL, text);
-        rc = r_SQLExecDirect(s, (SQLCHAR *)(rewritten ? rewritten : text), SQL_NTS);
+        rc = capture(SQL_HANDLE_STMT, s, r_SQLExecDirect(s, (SQLCHAR *)(rewritten ? rewritten : text), SQL_NTS));
         if (rc == SQL_ERROR) translate_error(s, e, text);
         free(rewritten);
     }
@@ -848,7 +885,7 @@ EXPORT SQLRETURN SQL_API SQLPrepare(SQLHSTMT s, SQLCHAR *sql, SQLINTEGER len) {
     SQLRETURN rc = precheck(s, e, text);
     if (rc == SQL_SUCCESS) {
         char *rewritten = rewrite(e ? e->parent_dbc : NULL, text);
-        rc = r_SQLPrepare(s, (SQLCHAR *)(rewritten ? rewritten : text), SQL_NTS);
+        rc = capture(SQL_HANDLE_STMT, s, r_SQLPrepare(s, (SQLCHAR *)(rewritten ? rewritten : text), SQL_NTS));
         if (rc == SQL_ERROR) translate_error(s, e, text);
         free(rewritten);
         if (e && SQL_SUCCEEDED(rc)) {
@@ -867,17 +904,18 @@ EXPORT SQLRETURN SQL_API SQLExecute(SQLHSTMT s) {
         SQLRETURN rc = slow(s, e, e->prepared_sleep);
         if (rc != SQL_SUCCESS) return rc;
     }
-    return FORWARD(SQLExecute, s);
+    return FWD_STMT(s, SQLExecute, s);
 }
 
 EXPORT SQLRETURN SQL_API SQLCancel(SQLHSTMT s) {
     struct entry *e = find(s);
+    log_event(knobs_of(e), "cancel");
     if (e && atomic_load(&e->sleeping)) {
         atomic_store(&e->cancel, 1);
         return SQL_SUCCESS;
     }
     if (e) atomic_store(&e->cancel, 1);
-    return FORWARD(SQLCancel, s);
+    return FWD_STMT(s, SQLCancel, s);
 }
 
 EXPORT SQLRETURN SQL_API SQLGetInfo(SQLHDBC c, SQLUSMALLINT t, SQLPOINTER v, SQLSMALLINT l,
@@ -897,7 +935,7 @@ EXPORT SQLRETURN SQL_API SQLGetInfo(SQLHDBC c, SQLUSMALLINT t, SQLPOINTER v, SQL
         }
         return SQL_SUCCESS;
     }
-    return FORWARD(SQLGetInfo, c, t, v, l, ol);
+    return FWD_DBC(c, SQLGetInfo, c, t, v, l, ol);
 }
 
 EXPORT SQLRETURN SQL_API SQLGetDiagRec(SQLSMALLINT type, SQLHANDLE h, SQLSMALLINT rec,
@@ -936,7 +974,7 @@ EXPORT SQLRETURN SQL_API SQLGetDiagField(SQLSMALLINT type, SQLHANDLE h, SQLSMALL
     if (e && e->d.set) {
         if (rec == 0) {
             if (id == SQL_DIAG_NUMBER) { if (v) *(SQLINTEGER *)v = 1; return SQL_SUCCESS; }
-            if (id == SQL_DIAG_RETURNCODE) { if (v) *(SQLRETURN *)v = SQL_ERROR; return SQL_SUCCESS; }
+            if (id == SQL_DIAG_RETURNCODE) { if (v) *(SQLRETURN *)v = e->d.rc; return SQL_SUCCESS; }
             if (id == SQL_DIAG_ROW_COUNT || id == SQL_DIAG_CURSOR_ROW_COUNT) {
                 if (v) *(SQLLEN *)v = 0;
                 return SQL_SUCCESS;
@@ -967,63 +1005,63 @@ EXPORT SQLRETURN SQL_API SQLGetDiagField(SQLSMALLINT type, SQLHANDLE h, SQLSMALL
 
 EXPORT SQLRETURN SQL_API SQLNumResultCols(SQLHSTMT s, SQLSMALLINT *n) {
     STMT_CLEAR(s);
-    return FORWARD(SQLNumResultCols, s, n);
+    return FWD_STMT(s, SQLNumResultCols, s, n);
 }
 EXPORT SQLRETURN SQL_API SQLDescribeCol(SQLHSTMT s, SQLUSMALLINT c, SQLCHAR *n, SQLSMALLINT bl,
                                         SQLSMALLINT *nl, SQLSMALLINT *t, SQLULEN *sz,
                                         SQLSMALLINT *d, SQLSMALLINT *nu) {
     STMT_CLEAR(s);
-    return FORWARD(SQLDescribeCol, s, c, n, bl, nl, t, sz, d, nu);
+    return FWD_STMT(s, SQLDescribeCol, s, c, n, bl, nl, t, sz, d, nu);
 }
 EXPORT SQLRETURN SQL_API SQLColAttribute(SQLHSTMT s, SQLUSMALLINT c, SQLUSMALLINT f, SQLPOINTER cp,
                                          SQLSMALLINT bl, SQLSMALLINT *sl, SQLLEN *np) {
     STMT_CLEAR(s);
-    return FORWARD(SQLColAttribute, s, c, f, cp, bl, sl, np);
+    return FWD_STMT(s, SQLColAttribute, s, c, f, cp, bl, sl, np);
 }
 EXPORT SQLRETURN SQL_API SQLBindCol(SQLHSTMT s, SQLUSMALLINT c, SQLSMALLINT t, SQLPOINTER v,
                                     SQLLEN l, SQLLEN *ind) {
     STMT_CLEAR(s);
-    return FORWARD(SQLBindCol, s, c, t, v, l, ind);
+    return FWD_STMT(s, SQLBindCol, s, c, t, v, l, ind);
 }
 EXPORT SQLRETURN SQL_API SQLBindParameter(SQLHSTMT s, SQLUSMALLINT p, SQLSMALLINT io, SQLSMALLINT ct,
                                           SQLSMALLINT st, SQLULEN cs, SQLSMALLINT dd, SQLPOINTER v,
                                           SQLLEN bl, SQLLEN *ind) {
     STMT_CLEAR(s);
-    return FORWARD(SQLBindParameter, s, p, io, ct, st, cs, dd, v, bl, ind);
+    return FWD_STMT(s, SQLBindParameter, s, p, io, ct, st, cs, dd, v, bl, ind);
 }
 EXPORT SQLRETURN SQL_API SQLNumParams(SQLHSTMT s, SQLSMALLINT *n) {
     STMT_CLEAR(s);
-    return FORWARD(SQLNumParams, s, n);
+    return FWD_STMT(s, SQLNumParams, s, n);
 }
 EXPORT SQLRETURN SQL_API SQLDescribeParam(SQLHSTMT s, SQLUSMALLINT p, SQLSMALLINT *t, SQLULEN *sz,
                                           SQLSMALLINT *d, SQLSMALLINT *nu) {
     STMT_CLEAR(s);
-    return FORWARD(SQLDescribeParam, s, p, t, sz, d, nu);
+    return FWD_STMT(s, SQLDescribeParam, s, p, t, sz, d, nu);
 }
 EXPORT SQLRETURN SQL_API SQLFetch(SQLHSTMT s) {
     STMT_CLEAR(s);
-    return FORWARD(SQLFetch, s);
+    return FWD_STMT(s, SQLFetch, s);
 }
 EXPORT SQLRETURN SQL_API SQLFetchScroll(SQLHSTMT s, SQLSMALLINT o, SQLLEN off) {
     STMT_CLEAR(s);
-    return FORWARD(SQLFetchScroll, s, o, off);
+    return FWD_STMT(s, SQLFetchScroll, s, o, off);
 }
 EXPORT SQLRETURN SQL_API SQLGetData(SQLHSTMT s, SQLUSMALLINT c, SQLSMALLINT t, SQLPOINTER v,
                                     SQLLEN l, SQLLEN *ind) {
     STMT_CLEAR(s);
-    return FORWARD(SQLGetData, s, c, t, v, l, ind);
+    return FWD_STMT(s, SQLGetData, s, c, t, v, l, ind);
 }
 EXPORT SQLRETURN SQL_API SQLMoreResults(SQLHSTMT s) {
     STMT_CLEAR(s);
-    return FORWARD(SQLMoreResults, s);
+    return FWD_STMT(s, SQLMoreResults, s);
 }
 EXPORT SQLRETURN SQL_API SQLCloseCursor(SQLHSTMT s) {
     STMT_CLEAR(s);
-    return FORWARD(SQLCloseCursor, s);
+    return FWD_STMT(s, SQLCloseCursor, s);
 }
 EXPORT SQLRETURN SQL_API SQLRowCount(SQLHSTMT s, SQLLEN *n) {
     STMT_CLEAR(s);
-    return FORWARD(SQLRowCount, s, n);
+    return FWD_STMT(s, SQLRowCount, s, n);
 }
 EXPORT SQLRETURN SQL_API SQLEndTran(SQLSMALLINT t, SQLHANDLE h, SQLSMALLINT c) {
     return FORWARD(SQLEndTran, t, h, c);
@@ -1032,39 +1070,39 @@ EXPORT SQLRETURN SQL_API SQLTables(SQLHSTMT s, SQLCHAR *c, SQLSMALLINT cl, SQLCH
                                    SQLSMALLINT sl, SQLCHAR *t, SQLSMALLINT tl, SQLCHAR *ty,
                                    SQLSMALLINT yl) {
     STMT_CLEAR(s);
-    return FORWARD(SQLTables, s, c, cl, sc, sl, t, tl, ty, yl);
+    return FWD_STMT(s, SQLTables, s, c, cl, sc, sl, t, tl, ty, yl);
 }
 EXPORT SQLRETURN SQL_API SQLColumns(SQLHSTMT s, SQLCHAR *c, SQLSMALLINT cl, SQLCHAR *sc,
                                     SQLSMALLINT sl, SQLCHAR *t, SQLSMALLINT tl, SQLCHAR *co,
                                     SQLSMALLINT col) {
     STMT_CLEAR(s);
-    return FORWARD(SQLColumns, s, c, cl, sc, sl, t, tl, co, col);
+    return FWD_STMT(s, SQLColumns, s, c, cl, sc, sl, t, tl, co, col);
 }
 EXPORT SQLRETURN SQL_API SQLGetTypeInfo(SQLHSTMT s, SQLSMALLINT t) {
     STMT_CLEAR(s);
-    return FORWARD(SQLGetTypeInfo, s, t);
+    return FWD_STMT(s, SQLGetTypeInfo, s, t);
 }
 EXPORT SQLRETURN SQL_API SQLNativeSql(SQLHDBC c, SQLCHAR *in, SQLINTEGER il, SQLCHAR *out,
                                       SQLINTEGER ol, SQLINTEGER *olp) {
-    return FORWARD(SQLNativeSql, c, in, il, out, ol, olp);
+    return FWD_DBC(c, SQLNativeSql, c, in, il, out, ol, olp);
 }
 EXPORT SQLRETURN SQL_API SQLParamData(SQLHSTMT s, SQLPOINTER *v) {
     STMT_CLEAR(s);
-    return FORWARD(SQLParamData, s, v);
+    return FWD_STMT(s, SQLParamData, s, v);
 }
 EXPORT SQLRETURN SQL_API SQLPutData(SQLHSTMT s, SQLPOINTER v, SQLLEN l) {
     STMT_CLEAR(s);
-    return FORWARD(SQLPutData, s, v, l);
+    return FWD_STMT(s, SQLPutData, s, v, l);
 }
 EXPORT SQLRETURN SQL_API SQLSetPos(SQLHSTMT s, SQLSETPOSIROW r, SQLUSMALLINT o, SQLUSMALLINT l) {
     STMT_CLEAR(s);
-    return FORWARD(SQLSetPos, s, r, o, l);
+    return FWD_STMT(s, SQLSetPos, s, r, o, l);
 }
 EXPORT SQLRETURN SQL_API SQLGetCursorName(SQLHSTMT s, SQLCHAR *n, SQLSMALLINT bl, SQLSMALLINT *nl) {
     STMT_CLEAR(s);
-    return FORWARD(SQLGetCursorName, s, n, bl, nl);
+    return FWD_STMT(s, SQLGetCursorName, s, n, bl, nl);
 }
 EXPORT SQLRETURN SQL_API SQLSetCursorName(SQLHSTMT s, SQLCHAR *n, SQLSMALLINT nl) {
     STMT_CLEAR(s);
-    return FORWARD(SQLSetCursorName, s, n, nl);
+    return FWD_STMT(s, SQLSetCursorName, s, n, nl);
 }

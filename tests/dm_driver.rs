@@ -24,7 +24,7 @@ use crate::common::{root, scratch, series, sqlite_dir, value, Exporter};
 use crate::golden::stable;
 
 /// Builds and registers the double once per test process (tests/dm_double/build.sh).
-fn double_ready() {
+pub(crate) fn double_ready() {
     static DONE: OnceLock<()> = OnceLock::new();
     DONE.get_or_init(|| {
         let out = Command::new("bash")
@@ -42,7 +42,7 @@ fn double_ready() {
 }
 
 /// Connection string of fixture `instance` through the double, with `knobs` appended.
-fn double_cs(instance: &str, knobs: &str) -> String {
+pub(crate) fn double_cs(instance: &str, knobs: &str) -> String {
     double_ready();
     format!(
         "Driver={{DMDouble}};Database={};NoCreat=1;{knobs}",
@@ -52,7 +52,7 @@ fn double_cs(instance: &str, knobs: &str) -> String {
 
 /// A `[[datasource]]` for fixture `instance` through the double (SYSJOB attached as the other
 /// SQLite tests do), `extra` TOML lines appended.
-fn double_ds(name: &str, instance: &str, knobs: &str, extra: &str) -> String {
+pub(crate) fn double_ds(name: &str, instance: &str, knobs: &str, extra: &str) -> String {
     let f = sqlite_dir().join(format!("{instance}_sysjob.db"));
     let init = if f.exists() {
         format!("connectionInitSql = [\"ATTACH DATABASE '{}' AS SYSJOB\"]\n", f.display())

@@ -882,6 +882,7 @@ EXPORT SQLRETURN SQL_API SQLPrepare(SQLHSTMT s, SQLCHAR *sql, SQLINTEGER len) {
     struct entry *e = find(s);
     char *text = copy_sql(sql, len);
     if (!text) return SQL_ERROR;
+    if (e) e->prepared_sleep = 0;
     SQLRETURN rc = precheck(s, e, text);
     if (rc == SQL_SUCCESS) {
         char *rewritten = rewrite(e ? e->parent_dbc : NULL, text);

@@ -64,6 +64,15 @@ struct knobs {
     struct slow_rule slow[MAX_LIST];
     int errors; /* translate SQLite errors into DM's (DMDOUBLE_ERRORS=dm|sqlite) */
     char log[512]; /* DMDOUBLE_LOG: file that gets one line per connect/disconnect/cancel */
+    char pwd[256]; /* DMDOUBLE_PWD: the only password accepted (empty: any) */
+    char database_dir[512]; /* DMDOUBLE_DATABASE_DIR: Database=<dir>/<SERVER>.db when none given */
+    /* seen in the connection string (not knobs) */
+    int has_database;
+    int has_pwd;
+    char server[256];
+    char given_pwd[256];
+    char keys[1024];  /* keywords in order, comma-separated */
+    char attrs[2048]; /* "KEY=VALUE" lines for the log, PWD value masked */
 };
 
 static void knobs_default(struct knobs *k) {
@@ -653,6 +662,10 @@ static void parse_knob(struct knobs *k, const char *key, const char *val) {
         k->sessid = atol(val);
     } else if (ieq(key, "DMDOUBLE_DBMS_VER")) {
         snprintf(k->dbms_ver, sizeof k->dbms_ver, "%s", val);
+    } else if (ieq(key, "DMDOUBLE_PWD")) {
+        snprintf(k->pwd, sizeof k->pwd, "%s", val);
+    } else if (ieq(key, "DMDOUBLE_DATABASE_DIR")) {
+        snprintf(k->database_dir, sizeof k->database_dir, "%s", val);
     } else if (ieq(key, "DMDOUBLE_LOG")) {
         snprintf(k->log, sizeof k->log, "%s", val);
     } else if (ieq(key, "DMDOUBLE_ERRORS")) {
@@ -711,6 +724,33 @@ static char *strip_knobs(const char *in, SQLSMALLINT len, struct knobs *k) {
             memcpy(val, in + vs, vl);
             parse_knob(k, key, val);
         } else if (end > start) {
+            /* an ordinary keyword: note it (for DMDOUBLE_LOG and the login check) */
+            char val[1024] = {0};
+            if (eq < n && in[eq] == '=') {
+                size_t vs = eq + 1, ve = end;
+                if (vs < ve && in[vs] == '{') { vs++; if (ve > vs && in[ve - 1] == '}') ve--; }
+                size_t vl = ve - vs < sizeof val - 1 ? ve - vs : sizeof val - 1;
+                memcpy(val, in + vs, vl);
+            }
+            char upper[64];
+            size_t ul = strlen(key);
+            for (size_t j = 0; j <= ul && j < sizeof upper; j++)
+                upper[j] = (char)toupper((unsigned char)key[j]);
+            upper[sizeof upper - 1] = 0;
+            if (upper[0]) {
+                size_t kl2 = strlen(k->keys);
+                snprintf(k->keys + kl2, sizeof k->keys - kl2, "%s%s", kl2 ? "," : "", upper);
+                int secret = ieq(upper, "PWD") || ieq(upper, "PASSWORD");
+                size_t al = strlen(k->attrs);
+                snprintf(k->attrs + al, sizeof k->attrs - al, "attr %s=%s\n", upper,
+                         secret ? "***" : val);
+            }
+            if (ieq(upper, "DATABASE")) k->has_database = 1;
+            if (ieq(upper, "PWD") || ieq(upper, "PASSWORD")) {
+                k->has_pwd = 1;
+                snprintf(k->given_pwd, sizeof k->given_pwd, "%s", val);
+            }
+            if (ieq(upper, "SERVER")) snprintf(k->server, sizeof k->server, "%s", val);
             put(&out, in + start, end - start);
             put(&out, ";", 1);
         }
@@ -766,8 +806,52 @@ EXPORT SQLRETURN SQL_API SQLDriverConnect(SQLHDBC c, SQLHWND w, SQLCHAR *in, SQL
     struct entry *e = find(c);
     struct knobs k;
     knobs_default(&k);
+    /* DMDOUBLE_* environment variables are defaults; the connection string overrides them. */
+    static const char *const env_knobs[] = {
+        "DMDOUBLE_DEAD", "DMDOUBLE_QTIMEOUT", "DMDOUBLE_RDONLY", "DMDOUBLE_SESSION_TZ",
+        "DMDOUBLE_SESSID", "DMDOUBLE_DBMS_VER", "DMDOUBLE_ERRORS", "DMDOUBLE_DENY",
+        "DMDOUBLE_SLOW", "DMDOUBLE_LOG", "DMDOUBLE_PWD", "DMDOUBLE_DATABASE_DIR", NULL};
+    for (int i = 0; env_knobs[i]; i++) {
+        const char *v = getenv(env_knobs[i]);
+        if (v && *v) parse_knob(&k, env_knobs[i], v);
+    }
     char *stripped = strip_knobs(in ? (const char *)in : "", in ? il : 0, &k);
+    if (!stripped) return SQL_ERROR;
     if (e) e->k = k;
+    if (k.log[0]) {
+        char line[1100];
+        snprintf(line, sizeof line, "keys %s", k.keys);
+        log_event(&k, line);
+        if (k.attrs[0]) {
+            size_t al = strlen(k.attrs);
+            if (al && k.attrs[al - 1] == '\n') k.attrs[al - 1] = 0;
+            log_event(&k, k.attrs);
+        }
+    }
+    /* A DM-style connection string (SERVER=..., no Database=): a fixture file named after
+     * the server, in DMDOUBLE_DATABASE_DIR. */
+    if (!k.has_database && k.server[0] && k.database_dir[0]) {
+        char host[256];
+        snprintf(host, sizeof host, "%s", k.server);
+        char *colon = strchr(host, ':');
+        if (colon) *colon = 0;
+        struct buf b = {0};
+        puts_(&b, stripped);
+        puts_(&b, "Database=");
+        puts_(&b, k.database_dir);
+        puts_(&b, "/");
+        puts_(&b, host);
+        puts_(&b, ".db;NoCreat=1;");
+        if (b.s) {
+            free(stripped);
+            stripped = b.s;
+        }
+    }
+    if (k.pwd[0] && (!k.has_pwd || strcmp(k.pwd, k.given_pwd) != 0)) {
+        free(stripped);
+        log_event(&k, "login-failed");
+        return set_diag(c, "28000", -2501, "用户名或密码错误");
+    }
     SQLRETURN rc = capture(SQL_HANDLE_DBC, c, r_SQLDriverConnect(c, w, (SQLCHAR *)stripped, SQL_NTS, out, ol, olp, completion));
     free(stripped);
     if (SQL_SUCCEEDED(rc)) log_event(&k, "connect");

@@ -366,6 +366,10 @@ fn build_datasource(ctx: &mut Ctx, raw: &RawDatasource) -> DatasourceConfig {
                 format!("{} {sd} has no host before '?'; write dbHost = \"host:port\"", e.written),
             );
         }
+        // Options after '?' that DM's ODBC driver will not honour (docs/DM8_EVIDENCE.md F9).
+        for w in crate::dbhost::option_warnings(&h) {
+            get.ctx.warn(e.line, format!("{} {sd}: option {w}", e.written), false);
+        }
     }
     d.db_user = get.string_or("dbUser", "");
     d.odbc_driver = get.string_or("odbcDriver", DEFAULT_ODBC_DRIVER);

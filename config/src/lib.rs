@@ -15,6 +15,7 @@ mod checks;
 mod cli;
 mod crypto;
 mod custom_metrics;
+pub mod dbhost;
 mod defaults;
 mod env;
 mod error;

@@ -64,6 +64,7 @@ struct knobs {
     struct slow_rule slow[MAX_LIST];
     int errors; /* translate SQLite errors into DM's (DMDOUBLE_ERRORS=dm|sqlite) */
     char log[512]; /* DMDOUBLE_LOG: file that gets one line per connect/disconnect/cancel */
+    int log_sql;   /* DMDOUBLE_LOG_SQL=1: also log "exec <statement>" per execution */
     char pwd[256]; /* DMDOUBLE_PWD: the only password accepted (empty: any) */
     char database_dir[512]; /* DMDOUBLE_DATABASE_DIR: Database=<dir>/<SERVER>.db when none given */
     /* seen in the connection string (not knobs) */
@@ -107,6 +108,7 @@ struct entry {
     SQLULEN conn_timeout;     /* connections: SQL_ATTR_CONNECTION_TIMEOUT */
     struct diag d;
     double prepared_sleep;    /* statements: sleep of the text passed to SQLPrepare */
+    char *prepared;           /* statements: the text passed to SQLPrepare (for the log) */
     SQLULEN qtimeout;         /* statements: accepted SQL_ATTR_QUERY_TIMEOUT */
     atomic_int cancel;        /* statements: SQLCancel seen */
     atomic_int sleeping;      /* statements: inside a slow-statement sleep */
@@ -145,6 +147,7 @@ static void drop(SQLHANDLE h) {
     if (*p) {
         struct entry *e = *p;
         *p = e->next;
+        free(e->prepared);
         free(e);
     }
     pthread_mutex_unlock(&table_lock);
@@ -193,6 +196,26 @@ static void log_event(const struct knobs *k, const char *event) {
         fclose(f);
     }
     pthread_mutex_unlock(&log_lock);
+}
+
+/* Logs "exec <sql>" (whitespace runs collapsed to one space) when DMDOUBLE_LOG_SQL is on. */
+static void log_sql(const struct knobs *k, const char *sql) {
+    if (!k->log[0] || !k->log_sql) return;
+    size_t n = strlen(sql);
+    char *line = malloc(n + 6);
+    if (!line) return;
+    strcpy(line, "exec ");
+    char *o = line + 5;
+    int space = 0;
+    for (const char *p = sql; *p; p++) {
+        if (isspace((unsigned char)*p)) { space = 1; continue; }
+        if (space && o > line + 5) *o++ = ' ';
+        space = 0;
+        *o++ = *p;
+    }
+    *o = 0;
+    log_event(k, line);
+    free(line);
 }
 
 /* ------------------------------------------------------------------ the real driver */
@@ -662,6 +685,8 @@ static void parse_knob(struct knobs *k, const char *key, const char *val) {
         k->sessid = atol(val);
     } else if (ieq(key, "DMDOUBLE_DBMS_VER")) {
         snprintf(k->dbms_ver, sizeof k->dbms_ver, "%s", val);
+    } else if (ieq(key, "DMDOUBLE_LOG_SQL")) {
+        k->log_sql = atoi(val) != 0 || ieq(val, "yes") || ieq(val, "true");
     } else if (ieq(key, "DMDOUBLE_PWD")) {
         snprintf(k->pwd, sizeof k->pwd, "%s", val);
     } else if (ieq(key, "DMDOUBLE_DATABASE_DIR")) {
@@ -810,7 +835,7 @@ EXPORT SQLRETURN SQL_API SQLDriverConnect(SQLHDBC c, SQLHWND w, SQLCHAR *in, SQL
     static const char *const env_knobs[] = {
         "DMDOUBLE_DEAD", "DMDOUBLE_QTIMEOUT", "DMDOUBLE_RDONLY", "DMDOUBLE_SESSION_TZ",
         "DMDOUBLE_SESSID", "DMDOUBLE_DBMS_VER", "DMDOUBLE_ERRORS", "DMDOUBLE_DENY",
-        "DMDOUBLE_SLOW", "DMDOUBLE_LOG", "DMDOUBLE_PWD", "DMDOUBLE_DATABASE_DIR", NULL};
+        "DMDOUBLE_SLOW", "DMDOUBLE_LOG", "DMDOUBLE_LOG_SQL", "DMDOUBLE_PWD", "DMDOUBLE_DATABASE_DIR", NULL};
     for (int i = 0; env_knobs[i]; i++) {
         const char *v = getenv(env_knobs[i]);
         if (v && *v) parse_knob(&k, env_knobs[i], v);
@@ -883,6 +908,7 @@ EXPORT SQLRETURN SQL_API SQLGetConnectAttr(SQLHDBC c, SQLINTEGER a, SQLPOINTER v
     clear_diag(c);
     struct entry *e = find(c);
     const struct knobs *k = knobs_of(e);
+    if (a == SQL_ATTR_CONNECTION_DEAD) log_event(k, "dead-check");
     if (a == SQL_ATTR_CONNECTION_DEAD && k->dead != DEAD_OK) {
         if (k->dead == DEAD_UNSUPPORTED)
             return set_diag(c, "HYC00", -6, "Optional feature not implemented");
@@ -948,6 +974,7 @@ EXPORT SQLRETURN SQL_API SQLExecDirect(SQLHSTMT s, SQLCHAR *sql, SQLINTEGER len)
     char *text = copy_sql(sql, len);
     if (!text) return SQL_ERROR;
     if (e) atomic_store(&e->cancel, 0);
+    log_sql(knobs_of(e), text);
     SQLRETURN rc = precheck(s, e, text);
     if (rc == SQL_SUCCESS) rc = slow(s, e, sleep_of(knobs_of(e), text));
     if (rc == SQL_SUCCESS) {
@@ -975,6 +1002,8 @@ EXPORT SQLRETURN SQL_API SQLPrepare(SQLHSTMT s, SQLCHAR *sql, SQLINTEGER len) {
         free(rewritten);
         if (e && SQL_SUCCEEDED(rc)) {
             e->prepared_sleep = sleep_of(knobs_of(e), text);
+            free(e->prepared);
+            e->prepared = strdup(text);
         }
     }
     free(text);
@@ -986,6 +1015,7 @@ EXPORT SQLRETURN SQL_API SQLExecute(SQLHSTMT s) {
     struct entry *e = find(s);
     if (e) {
         atomic_store(&e->cancel, 0);
+        if (e->prepared) log_sql(knobs_of(e), e->prepared);
         SQLRETURN rc = slow(s, e, e->prepared_sleep);
         if (rc != SQL_SUCCESS) return rc;
     }

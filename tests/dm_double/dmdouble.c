@@ -119,6 +119,7 @@ static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct entry *table;
 
 static struct entry *find(SQLHANDLE h) {
+    if (!h) return NULL;
     pthread_mutex_lock(&table_lock);
     struct entry *e = table;
     while (e && e->h != h) e = e->next;
@@ -126,29 +127,47 @@ static struct entry *find(SQLHANDLE h) {
     return e;
 }
 
+/*
+ * Entries are never freed, only recycled: SQLCancel may look an entry up on one thread while
+ * another thread frees the statement (the exporter's watchdog), and a recycled entry is still
+ * valid memory. The table therefore holds at most as many entries as handles were alive at once.
+ */
 static struct entry *add(SQLHANDLE h, SQLSMALLINT type, struct entry *parent) {
-    struct entry *e = calloc(1, sizeof *e);
-    if (!e) return NULL;
-    e->h = h;
-    e->type = type;
-    if (type == SQL_HANDLE_DBC) knobs_default(&e->k);
-    if (type == SQL_HANDLE_STMT) e->parent_dbc = parent;
     pthread_mutex_lock(&table_lock);
-    e->next = table;
-    table = e;
+    struct entry *e = table;
+    while (e && e->h != NULL) e = e->next;
+    if (!e) {
+        e = calloc(1, sizeof *e);
+        if (!e) {
+            pthread_mutex_unlock(&table_lock);
+            return NULL;
+        }
+        e->next = table;
+        table = e;
+    }
+    e->type = type;
+    e->parent_dbc = type == SQL_HANDLE_STMT ? parent : NULL;
+    if (type == SQL_HANDLE_DBC) knobs_default(&e->k);
+    e->read_only = 0;
+    e->conn_timeout = 0;
+    e->d.set = 0;
+    e->prepared_sleep = 0;
+    e->qtimeout = 0;
+    atomic_store(&e->cancel, 0);
+    atomic_store(&e->sleeping, 0);
+    e->h = h;
     pthread_mutex_unlock(&table_lock);
     return e;
 }
 
 static void drop(SQLHANDLE h) {
     pthread_mutex_lock(&table_lock);
-    struct entry **p = &table;
-    while (*p && (*p)->h != h) p = &(*p)->next;
-    if (*p) {
-        struct entry *e = *p;
-        *p = e->next;
+    struct entry *e = table;
+    while (e && e->h != h) e = e->next;
+    if (e && h) {
+        e->h = NULL;
         free(e->prepared);
-        free(e);
+        e->prepared = NULL;
     }
     pthread_mutex_unlock(&table_lock);
 }

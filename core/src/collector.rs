@@ -318,3 +318,190 @@ pub struct ExtraCollector {
     /// plugins: the datasource's read-only pool); `None` = the datasource's pool.
     pub pool: Option<crate::pool::DatasourcePool>,
 }
+
+/// Why an enabled collector did not run on a datasource. Exposed as
+/// `dameng_exporter_collector_skipped{collector,reason}` (value 1) while it lasts; a skipped
+/// collector is not a failure (`dameng_exporter_collector_success` stays 1) and is retried
+/// after [`SKIP_RETRY`], not on every scrape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+    /// The monitoring user may not read an object the collector needs (DM -5504,
+    /// PostgreSQL 42501): [`grant_statements`] says what to grant.
+    Permission,
+    /// A view, table or schema the collector reads does not exist in this DM build or
+    /// topology (DM -2106, 无效的模式名 for SYSJOB).
+    NotApplicable,
+}
+
+impl SkipReason {
+    /// The `reason` label value: `permission` or `not_applicable`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Permission => "permission",
+            SkipReason::NotApplicable => "not_applicable",
+        }
+    }
+
+    /// The skip reason a collector error means, if any (`None`: a real failure).
+    pub fn of_query(error: &QueryError) -> Option<SkipReason> {
+        if error.is_connection_level() {
+            None
+        } else if error.is_permission_denied() {
+            Some(SkipReason::Permission)
+        } else if error.is_missing_object() {
+            Some(SkipReason::NotApplicable)
+        } else {
+            None
+        }
+    }
+
+    /// [`SkipReason::of_query`] for a collector's error.
+    pub fn of(error: &CollectError) -> Option<SkipReason> {
+        match error {
+            CollectError::Query(q) => SkipReason::of_query(q),
+            CollectError::Shape(_) | CollectError::Failed(_) => None,
+        }
+    }
+}
+
+/// How long a skipped collector is left alone before it is tried again (a grant or an
+/// upgrade is picked up within this time, without one failing query per scrape).
+pub const SKIP_RETRY: Duration = Duration::from_secs(300);
+
+/// The object a permission error names, when its text says: DM `没有[SYSJOB.SYSJOBS]对象的
+/// 查询权限` gives `SYSJOB.SYSJOBS`; PostgreSQL `permission denied for table sysjobs` gives
+/// `sysjobs`, `… for schema sysjob` gives `sysjob`.
+fn denied_object(message: &str) -> Option<String> {
+    let ident = |s: &str| {
+        let name: String = s
+            .trim_start_matches(['"', '\''])
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '$' | '.' | '"'))
+            .filter(|c| *c != '"')
+            .collect();
+        (!name.is_empty()).then_some(name)
+    };
+    // DM: the object in the brackets right after 没有 (driver prefixes such as `[DM]` elsewhere
+    // in the message are not objects).
+    for (start, _) in message.match_indices("没有[") {
+        if let Some(name) = ident(&message[start + "没有[".len()..]) {
+            return Some(name);
+        }
+    }
+    let lower = message.to_lowercase();
+    let at = lower.find("permission denied for ")?;
+    let rest = &message[at + "permission denied for ".len()..];
+    let mut words = rest.split_whitespace();
+    let _kind = words.next()?;
+    ident(words.next()?)
+}
+
+/// The `GRANT` statements that would let `db_user` run a collector which failed with a
+/// permission error: the denied object when the error names one of the collector's objects
+/// (`views`, the descriptor's comma-separated list) or a schema of them, a probe view
+/// (V$DYNAMIC_TABLES, V$DYNAMIC_TABLE_COLUMNS) when that is what was denied, otherwise every
+/// object of `views`. E.g. `GRANT SELECT ON SYSJOB.SYSJOBS TO MONITOR;`.
+pub fn grant_statements(views: &str, error_message: &str, db_user: &str) -> Vec<String> {
+    let objects: Vec<&str> =
+        views.split(',').map(str::trim).filter(|v| !v.is_empty() && is_grantable(v)).collect();
+    let grant = |o: &str| format!("GRANT SELECT ON {o} TO {db_user};");
+    if let Some(denied) = denied_object(error_message) {
+        let d = denied.to_uppercase();
+        let last = |o: &str| o.rsplit('.').next().unwrap_or(o).to_uppercase();
+        let exact: Vec<String> = objects
+            .iter()
+            .filter(|o| o.to_uppercase() == d || last(o) == d)
+            .map(|o| grant(o))
+            .collect();
+        if !exact.is_empty() {
+            return exact;
+        }
+        let in_schema: Vec<String> = objects
+            .iter()
+            .filter(|o| o.to_uppercase().split_once('.').is_some_and(|(s, _)| s == d))
+            .map(|o| grant(o))
+            .collect();
+        if !in_schema.is_empty() {
+            return in_schema;
+        }
+        if d.starts_with("V$") || d.contains('.') {
+            return vec![grant(&d)];
+        }
+    }
+    objects.into_iter().map(grant).collect()
+}
+
+/// True for entries of a descriptor's view list that name an object (`V$X`, `SCH.T`), not
+/// prose such as "plugin".
+fn is_grantable(view: &str) -> bool {
+    !view.is_empty()
+        && view.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b"_$.".contains(&b))
+}
+
+#[cfg(test)]
+mod skip_tests {
+    use super::*;
+
+    fn driver(message: &str, sqlstate: Option<&str>, native: Option<i32>) -> QueryError {
+        QueryError::Driver {
+            message: message.into(),
+            sqlstate: sqlstate.map(str::to_owned),
+            native,
+            connection_lost: false,
+        }
+    }
+
+    const JOB_VIEWS: &str = "SYSJOB.SYSJOBHISTORIES2, SYSJOB.SYSSTEPHISTORIES2, \
+                             SYSJOB.SYSJOBSCHEDULES, SYSJOB.SYSJOBSTEPS, SYSJOB.SYSJOBS";
+
+    #[test]
+    fn dm_and_pg_permission_errors_are_permission_skips() {
+        let dm =
+            driver("[DM]-5504: 没有[SYSJOB.SYSJOBS]对象的查询权限", Some("HY000"), Some(-5504));
+        assert!(dm.is_permission_denied());
+        assert_eq!(SkipReason::of_query(&dm), Some(SkipReason::Permission));
+        let dm_text = driver("没有查询权限", None, Some(-1));
+        assert!(dm_text.is_permission_denied());
+        let pg = driver("ERROR: permission denied for table sysjobs", Some("42501"), Some(1));
+        assert_eq!(SkipReason::of_query(&pg), Some(SkipReason::Permission));
+        let missing = driver("无效的表或视图名[V$DMMONITOR]", Some("42S02"), Some(-2106));
+        assert!(!missing.is_permission_denied());
+        assert_eq!(SkipReason::of_query(&missing), Some(SkipReason::NotApplicable));
+        let column = driver("无效的列名[LAST_SEND_CODE]", Some("42S22"), Some(-2111));
+        assert_eq!(SkipReason::of_query(&column), None);
+        let lost = QueryError::Driver {
+            message: "permission denied; connection reset".into(),
+            sqlstate: Some("08S01".into()),
+            native: None,
+            connection_lost: true,
+        };
+        assert_eq!(SkipReason::of_query(&lost), None);
+        assert_eq!(SkipReason::of(&CollectError::Shape("x".into())), None);
+        assert_eq!(SkipReason::Permission.as_str(), "permission");
+        assert_eq!(SkipReason::NotApplicable.as_str(), "not_applicable");
+    }
+
+    #[test]
+    fn grants_name_the_denied_object_or_every_object() {
+        assert_eq!(
+            grant_statements(JOB_VIEWS, "[DM]-5504: 没有[SYSJOB.SYSJOBS]对象的查询权限", "MONITOR"),
+            vec!["GRANT SELECT ON SYSJOB.SYSJOBS TO MONITOR;"]
+        );
+        assert_eq!(
+            grant_statements(JOB_VIEWS, "ERROR: permission denied for table sysjobsteps", "m"),
+            vec!["GRANT SELECT ON SYSJOB.SYSJOBSTEPS TO m;"]
+        );
+        assert_eq!(
+            grant_statements(JOB_VIEWS, "ERROR: permission denied for schema sysjob", "m").len(),
+            5
+        );
+        assert_eq!(
+            grant_statements("V$CKPT", "没有[V$DYNAMIC_TABLES]对象的查询权限", "M"),
+            vec!["GRANT SELECT ON V$DYNAMIC_TABLES TO M;"]
+        );
+        assert_eq!(
+            grant_statements("DBA_USERS, SYSUSERS", "no object named", "M"),
+            vec!["GRANT SELECT ON DBA_USERS TO M;", "GRANT SELECT ON SYSUSERS TO M;"]
+        );
+    }
+}

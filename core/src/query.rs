@@ -105,6 +105,25 @@ impl QueryError {
             || m.contains("invalid table or view name")
             || m.contains("无效的表或视图名")
     }
+
+    /// True when the error says the user may not read an object (DM native -5504,
+    /// `没有[…]对象的查询权限` or any `没有…权限` text; SQLSTATE 42501 on PostgreSQL and as
+    /// an ODBC "insufficient privilege" state; English "permission denied"): the collector
+    /// reading it is skipped until the object is granted (see `docs/DM8_EVIDENCE.md` F4).
+    pub fn is_permission_denied(&self) -> bool {
+        let QueryError::Driver { message, sqlstate, native, connection_lost } = self else {
+            return false;
+        };
+        if *connection_lost {
+            return false;
+        }
+        let m = message.to_lowercase();
+        sqlstate.as_deref() == Some("42501")
+            || *native == Some(-5504)
+            || (message.contains("没有") && message.contains("权限"))
+            || m.contains("permission denied")
+            || m.contains("insufficient privilege")
+    }
 }
 
 /// Classifies an odbc-api error.

@@ -19,7 +19,7 @@ use tracing::Instrument;
 
 use crate::collector::{
     columns_probe_sql, is_plain_identifier, registered, view_probe_sql, CacheClass, CollectContext,
-    Collector, CollectorDescriptor, Family, MetricDef, MetricSpec, Sample,
+    Collector, CollectorDescriptor, Family, MetricDef, MetricSpec, Sample, SkipReason, SKIP_RETRY,
 };
 use crate::health::{Health, Transition};
 use crate::metrics::{DescError, DescFactory, FamilySet, MetricTemplate};
@@ -56,6 +56,12 @@ const COLLECTOR_SUCCESS: MetricDef = MetricDef::gauge(
     "Whether the collector succeeded in the last scrape (1) or failed or timed out (0).",
 )
 .with_labels(&["collector"]);
+const COLLECTOR_SKIPPED: MetricDef = MetricDef::gauge(
+    "dameng_exporter_collector_skipped",
+    "1 while the collector is skipped on this datasource: reason=\"permission\" (the user may \
+     not read its objects) or reason=\"not_applicable\" (this DM build or topology lacks them).",
+)
+.with_labels(&["collector", "reason"]);
 const COLLECTOR_DURATION: MetricDef = MetricDef::gauge(
     "dameng_exporter_collector_duration_seconds",
     "Time the collector took in the last scrape, in seconds.",
@@ -101,8 +107,9 @@ struct CollectorRuntime {
     cache_ttl: Option<Duration>,
     /// Last good result and when it was taken.
     last_good: Mutex<Option<(Instant, Arc<Vec<Sample>>)>>,
-    /// Set once "not applicable here" has been logged.
-    missing_logged: AtomicBool,
+    /// Why the collector is skipped and when it is tried again ([`SKIP_RETRY`] after the
+    /// query that found it); `None` while it runs normally.
+    skip: Mutex<Option<(SkipReason, Instant)>>,
     /// The pool this collector's queries run on instead of the datasource's own (custom
     /// metrics: the read-only pool).
     pool: Option<DatasourcePool>,
@@ -162,6 +169,7 @@ type SharedResult =
 struct SelfTemplates {
     up: MetricTemplate,
     success: MetricTemplate,
+    skipped: MetricTemplate,
     duration: MetricTemplate,
     scrape: MetricTemplate,
     last_success: MetricTemplate,
@@ -311,7 +319,7 @@ fn collector_runtime(
         templates: Arc::new(templates),
         cache_ttl,
         last_good: Mutex::new(None),
-        missing_logged: AtomicBool::new(false),
+        skip: Mutex::new(None),
         pool: None,
     })
 }
@@ -440,6 +448,7 @@ impl Runtime {
             self_templates: SelfTemplates {
                 up: template(&factory, &UP, n, "self")?,
                 success: template(&factory, &COLLECTOR_SUCCESS, n, "self")?,
+                skipped: template(&factory, &COLLECTOR_SKIPPED, n, "self")?,
                 duration: template(&factory, &COLLECTOR_DURATION, n, "self")?,
                 scrape: template(&factory, &SCRAPE_DURATION, n, "self")?,
                 last_success: template(&factory, &LAST_SUCCESS, n, "self")?,
@@ -728,7 +737,10 @@ struct CollectorResult {
     name: String,
     templates: Arc<Vec<MetricTemplate>>,
     samples: Arc<Vec<Sample>>,
+    /// Ran and did its job, or was skipped (`skipped`): `collector_success` 1.
     success: bool,
+    /// Why the collector was skipped this scrape (then `success` is true).
+    skipped: Option<SkipReason>,
     duration: Duration,
 }
 
@@ -768,6 +780,9 @@ impl DatasourceResult {
             }
             let name = std::slice::from_ref(&c.name);
             set.add(&t.success, name, if c.success { 1.0 } else { 0.0 });
+            if let Some(reason) = c.skipped {
+                set.add(&t.skipped, &[c.name.clone(), reason.as_str().to_owned()], 1.0);
+            }
             set.add(&t.duration, name, c.duration.as_secs_f64());
         }
         set.add(&t.scrape, &[], self.duration.as_secs_f64());
@@ -875,6 +890,7 @@ fn timed_out_result(
             templates: Arc::clone(&c.templates),
             samples: Arc::new(Vec::new()),
             success: false,
+            skipped: None,
             duration,
         })
         .collect();
@@ -962,6 +978,7 @@ async fn run_collector(
         templates: Arc::clone(&c.templates),
         samples: Arc::new(Vec::new()),
         success: false,
+        skipped: None,
         duration: Duration::ZERO,
     };
     let last_good =
@@ -1020,6 +1037,7 @@ fn run_offline(ds: &DatasourceRuntime, c: &CollectorRuntime, until: Instant) -> 
         templates: Arc::clone(&c.templates),
         samples: Arc::new(samples),
         success,
+        skipped: None,
         duration: started.elapsed(),
     }
 }
@@ -1053,6 +1071,38 @@ impl CollectContext for OfflineContext<'_> {
     }
 }
 
+/// Logs, once per skip, why a collector is skipped and (for a permission error) what to grant.
+fn log_skip(
+    ds: &DatasourceRuntime,
+    c: &CollectorRuntime,
+    reason: SkipReason,
+    error: &crate::collector::CollectError,
+) {
+    let retry = SKIP_RETRY.as_secs() / 60;
+    match reason {
+        SkipReason::NotApplicable => {
+            tracing::info!(datasource = %ds.config.name, collector = %c.name, error = %error, "Collector not applicable to this database; it emits nothing (tried again every {retry} min).");
+        }
+        SkipReason::Permission => {
+            let views = registered().into_iter().find(|d| d.name == c.name).map_or("", |d| d.views);
+            // With odbcConnectionString the user is inside the string: a placeholder.
+            let user = if ds.config.db_user.is_empty() { "<dbUser>" } else { &ds.config.db_user };
+            let grants = crate::collector::grant_statements(views, &error.to_string(), user);
+            let grant = if grants.is_empty() {
+                "grant SELECT on the objects it reads".to_owned()
+            } else {
+                grants.join(" ")
+            };
+            let dba = if views.contains("SYSJOB.") {
+                " (DM documents the SYSJOB tables as readable by DBA users only)"
+            } else {
+                ""
+            };
+            tracing::warn!(datasource = %ds.config.name, collector = %c.name, error = %error, "Collector skipped (tried again every {retry} min): user {user} may not read its objects; to enable it: {grant}{dba}");
+        }
+    }
+}
+
 async fn run_collector_uncached(
     ds: &Arc<DatasourceRuntime>,
     c: &CollectorRuntime,
@@ -1076,6 +1126,15 @@ async fn run_collector_uncached(
         out.duration = started.elapsed();
         return out;
     }
+    if let Some((reason, retry_at)) = *lock(&c.skip) {
+        if Instant::now() < retry_at {
+            // Skipped (no permission, not applicable): no query until the retry time.
+            out.success = true;
+            out.skipped = Some(reason);
+            out.duration = started.elapsed();
+            return out;
+        }
+    }
     let (reply, outcome) = tokio::sync::oneshot::channel();
     let queue = queues.queue(ds, &pool);
     queue.push(Job { collector: Arc::clone(&c.collector), until, reply });
@@ -1097,14 +1156,19 @@ async fn run_collector_uncached(
         Ok(Ok(JobOutcome::Ran(Ok(()), samples))) => {
             out.samples = Arc::new(samples);
             out.success = true;
+            if let Some((reason, _)) = lock(&c.skip).take() {
+                tracing::info!(datasource = %ds.config.name, collector = %c.name, reason = reason.as_str(), "Collector runs again after being skipped.");
+            }
         }
-        Ok(Ok(JobOutcome::Ran(Err(crate::collector::CollectError::Query(q)), _)))
-            if q.is_missing_object() =>
-        {
-            // A view or schema this DM build or topology does not have: not an error.
+        Ok(Ok(JobOutcome::Ran(Err(error), _))) if SkipReason::of(&error).is_some() => {
+            // No permission, or a view or schema this DM build or topology does not have:
+            // not a failure; skipped, and tried again after SKIP_RETRY.
+            let reason = SkipReason::of(&error).unwrap_or(SkipReason::NotApplicable);
             out.success = true;
-            if !c.missing_logged.swap(true, Ordering::Relaxed) {
-                tracing::info!(datasource = %ds.config.name, collector = %c.name, error = %q, "Collector not applicable to this database; it emits nothing.");
+            out.skipped = Some(reason);
+            let previous = lock(&c.skip).replace((reason, Instant::now() + SKIP_RETRY));
+            if previous.map(|(r, _)| r) != Some(reason) {
+                log_skip(ds, c, reason, &error);
             }
         }
         Ok(Ok(JobOutcome::Ran(Err(error), _))) => {

@@ -180,7 +180,8 @@ pub(crate) enum AuthFailure {
 /// and from the web config's `basic_auth_users` (bcrypt only); a request passes when it
 /// matches any of them. A username present in both accepts either password.
 ///
-/// One instance per built router: a config reload builds a new router and so drops the cache.
+/// One instance per set of HTTP settings: a reload ([`super::ServerHandle::apply`]) builds a
+/// new one and so drops the cache.
 pub(crate) struct Authenticator {
     /// Username → accepted passwords (plaintext or bcrypt hashes).
     users: HashMap<String, Vec<Secret>>,
@@ -375,11 +376,12 @@ pub(crate) async fn require_auth(
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(auth) = state.auth.as_deref() else {
+    let live = state.live_of(&request);
+    let Some(auth) = live.auth.as_deref() else {
         return next.run(request).await;
     };
     let path = request.uri().path();
-    if !super::routes::is_protected(path, &state.metric_path) {
+    if !super::routes::is_protected(path, &live.metric_path) {
         return next.run(request).await;
     }
     // Also in the request span, but that span is INFO and may be filtered out.

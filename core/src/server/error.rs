@@ -34,6 +34,9 @@ pub enum ServerError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// The `--web.config.file` is unreadable or invalid (the error names file and key).
+    #[error(transparent)]
+    WebConfig(#[from] super::web_config::WebConfigError),
 }
 
 /// A request that could not be answered normally.

@@ -37,6 +37,7 @@
 mod auth;
 mod error;
 mod routes;
+mod settings;
 mod shutdown;
 mod tls;
 pub mod web_config;
@@ -47,10 +48,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use axum::error_handling::HandleErrorLayer;
-use axum::extract::{ConnectInfo, Request};
-use axum::middleware;
-use axum::response::IntoResponse;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{BoxError, Router};
 use dmexp_config::GlobalConfig;
@@ -60,6 +63,7 @@ use tracing::Level;
 
 pub use auth::BasicAuth;
 pub use error::{AppError, ServerError};
+pub use settings::{HttpSettings, ServerHandle};
 pub use shutdown::shutdown_signal;
 pub use tls::{serve_tls, TlsSettings};
 
@@ -189,60 +193,97 @@ impl ServerOptions {
     }
 }
 
+/// The per-request settings that a reload may replace ([`ServerHandle::apply`]): read once
+/// per request (one `ArcSwap` load), so a request sees one consistent set.
+pub(crate) struct Live {
+    /// Normalised metric path (leading `/`).
+    pub(crate) metric_path: Arc<str>,
+    /// `None`: no basic auth.
+    pub(crate) auth: Option<Arc<auth::Authenticator>>,
+    /// `http_server_config.headers` of the web config, added to every response.
+    pub(crate) headers: Arc<[(HeaderName, HeaderValue)]>,
+}
+
+impl Live {
+    pub(crate) fn new(
+        metric_path: &str,
+        users: impl IntoIterator<Item = BasicAuth>,
+        headers: Vec<(HeaderName, HeaderValue)>,
+    ) -> Live {
+        let metric_path: Arc<str> = if metric_path.starts_with('/') {
+            Arc::from(metric_path)
+        } else {
+            Arc::from(format!("/{metric_path}"))
+        };
+        Live {
+            metric_path,
+            auth: auth::Authenticator::new(users).map(Arc::new),
+            headers: Arc::from(headers),
+        }
+    }
+}
+
 /// Shared by all handlers; cheap to clone.
 #[derive(Clone)]
 pub(crate) struct AppState {
     source: Arc<dyn MetricsSource>,
-    metric_path: Arc<str>,
-    auth: Option<Arc<auth::Authenticator>>,
+    live: Arc<ArcSwap<Live>>,
+}
+
+impl AppState {
+    /// The settings of this request: the snapshot [`with_live`] took, or the current ones.
+    pub(crate) fn live_of(&self, request: &Request) -> Arc<Live> {
+        request.extensions().get::<Arc<Live>>().cloned().unwrap_or_else(|| self.live.load_full())
+    }
 }
 
 /// Builds the router. See the module docs for the routes.
 ///
-/// Layers, outermost first: request span and trace events, [`AppError`] logging, request
-/// timeout, basic auth, routes.
+/// The settings are fixed for the life of the router; [`ServerHandle::app`] builds one whose
+/// settings a reload can replace.
 pub fn app(source: Arc<dyn MetricsSource>, opts: ServerOptions) -> Router {
-    let metric_path: Arc<str> = if opts.metric_path.starts_with('/') {
-        Arc::from(opts.metric_path.as_str())
-    } else {
-        Arc::from(format!("/{}", opts.metric_path))
-    };
-    let state = AppState {
-        source,
-        metric_path: Arc::clone(&metric_path),
-        auth: auth::Authenticator::new(opts.basic_auth.into_iter().chain(opts.basic_auth_users))
-            .map(Arc::new),
-    };
+    let live = Live::new(
+        &opts.metric_path,
+        opts.basic_auth.into_iter().chain(opts.basic_auth_users),
+        Vec::new(),
+    );
+    build_router(source, Arc::new(ArcSwap::from_pointee(live)), opts.request_timeout)
+}
 
-    // Fixed routes yield to the metric path when they coincide; the metric path itself is
-    // served by the fallback (see `routes::fallback`).
-    let mut router = Router::new();
-    for (path, handler) in [
-        ("/", get(routes::landing)),
-        (routes::HEALTHY_PATH, get(routes::healthy)),
-        (routes::READY_PATH, get(routes::ready)),
-        (routes::PROBE_PATH, get(routes::probe)),
-        (routes::RELOAD_PATH, axum::routing::post(routes::reload)),
-    ] {
-        if path != &*metric_path {
-            router = router.route(path, handler);
-        }
-    }
+/// Layers, outermost first: request span and trace events, settings snapshot and configured
+/// response headers, [`AppError`] logging, request timeout, basic auth, metric path, routes.
+pub(crate) fn build_router(
+    source: Arc<dyn MetricsSource>,
+    live: Arc<ArcSwap<Live>>,
+    request_timeout: Duration,
+) -> Router {
+    let state = AppState { source, live };
 
-    let timeout = if opts.request_timeout.is_zero() {
+    // The metric path is matched by `routes::metric_path` before routing, so it wins over the
+    // fixed routes when they coincide and can change on reload.
+    let router = Router::new()
+        .route("/", get(routes::landing))
+        .route(routes::HEALTHY_PATH, get(routes::healthy))
+        .route(routes::READY_PATH, get(routes::ready))
+        .route(routes::PROBE_PATH, get(routes::probe))
+        .route(routes::RELOAD_PATH, axum::routing::post(routes::reload));
+
+    let timeout = if request_timeout.is_zero() {
         // tokio caps sleeps far in the future, so this is "never".
         Duration::MAX
     } else {
-        opts.request_timeout
+        request_timeout
     };
 
     router
         .fallback(routes::fallback)
+        .layer(middleware::from_fn_with_state(state.clone(), routes::metric_path))
         .layer(middleware::from_fn_with_state(state.clone(), auth::require_auth))
         .layer(
             ServiceBuilder::new().layer(HandleErrorLayer::new(handle_layer_error)).timeout(timeout),
         )
         .layer(middleware::from_fn(error::log_app_errors))
+        .layer(middleware::from_fn_with_state(state.clone(), with_live))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)
@@ -250,6 +291,18 @@ pub fn app(source: Arc<dyn MetricsSource>, opts: ServerOptions) -> Router {
                 .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
         )
         .with_state(state)
+}
+
+/// Middleware: takes the settings snapshot of this request and adds the configured response
+/// headers to its response.
+async fn with_live(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let live = state.live.load_full();
+    request.extensions_mut().insert(Arc::clone(&live));
+    let mut response = next.run(request).await;
+    for (name, value) in live.headers.iter() {
+        response.headers_mut().insert(name.clone(), value.clone());
+    }
+    response
 }
 
 /// Maps errors of the tower layers (the timeout) to responses.

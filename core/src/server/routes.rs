@@ -5,8 +5,9 @@ use std::fmt::Write as _;
 
 use std::time::Duration;
 
-use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::extract::{RawQuery, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use html_escape::{encode_double_quoted_attribute, encode_text};
 
@@ -96,28 +97,35 @@ async fn scrape_response(state: &AppState, req: ScrapeRequest) -> Response {
     }
 }
 
-/// Serves the configured metric path; 404 for every other unknown path.
+/// Middleware in front of the routes: serves the configured metric path (GET and HEAD; 405
+/// for other methods), passes every other request on.
 ///
-/// The metric path is configuration (user data), so it is compared as a plain string here
-/// instead of being registered as an axum route: axum would read `{`, `}`, `:x` or `*x` in it
-/// as route syntax, and panics on some of them.
-pub(crate) async fn fallback(
+/// The metric path is configuration (user data) and may change on reload, so it is compared
+/// as a plain string here instead of being registered as an axum route: axum would read `{`,
+/// `}`, `:x` or `*x` in it as route syntax, and panics on some of them.
+pub(crate) async fn metric_path(
     State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
-    if uri.path() != &*state.metric_path {
-        return Err(AppError::NotFound);
+    request: Request,
+    next: Next,
+) -> Response {
+    let live = state.live_of(&request);
+    if request.uri().path() != &*live.metric_path {
+        return next.run(request).await;
     }
+    let method = request.method();
     if method != Method::GET && method != Method::HEAD {
-        return Err(AppError::MethodNotAllowed);
+        return AppError::MethodNotAllowed.into_response();
     }
     // One scrape. 200 whatever happened to the datasources (failures are in the metrics);
     // 400 only for bad parameters.
-    let mut req = scrape_request(uri.query(), &headers);
+    let mut req = scrape_request(request.uri().query(), request.headers());
     req.target = None;
-    Ok(scrape_response(&state, req).await)
+    scrape_response(&state, req).await
+}
+
+/// Every path that is neither a route nor the metric path: 404.
+pub(crate) async fn fallback() -> AppError {
+    AppError::NotFound
 }
 
 /// `GET /-/healthy`: the process is up and serving HTTP.
@@ -136,8 +144,9 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Result<&'static str,
 
 /// `GET /`: a self-contained HTML status page.
 pub(crate) async fn landing(State(state): State<AppState>) -> Response {
+    let live = state.live.load();
     let html =
-        landing_page(&state.metric_path, &state.source.statuses(), &state.source.exporter_status());
+        landing_page(&live.metric_path, &state.source.statuses(), &state.source.exporter_status());
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),

@@ -17,6 +17,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use axum::serve::{Listener, ListenerExt as _};
 use axum::Router;
 use rustls::client::danger::HandshakeSignatureValid;
@@ -101,7 +102,21 @@ pub async fn serve_tls(
     tls: TlsSettings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let listener = TlsListener::start(listener, &tls)?
+    let config = Arc::new(ArcSwap::new(Arc::clone(&tls.config)));
+    serve_tls_swappable(listener, router, config, tls.handshake_timeout, shutdown).await
+}
+
+/// [`serve_tls`] with a configuration that can be replaced while serving (certificate
+/// rotation on reload, see [`super::ServerHandle::apply`]): every new connection is handshaken
+/// with the configuration current at its accept; open connections keep theirs.
+pub(crate) async fn serve_tls_swappable(
+    listener: TcpListener,
+    router: Router,
+    config: Arc<ArcSwap<ServerConfig>>,
+    handshake_timeout: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let listener = TlsListener::start(listener, config, handshake_timeout)?
         // `tap_io` also makes axum's `ConnectInfo<SocketAddr>` available for this listener.
         .tap_io(|stream: &mut TlsStream<TcpStream>| {
             if let Err(error) = stream.get_ref().0.set_nodelay(true) {
@@ -125,11 +140,14 @@ struct TlsListener {
 }
 
 impl TlsListener {
-    fn start(listener: TcpListener, tls: &TlsSettings) -> io::Result<Self> {
+    fn start(
+        listener: TcpListener,
+        config: Arc<ArcSwap<ServerConfig>>,
+        handshake_timeout: Duration,
+    ) -> io::Result<Self> {
         let local_addr = listener.local_addr()?;
         let (tx, accepted) = mpsc::channel(ACCEPTED_QUEUE);
-        let acceptor = TlsAcceptor::from(Arc::clone(&tls.config));
-        let accept_task = tokio::spawn(accept_loop(listener, acceptor, tls.handshake_timeout, tx));
+        let accept_task = tokio::spawn(accept_loop(listener, config, handshake_timeout, tx));
         Ok(TlsListener { local_addr, accepted, accept_task })
     }
 }
@@ -160,7 +178,7 @@ impl Listener for TlsListener {
 
 async fn accept_loop(
     listener: TcpListener,
-    acceptor: TlsAcceptor,
+    config: Arc<ArcSwap<ServerConfig>>,
     handshake_timeout: Duration,
     accepted: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
 ) {
@@ -181,7 +199,7 @@ async fn accept_loop(
             }
         };
         while handshakes.try_join_next().is_some() {}
-        let acceptor = acceptor.clone();
+        let acceptor = TlsAcceptor::from(config.load_full());
         let accepted = accepted.clone();
         handshakes.spawn(async move {
             let _slot = slot;

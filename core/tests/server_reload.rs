@@ -1,5 +1,6 @@
 //! HTTP settings applied on reload through [`ServerHandle::apply`] (finding H2): basic-auth
 //! credentials, metric path, web-config users and headers, without rebuilding the router.
+#![allow(clippy::unwrap_used)]
 
 use std::future::Future;
 use std::io::Write as _;

@@ -328,8 +328,13 @@ fn double_returns_dm_native_errors_and_texts() {
     assert_eq!(d.message, "没有[SYSJOB.SYSJOBS]对象的查询权限");
     // A name inside a string literal is not an object.
     assert_eq!(c.one("SELECT 'V$PARAMETER' FROM DUAL").unwrap(), "V$PARAMETER");
-    // A schema denied as a whole.
+    // A schema denied as a whole; attaching the fixture's SYSJOB file is not a query of it.
     let c = Raw::connect(&double_cs("primary", "DMDOUBLE_DENY=SYSJOB"), false);
+    let s = c.stmt();
+    let attach =
+        format!("ATTACH DATABASE '{}' AS SYSJOB", sqlite_dir().join("primary_sysjob.db").display());
+    exec(s, &attach).unwrap();
+    free(s);
     assert_eq!(c.one("SELECT COUNT(*) FROM SYSJOB.SYSJOBS").unwrap_err().native, -5504);
     // DMDOUBLE_ERRORS=sqlite keeps SQLite's own texts.
     let c = Raw::connect(&double_cs("primary", "DMDOUBLE_ERRORS=sqlite"), false);

@@ -590,13 +590,20 @@ fn run(engine: Engine, name: &str) {
     );
 
     // Version.
-    let newer = l(&[
+    // primary: the ID_CODE shape of BUILD_VERSION real DM 8.1.5.60 returns (F1); standby: the
+    // older dotted shape.
+    let real = l(&[
+        ("db_version_str", "64 V8-03134284604-20260707-335949-20228"),
+        ("build_type", "企业版"),
+        ("inner_ver", "8.1.5.60"),
+    ]);
+    primary("dmdbms_version", &[(real, 1.0)]);
+    let older = l(&[
         ("db_version_str", "64 V8-1-3-162-2024.07.03-234060-20108-ENT"),
         ("build_type", "企业版"),
         ("inner_ver", "8.1.3.162"),
     ]);
-    primary("dmdbms_version", &[(newer.clone(), 1.0)]);
-    family(&text, "dmdbms_version", "standby", &[(newer, 1.0)]);
+    family(&text, "dmdbms_version", "standby", &[(older, 1.0)]);
     // Old build without V$INSTANCE.BUILD_VERSION: banner + ID_CODE line of V$VERSION.
     family(
         &text,

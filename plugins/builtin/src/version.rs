@@ -3,10 +3,12 @@
 //! Upstream decoded DM's `ID_CODE` function in SQL (REGEXP_SUBSTR, RAWTOHEX, TO_NUMBER), all
 //! DM-only. Here, as in upstream's own fallback:
 //! - builds whose V$INSTANCE has BUILD_VERSION (probed once per connection through
-//!   V$DYNAMIC_TABLE_COLUMNS): `db_version_str` = `SVR_VERSION-BUILD_VERSION`; the inner
-//!   version comes from the first three fields of BUILD_VERSION (`1-3-162-2024.07.03-…-ENT`
-//!   → `8.1.3.162`) and the edition from its last field (`ENT` 企业版, `SEC` 安全版, `STD`
-//!   标准版, else 其他);
+//!   V$DYNAMIC_TABLE_COLUMNS): `db_version_str` = `SVR_VERSION-BUILD_VERSION`. BUILD_VERSION
+//!   comes in two shapes: the ID_CODE shape real DM 8.1.5.60 returns
+//!   (`03134284604-20260707-335949-20228`, docs/DM8_EVIDENCE.md F1/E10), decoded like ID_CODE
+//!   below (企业版, `8.1.5.60`); and an older dotted shape (`1-3-162-2024.07.03-…-ENT` →
+//!   `8.1.3.162`, edition from the last field: `ENT` 企业版, `SEC` 安全版, `STD` 标准版,
+//!   else 其他);
 //! - older builds: `db_version_str` = the `DM Database Server …` banner of V$VERSION plus the
 //!   ID_CODE-style banner line when V$VERSION has one; that line is decoded in Rust exactly
 //!   as upstream decoded ID_CODE (first field: 2-digit edition 02/03/05 + a number whose four
@@ -107,7 +109,11 @@ pub fn map_build(rows: &Rows) -> Option<Sample> {
     let row = rows.first()?;
     let build = cell(row, 1).map(str::trim).filter(|b| !b.is_empty())?;
     let svr = cell(row, 0).map(str::trim).unwrap_or_default();
-    let (edition, inner) = decode_build_version(build);
+    let (edition, inner) = if is_id_code_line(build) {
+        decode_id_code(build).unwrap_or_else(|| decode_build_version(build))
+    } else {
+        decode_build_version(build)
+    };
     let text = if svr.is_empty() { clean(build) } else { clean(&format!("{svr}-{build}")) };
     Some(Sample::with_labels(0, vec![text, edition.to_owned(), inner], 1.0))
 }
@@ -212,6 +218,25 @@ mod tests {
         assert_eq!(decode_build_version("1-2-84-x-std"), ("标准版", "8.1.2.84".into()));
         assert_eq!(decode_build_version("V8"), ("其他", String::new()));
         assert_eq!(decode_build_version("a-b-c-ENT"), ("企业版", String::new()));
+    }
+
+    #[test]
+    fn real_dm_8_1_5_60_build_version_is_the_id_code_shape() {
+        // docs/DM8_EVIDENCE.md F1: the value official DM8 20260708 media returns (E10).
+        let r =
+            rows(&[&[Some("DM Database Server 64 V8"), Some("03134284604-20260707-335949-20228")]]);
+        assert_eq!(
+            map_build(&r),
+            Some(s("64 V8-03134284604-20260707-335949-20228", "企业版", "8.1.5.60"))
+        );
+        let std = rows(&[&[
+            Some("DM Database Server x64 V8"),
+            Some(" 02134283860-20220525-163502-20017 "),
+        ]]);
+        assert_eq!(
+            map_build(&std),
+            Some(s("x64 V8-02134283860-20220525-163502-20017", "标准版", "8.1.2.84"))
+        );
     }
 
     #[test]

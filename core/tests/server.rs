@@ -422,3 +422,145 @@ async fn metric_path_without_leading_slash_is_normalised() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, METRICS_TEXT);
 }
+
+// --- hostile input (M4, L14, handler panics) -----------------------------------------------
+
+#[tokio::test]
+async fn hostile_scrape_timeout_headers_never_panic() {
+    for value in
+        ["1e300", "-1", "NaN", "inf", "-inf", "garbage", "", "0", "18446744073709551616", "1e-30"]
+    {
+        let request = Request::get("/metrics")
+            .header("X-Prometheus-Scrape-Timeout-Seconds", value)
+            .body(Body::empty())
+            .unwrap();
+        let (status, _, body) = send(app(), request).await;
+        assert_eq!(status, StatusCode::OK, "{value:?}");
+        assert_eq!(body, METRICS_TEXT, "{value:?}");
+    }
+}
+
+struct PanickingSource;
+
+impl MetricsSource for PanickingSource {
+    fn scrape(
+        &self,
+        _request: ScrapeRequest,
+    ) -> Pin<Box<dyn Future<Output = Result<String, ScrapeError>> + Send + '_>> {
+        Box::pin(async { panic!("collector bug 42") })
+    }
+    fn statuses(&self) -> Vec<DatasourceStatus> {
+        Vec::new()
+    }
+    fn ready(&self) -> bool {
+        true
+    }
+}
+
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_handler_is_logged_and_answered_500() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber =
+        tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let router = server::app(Arc::new(PanickingSource), options());
+    let (status, headers, body) = send(router.clone(), get("/metrics")).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(body, "Internal Server Error\n");
+    assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logged.contains("Request handler panicked") && logged.contains("collector bug 42"),
+        "{logged}"
+    );
+    // The server keeps serving.
+    let (status, _, _) = send(router, get("/-/healthy")).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn every_error_body_is_nosniff_text() {
+    let protected = with_auth("pw");
+    let cases = [
+        (app(), get("/nope"), StatusCode::NOT_FOUND),
+        (
+            app(),
+            Request::post("/metrics").body(Body::empty()).unwrap(),
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+        (app(), get("/probe"), StatusCode::BAD_REQUEST),
+        (protected, get("/metrics"), StatusCode::UNAUTHORIZED),
+        (
+            app(),
+            Request::post("/-/reload").body(Body::empty()).unwrap(),
+            StatusCode::INTERNAL_SERVER_ERROR,
+        ),
+        (
+            app(),
+            Request::post("/-/reload")
+                .header("sec-fetch-site", "cross-site")
+                .body(Body::empty())
+                .unwrap(),
+            StatusCode::FORBIDDEN,
+        ),
+    ];
+    for (router, request, expected) in cases {
+        let path = request.uri().to_string();
+        let (status, headers, _) = send(router, request).await;
+        assert_eq!(status, expected, "{path}");
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{path}");
+        assert!(
+            headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/plain"),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn cross_site_reload_is_refused() {
+    let reload = |headers: &[(&str, &str)]| {
+        let mut request = Request::post("/-/reload").header(header::HOST, "exporter:9200");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(Body::empty()).unwrap()
+    };
+    for headers in [
+        &[("sec-fetch-site", "cross-site")][..],
+        &[("sec-fetch-site", "same-site")],
+        &[("origin", "http://evil.example")],
+        &[("origin", "null")],
+        &[("content-type", "application/x-www-form-urlencoded")],
+        &[("content-type", "multipart/form-data; boundary=x")],
+        &[("content-type", "text/plain")],
+    ] {
+        let (status, _, body) = send(app(), reload(headers)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{headers:?}");
+        assert_eq!(body, "Forbidden\n");
+    }
+    // Not cross-site: the request reaches the reload (which the fake source refuses with 500).
+    for headers in [
+        &[][..],
+        &[("sec-fetch-site", "same-origin"), ("origin", "http://exporter:9200")],
+        &[("sec-fetch-site", "none")],
+        &[("content-type", "application/json")],
+    ] {
+        let (status, _, body) = send(app(), reload(headers)).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{headers:?}");
+        assert!(body.contains("reload is not supported here"), "{body}");
+    }
+}

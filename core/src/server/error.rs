@@ -50,6 +50,9 @@ pub enum AppError {
     /// Missing, malformed or wrong credentials: 401 with a `WWW-Authenticate` challenge.
     #[error("unauthorized")]
     Unauthorized,
+    /// Refused on purpose (a cross-site `POST /-/reload`): 403.
+    #[error("forbidden")]
+    Forbidden,
     /// No such route: 404.
     #[error("not found")]
     NotFound,
@@ -71,6 +74,7 @@ impl AppError {
     fn status(&self) -> StatusCode {
         match self {
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::NotReady | AppError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
@@ -81,6 +85,7 @@ impl AppError {
     fn body(&self) -> &'static str {
         match self {
             AppError::Unauthorized => "Unauthorized\n",
+            AppError::Forbidden => "Forbidden\n",
             AppError::NotFound => "Not Found\n",
             AppError::MethodNotAllowed => "Method Not Allowed\n",
             AppError::NotReady => "Not Ready\n",
@@ -100,6 +105,7 @@ impl IntoResponse for AppError {
         let mut response = (self.status(), self.body()).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+        headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
         match self {
             AppError::Unauthorized => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(AUTH_CHALLENGE));
@@ -130,6 +136,21 @@ pub(crate) async fn log_app_errors(request: Request, next: Next) -> Response {
             _ => {}
         }
     }
+    response
+}
+
+/// Answer to a handler that panicked: the panic message is logged (ERROR, inside the request
+/// span, so in the log file), the client gets a fixed 500.
+pub(crate) fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!(panic = %message, "Request handler panicked; answered 500.");
+    let mut response = AppError::Internal("handler panicked".into()).into_response();
+    // Already logged above, with the message.
+    response.extensions_mut().remove::<Arc<AppError>>();
     response
 }
 

@@ -58,6 +58,7 @@ use axum::routing::get;
 use axum::{BoxError, Router};
 use dmexp_config::GlobalConfig;
 use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
 
@@ -251,7 +252,7 @@ pub fn app(source: Arc<dyn MetricsSource>, opts: ServerOptions) -> Router {
 }
 
 /// Layers, outermost first: request span and trace events, settings snapshot and configured
-/// response headers, [`AppError`] logging, request timeout, basic auth, metric path, routes.
+/// response headers, panic catching (500), [`AppError`] logging, request timeout, basic auth, metric path, routes.
 pub(crate) fn build_router(
     source: Arc<dyn MetricsSource>,
     live: Arc<ArcSwap<Live>>,
@@ -283,6 +284,8 @@ pub(crate) fn build_router(
             ServiceBuilder::new().layer(HandleErrorLayer::new(handle_layer_error)).timeout(timeout),
         )
         .layer(middleware::from_fn(error::log_app_errors))
+        // Inside the trace layer, so the panic is logged in the request span (and the log file).
+        .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(middleware::from_fn_with_state(state.clone(), with_live))
         .layer(
             TraceLayer::new_for_http()

@@ -47,10 +47,26 @@ pub(crate) fn scrape_request(query: Option<&str>, headers: &HeaderMap) -> Scrape
     req.scrape_timeout = headers
         .get("X-Prometheus-Scrape-Timeout-Seconds")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .map(Duration::from_secs_f64);
+        .and_then(parse_scrape_timeout);
     req
+}
+
+/// Longest scrape timeout taken from `X-Prometheus-Scrape-Timeout-Seconds`; larger values are
+/// clamped to it (Prometheus itself never sends more than its scrape interval).
+pub(crate) const MAX_SCRAPE_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// Parses the header value (seconds, fractional allowed). Garbage, zero, negative, NaN and
+/// infinity are ignored (`None`: the configured deadline applies); huge values are clamped to
+/// [`MAX_SCRAPE_TIMEOUT`]. Never panics (finding M4).
+pub(crate) fn parse_scrape_timeout(value: &str) -> Option<Duration> {
+    let seconds = value.trim().parse::<f64>().ok()?;
+    if !seconds.is_finite() || seconds <= 0.0 {
+        return None;
+    }
+    if seconds >= MAX_SCRAPE_TIMEOUT.as_secs_f64() {
+        return Some(MAX_SCRAPE_TIMEOUT);
+    }
+    Duration::try_from_secs_f64(seconds).ok().filter(|d| !d.is_zero())
 }
 
 /// `GET /probe?target=<datasource>`: one datasource through its configured pool.
@@ -66,22 +82,71 @@ pub(crate) async fn probe(
     scrape_response(&state, req).await
 }
 
-/// `POST /-/reload`.
-pub(crate) async fn reload(State(state): State<AppState>) -> Response {
+/// `POST /-/reload`. Refused with 403 when the request may come from a web page of another
+/// site (finding L14, cross-site request forgery): a browser sends `Sec-Fetch-Site` and
+/// `Origin` on cross-site POSTs, and an HTML form can only send the form content types.
+/// `curl -X POST`, Prometheus-style tooling and same-origin pages pass.
+pub(crate) async fn reload(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(reason) = cross_site(&headers) {
+        tracing::warn!(reason, "Cross-site reload request refused.");
+        return AppError::Forbidden.into_response();
+    }
     match state.source.reload().await {
         Ok(()) => (StatusCode::OK, "configuration reloaded\n").into_response(),
         Err(reason) => (
             StatusCode::INTERNAL_SERVER_ERROR,
+            [
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
             format!("reload failed, old configuration kept: {reason}\n"),
         )
             .into_response(),
     }
 }
 
+/// Why a reload request looks cross-site, `None` when it does not.
+pub(crate) fn cross_site(headers: &HeaderMap) -> Option<&'static str> {
+    let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    if let Some(site) = headers.get("sec-fetch-site") {
+        // `same-origin` and `none` (typed by the user) pass; everything else is refused.
+        let site = site.to_str().unwrap_or("").trim();
+        if !site.eq_ignore_ascii_case("same-origin") && !site.eq_ignore_ascii_case("none") {
+            return Some("Sec-Fetch-Site is not same-origin");
+        }
+    }
+    if let Some(origin) = value("origin") {
+        let host = value("host").unwrap_or("");
+        let origin_host = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+            .unwrap_or("\0");
+        if origin.eq_ignore_ascii_case("null")
+            || host.is_empty()
+            || !origin_host.eq_ignore_ascii_case(host)
+        {
+            return Some("Origin is another site");
+        }
+    }
+    if let Some(content_type) = value("content-type") {
+        let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        if matches!(
+            essence.as_str(),
+            "application/x-www-form-urlencoded" | "multipart/form-data" | "text/plain"
+        ) {
+            return Some("form content type");
+        }
+    }
+    None
+}
+
 fn bad_request(message: &str) -> Response {
     (
         StatusCode::BAD_REQUEST,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
         format!("{message}\n"),
     )
         .into_response()
@@ -270,6 +335,18 @@ mod tests {
         assert!(page.contains("login failed for &lt;user&gt;"));
         assert!(page.contains("href=\"/m&quot;&gt;&lt;script&gt;\""));
         assert!(page.contains("<td class=\"unhealthy\">unhealthy</td>"));
+    }
+
+    #[test]
+    fn scrape_timeout_attack_values() {
+        assert_eq!(parse_scrape_timeout("10"), Some(Duration::from_secs(10)));
+        assert_eq!(parse_scrape_timeout(" 2.5 "), Some(Duration::from_millis(2500)));
+        assert_eq!(parse_scrape_timeout("1e300"), Some(MAX_SCRAPE_TIMEOUT));
+        assert_eq!(parse_scrape_timeout("86401"), Some(MAX_SCRAPE_TIMEOUT));
+        assert_eq!(parse_scrape_timeout("18446744073709551616"), Some(MAX_SCRAPE_TIMEOUT));
+        for bad in ["-1", "0", "-0", "NaN", "inf", "-inf", "infinity", "x", "", "1e-300"] {
+            assert_eq!(parse_scrape_timeout(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -47,7 +47,7 @@ if [[ $current != "$lib" ]]; then
     printf '[DMDouble]\nDescription=DM8 ODBC driver double for tests (forwards to SQLite3; not Dameng'"'"'s driver)\nDriver=%s\nThreading=0\n' "$lib" >"$ini"
     sudo=""
     [[ $(id -u) -ne 0 ]] && command -v sudo >/dev/null && sudo=sudo
-    $sudo odbcinst -i -d -r -f "$ini" >/dev/null 2>&1 || $sudo odbcinst -i -d -f "$ini" >/dev/null
+    $sudo odbcinst -i -d -f "$ini" >/dev/null </dev/null
     rm -f "$ini"
     odbcinst -q -d -n DMDouble >/dev/null || die "registering DMDouble in odbcinst.ini failed"
 fi

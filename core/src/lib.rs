@@ -18,5 +18,6 @@ pub mod plugin;
 pub mod pool;
 pub mod query;
 pub mod runtime;
+pub mod watchdog;
 
 pub mod server;

@@ -1,11 +1,12 @@
 //! Running one query over an ODBC connection and reading every cell as text.
 //!
-//! Results are small (monitoring views): rows are fetched in blocks into bound text buffers
-//! (row by row with `SQLGetData` when a value does not fit), and NULL becomes `None`. Built-in SQL maps result columns by position, since
+//! Each statement runs exactly once (see [`run_query_noted`]): cells are read with
+//! `SQLGetData` on the same cursor, whatever their length, and NULL becomes `None`. The
+//! deadline is enforced by the driver's query timeout and by the [`crate::watchdog`]; the
+//! row cap by `SQL_ATTR_MAX_ROWS`. Built-in SQL maps result columns by position, since
 //! name case differs between engines (DESIGN.md §7); custom metrics map them by name, so the
 //! names are returned too, lower-cased (upstream's rule for custom metrics).
 
-use odbc_api::buffers::TextRowSet;
 use odbc_api::handles::{slice_to_cow_utf8, AsStatementRef, Statement};
 use odbc_api::{Connection, Cursor, ResultSetMetadata};
 
@@ -78,6 +79,9 @@ pub enum QueryError {
     /// The query did not finish before its deadline.
     #[error("query timed out after {0:?}")]
     Timeout(std::time::Duration),
+    /// No connection could be had from the pool (typed: busy, connect failure, closed).
+    #[error("no connection: {0}")]
+    Pool(crate::pool::PoolError),
 }
 
 impl QueryError {
@@ -86,8 +90,30 @@ impl QueryError {
         match self {
             QueryError::Driver { connection_lost, .. } => *connection_lost,
             QueryError::Connection(_) => true,
+            QueryError::Pool(crate::pool::PoolError::Connect { kind, .. }) => {
+                *kind != crate::pool::ConnectFailure::ReadOnly
+            }
+            QueryError::Pool(_) => true,
             QueryError::NoResultSet | QueryError::Timeout(_) => false,
         }
+    }
+
+    /// True for a failed login (wrong user or password, classified from SQLSTATE and native
+    /// code when connecting, never from message text): DM locks accounts after repeated
+    /// failed logins, so such a failure is never retried at once.
+    pub fn is_login_failure(&self) -> bool {
+        matches!(
+            self,
+            QueryError::Pool(crate::pool::PoolError::Connect {
+                kind: crate::pool::ConnectFailure::Login,
+                ..
+            })
+        )
+    }
+
+    /// True when the pool had no free connection in time (busy, not unreachable).
+    pub fn is_pool_busy(&self) -> bool {
+        matches!(self, QueryError::Pool(crate::pool::PoolError::TimedOut(_)))
     }
 
     /// True when the error says a view, table or schema does not exist in this database
@@ -169,92 +195,99 @@ fn column_names(cursor: &mut impl AsStatementRef, ncols: u16) -> Vec<String> {
         .collect()
 }
 
-/// Text buffer per cell for block fetches; a longer value makes the query run again on the
-/// row-by-row path (monitoring values are short: numbers, names, states, paths).
-const MAX_CELL_BYTES: usize = 512;
-/// Upper bound of one block-fetch buffer (all columns × rows), so that it stays a small
-/// heap allocation instead of a fresh mapping per query.
-const MAX_BLOCK_BYTES: usize = 16 * 1024;
-/// Rows per block fetch at most.
-const MAX_BATCH_ROWS: usize = 256;
+/// Extra time the watchdog gives a driver that accepted `SQL_ATTR_QUERY_TIMEOUT` to enforce
+/// it itself before the statement is cancelled.
+const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What the driver refused while a statement was set up; the statement still ran.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ExecNotes {
+    /// `SQL_ATTR_QUERY_TIMEOUT` was refused (the driver's message): the deadline is enforced
+    /// by the watchdog's `SQLCancel` alone.
+    pub timeout_refused: Option<String>,
+    /// `SQL_ATTR_MAX_ROWS` was refused: the driver may fetch more rows than are read.
+    pub max_rows_refused: bool,
+}
 
 /// Runs `sql` and reads at most `max_rows` rows (`None`: all rows) as text.
 ///
-/// Rows are fetched in blocks (`SQLFetch` into bound text column buffers of
-/// [`MAX_CELL_BYTES`] per cell) instead of one `SQLGetData` call per cell. When a value does
-/// not fit, the query runs again and is read row by row, so no value is ever cut.
+/// See [`run_query_noted`]; what the driver refused is dropped here.
 pub fn run_query(
     conn: &Connection<'_>,
     sql: &str,
     timeout_secs: Option<usize>,
     max_rows: Option<usize>,
 ) -> Result<Rows, QueryError> {
-    let cursor = conn.execute(sql, (), timeout_secs).map_err(|e| classify(&e))?;
-    let mut cursor = cursor.ok_or(QueryError::NoResultSet)?;
-    let ncols = cursor.num_result_cols().map_err(|e| classify(&e))?;
-    let ncols = u16::try_from(ncols.max(0)).unwrap_or(u16::MAX);
-    let columns = column_names(&mut cursor, ncols);
-    match fetch_blocks(cursor, ncols, max_rows)? {
-        Some((rows, truncated)) => Ok(Rows { rows, truncated, columns }),
-        None => {
-            tracing::debug!(sql, "A value did not fit the block buffer; reading row by row.");
-            run_query_rowwise(conn, sql, timeout_secs, max_rows)
-        }
-    }
+    run_query_noted(conn, sql, timeout_secs, max_rows, &mut ExecNotes::default())
 }
 
-/// Cells of one block fetch: `None` when a value was cut or the driver refused the block
-/// cursor (the caller reads row by row).
-type Fetched = Option<(Vec<Vec<Option<String>>>, bool)>;
-
-fn fetch_blocks(
-    cursor: impl Cursor,
-    ncols: u16,
-    max_rows: Option<usize>,
-) -> Result<Fetched, QueryError> {
-    // Fixed cell buffers: asking the driver for column sizes (SQLColAttribute) makes
-    // psqlODBC parse the statement and cache catalog lookups per connection — more memory
-    // and round trips than the fetch itself (BENCHMARKS.md). A longer value is read again
-    // row by row.
-    let sizes = vec![MAX_CELL_BYTES; usize::from(ncols)];
-    let row_bytes: usize = sizes.iter().map(|s| s + 1).sum::<usize>().max(1);
-    // One row more than the cap tells whether the cap cut the result.
-    let wanted = max_rows.map_or(MAX_BATCH_ROWS, |m| m.saturating_add(1));
-    let batch = (MAX_BLOCK_BYTES / row_bytes).clamp(1, MAX_BATCH_ROWS).min(wanted.max(1));
-    let buffer =
-        TextRowSet::from_max_str_lens(batch, sizes.iter().copied()).map_err(|e| classify(&e))?;
-    // A driver that refuses a block cursor (row array size > 1) is read row by row.
-    let Ok(mut block) = cursor.bind_buffer(buffer) else { return Ok(None) };
-    let mut rows: Vec<Vec<Option<String>>> = Vec::new();
-    loop {
-        let batch = match block.fetch_with_truncation_check(true) {
-            Ok(Some(b)) => b,
-            Ok(None) => break,
-            Err(odbc_api::Error::TooLargeValueForBuffer { .. }) => return Ok(None),
-            Err(e) => return Err(classify(&e)),
-        };
-        for r in 0..batch.num_rows() {
-            if max_rows.is_some_and(|m| rows.len() >= m) {
-                return Ok(Some((rows, true)));
-            }
-            rows.push(
-                (0..batch.num_cols())
-                    .map(|c| batch.at(c, r).map(|v| String::from_utf8_lossy(v).into_owned()))
-                    .collect(),
-            );
-        }
-    }
-    Ok(Some((rows, false)))
-}
-
-/// Runs `sql` and reads every cell with `SQLGetData` (no length limit).
-fn run_query_rowwise(
+/// Runs `sql` once and reads at most `max_rows` rows (`None`: all rows) as text.
+///
+/// - **Deadline** (finding F5): `SQL_ATTR_QUERY_TIMEOUT` is asked for; a driver that refuses
+///   it does not fail the query (`notes.timeout_refused` says so). Either way the statement
+///   is registered with the [`crate::watchdog`], which calls `SQLCancel` when the deadline
+///   passes (1 s later when the driver accepted the timeout); a cancelled query fails with
+///   [`QueryError::Timeout`].
+/// - **Row cap** (L6): `SQL_ATTR_MAX_ROWS = max_rows + 1` (one more row tells whether the
+///   cap cut the result), so drivers that honour it stop fetching; reading stops there too.
+/// - **Values** (F8/L7): every cell is read with `SQLGetData` in chunks on the same cursor,
+///   whatever its length, so a long value (DM `SQL_TEXT`, a 100 KB text) never makes the
+///   statement run again (live views would give another snapshot).
+pub fn run_query_noted(
     conn: &Connection<'_>,
     sql: &str,
     timeout_secs: Option<usize>,
     max_rows: Option<usize>,
+    notes: &mut ExecNotes,
 ) -> Result<Rows, QueryError> {
-    let cursor = conn.execute(sql, (), timeout_secs).map_err(|e| classify(&e))?;
+    let mut stmt = conn.preallocate().map_err(|e| classify(&e))?;
+    let hstmt = stmt.as_stmt_ref().as_sys();
+    let mut timeout_accepted = false;
+    if let Some(secs) = timeout_secs {
+        let mut handle = stmt.as_stmt_ref();
+        match handle.set_query_timeout_sec(secs).into_result(&handle) {
+            Ok(()) => timeout_accepted = true,
+            Err(e) => notes.timeout_refused = Some(e.to_string()),
+        }
+    }
+    if let Some(m) = max_rows {
+        let cap = m.saturating_add(1);
+        // SAFETY: `hstmt` is the valid handle of `stmt`; SQL_ATTR_MAX_ROWS takes an integer
+        // in the pointer argument, so no memory is referenced.
+        let rc = unsafe {
+            odbc_api::sys::SQLSetStmtAttr(
+                hstmt,
+                odbc_api::sys::StatementAttribute::MaxRows,
+                cap as odbc_api::sys::Pointer,
+                0,
+            )
+        };
+        notes.max_rows_refused = rc != odbc_api::sys::SqlReturn::SUCCESS
+            && rc != odbc_api::sys::SqlReturn::SUCCESS_WITH_INFO;
+    }
+    let budget =
+        timeout_secs.map(|s| std::time::Duration::from_secs(u64::try_from(s).unwrap_or(300)));
+    let watch = budget.map(|b| {
+        let grace = if timeout_accepted { CANCEL_GRACE } else { std::time::Duration::ZERO };
+        // SAFETY: `hstmt` stays allocated until `stmt` drops, after `watch` (dropped below).
+        unsafe { crate::watchdog::Watch::new(hstmt, std::time::Instant::now() + b + grace) }
+    });
+    let result = read_all(&mut stmt, sql, max_rows);
+    let cancelled = watch.as_ref().is_some_and(crate::watchdog::Watch::fired);
+    drop(watch);
+    match (result, budget) {
+        (Err(_), Some(b)) if cancelled => Err(QueryError::Timeout(b)),
+        (r, _) => r,
+    }
+}
+
+/// Executes `sql` on `stmt` and reads the rows (see [`run_query_noted`]).
+fn read_all(
+    stmt: &mut odbc_api::Preallocated<odbc_api::handles::StatementImpl<'_>>,
+    sql: &str,
+    max_rows: Option<usize>,
+) -> Result<Rows, QueryError> {
+    let cursor = stmt.execute(sql, ()).map_err(|e| classify(&e))?;
     let mut cursor = cursor.ok_or(QueryError::NoResultSet)?;
     let ncols = cursor.num_result_cols().map_err(|e| classify(&e))?;
     let ncols = u16::try_from(ncols.max(0)).unwrap_or(u16::MAX);

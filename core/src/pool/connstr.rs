@@ -20,6 +20,20 @@ pub fn connection_string(ds: &DatasourceConfig) -> Result<Secret, PoolError> {
         if !s.is_empty() && !s.ends_with(';') {
             s.push(';');
         }
+        // L11: a `;`, `{` or `}` in an appended value would start another attribute (a
+        // password `x;Database=other` connected elsewhere), and DM's driver ignores ODBC's
+        // `{...}` quoting (DM8.md §1.4), so such values are refused, not quoted.
+        for (key, value, attr) in
+            [("dbUser", ds.db_user.as_str(), "UID"), ("dbPwd", ds.db_pwd.expose(), "PWD")]
+        {
+            if !value.is_empty() && !has(attr) && value.contains([';', '{', '}']) {
+                return Err(err(format!(
+                    "`{key}` contains `;`, `{{` or `}}`, which cannot be appended to \
+                     `odbcConnectionString` safely; put `{attr}=...` in `odbcConnectionString` \
+                     itself (quoted as your driver requires) or in a DSN in odbc.ini"
+                )));
+            }
+        }
         if !ds.db_user.is_empty() && !has("UID") {
             s.push_str(&format!("UID={};", ds.db_user));
         }
@@ -89,16 +103,38 @@ fn split_host_port(addr: &str) -> (String, Option<u16>) {
 }
 
 /// Removes the password (and the whole connection string) from a driver message.
+///
+/// Only exact fragments are replaced: the whole connection string and its `PWD=...` part.
+/// When the password's text still occurs anywhere in the message (a short password such as
+/// `server` or `x` inside the driver's own words), replacing it would reveal the password
+/// by what went missing (finding L4), so the driver's text is withheld and only its
+/// SQLSTATE line is kept.
 pub(super) fn redact(message: &str, connection_string: &Secret) -> String {
-    let mut m = message.replace(connection_string.expose(), "<connection string>");
-    for part in connection_string.expose().split(';') {
+    let cs = connection_string.expose();
+    let mut m = message.replace(cs, "<connection string>");
+    let mut password = None;
+    for part in cs.split(';') {
         if let Some((k, v)) = part.split_once('=') {
             if k.trim().eq_ignore_ascii_case("PWD") && !v.is_empty() {
-                m = m.replace(v, "***");
+                m = m.replace(part.trim(), "PWD=***");
+                password = Some(v);
             }
         }
     }
-    m
+    match password {
+        Some(p) if m.contains(p) || m.contains(p.trim()) && !p.trim().is_empty() => {
+            let state = m
+                .lines()
+                .find_map(|l| l.find("State:").map(|i| &l[i..]))
+                .map(|l| l.split(", Message:").next().unwrap_or(l).to_owned());
+            let state = state.filter(|s| !s.contains(p.trim()));
+            format!(
+                "the driver's message is withheld because it contains the password's text{}",
+                state.map(|s| format!(" ({s})")).unwrap_or_default()
+            )
+        }
+        _ => m,
+    }
 }
 
 #[cfg(test)]
@@ -115,6 +151,62 @@ mod tests {
     #[test]
     fn redacts_password() {
         let cs = Secret::new("Driver=X;UID=a;PWD=s3cret;");
-        assert_eq!(redact("login failed for s3cret", &cs), "login failed for ***");
+        assert_eq!(
+            redact("login failed for s3cret", &cs),
+            "the driver's message is withheld because it contains the password's text"
+        );
+        assert_eq!(redact("bad: Driver=X;UID=a;PWD=s3cret;", &cs), "bad: <connection string>");
+        assert_eq!(redact("got PWD=s3cret here", &cs), "got PWD=*** here");
+        assert_eq!(redact("could not connect to 10.0.0.1", &cs), "could not connect to 10.0.0.1");
+    }
+
+    /// L4: a short password that occurs inside the driver's own words is never revealed by
+    /// what replacement would cut out of them.
+    #[test]
+    fn short_passwords_are_not_revealed_by_substitution() {
+        let msg =
+            "ODBC emitted an error calling 'SQLDriverConnect':\nState: 08001, Native error: 101, \
+                   Message: connection to server at \"127.0.0.1\", port 1 failed: does not exist";
+        for pwd in ["server", "x", "e", "at", "1"] {
+            let cs = Secret::new(format!("Driver=X;UID=a;PWD={pwd};"));
+            let out = redact(msg, &cs);
+            assert!(out.starts_with("the driver's message is withheld"), "{pwd}: {out}");
+            assert!(!out.contains("***"), "{pwd}: {out}");
+        }
+        let cs = Secret::new("Driver=X;UID=a;PWD=server;");
+        assert_eq!(
+            redact(msg, &cs),
+            "the driver's message is withheld because it contains the password's text \
+             (State: 08001, Native error: 101)"
+        );
+        // A password that does not occur leaves the message whole.
+        let cs = Secret::new("Driver=X;UID=a;PWD=Zq9#long_secret;");
+        assert_eq!(redact(msg, &cs), msg);
+    }
+
+    fn ds(toml_extra: &str) -> DatasourceConfig {
+        let toml = format!("[[datasource]]\nname = \"d\"\n{toml_extra}\n");
+        let cfg = dmexp_config::load_str(&toml, std::path::Path::new("t.toml")).expect("config");
+        cfg.datasources.into_iter().next().expect("datasource")
+    }
+
+    /// L11: in `odbcConnectionString` mode an appended `dbUser`/`dbPwd` cannot inject an
+    /// attribute (before: `PWD=a;Database=other;` connected to `other`).
+    #[test]
+    fn appended_credentials_cannot_inject_attributes() {
+        for pwd in ["Secret_Part1;Database=rt_fault;Secret_Part2", "a{b", "a}b"] {
+            let d =
+                ds(&format!("odbcConnectionString = \"DSN=x\"\ndbUser = \"u\"\ndbPwd = \"{pwd}\""));
+            let e = connection_string(&d).expect_err(pwd).to_string();
+            assert!(e.contains("`dbPwd` contains"), "{e}");
+            assert!(!e.contains(pwd), "the error shows the password: {e}");
+        }
+        let d = ds("odbcConnectionString = \"DSN=x\"\ndbUser = \"u;Database=y\"\ndbPwd = \"p\"");
+        assert!(connection_string(&d).expect_err("user").to_string().contains("`dbUser` contains"));
+        // Plain values are appended; a string that sets PWD itself is left alone.
+        let d = ds("odbcConnectionString = \"DSN=x\"\ndbUser = \"u\"\ndbPwd = \"p@ss\"");
+        assert_eq!(connection_string(&d).expect("cs").expose(), "DSN=x;UID=u;PWD=p@ss;");
+        let d = ds("odbcConnectionString = \"DSN=x;PWD={a;b}\"\ndbUser = \"u\"\ndbPwd = \"c;d\"");
+        assert_eq!(connection_string(&d).expect("cs").expose(), "DSN=x;PWD={a;b};UID=u;");
     }
 }

@@ -56,9 +56,7 @@ mod read_only;
 pub use connstr::connection_string;
 use connstr::redact;
 pub use read_only::Engine;
-use read_only::{
-    connect_read_only, enforce_read_only, run_keeping_read_only, KnownSql, ReadOnlySession,
-};
+use read_only::{connect, enforce_read_only, run_keeping_read_only, KnownSql, ReadOnlySession};
 
 use crate::query::QueryError;
 
@@ -77,6 +75,71 @@ pub enum PoolError {
     /// The ODBC environment could not be created (driver manager missing?).
     #[error("cannot initialise ODBC (is unixODBC installed?): {0}")]
     Environment(String),
+    /// Every connection of the pool stayed in use for the whole wait: the pool is busy, the
+    /// database may be fine.
+    #[error("timed out after {0:?} waiting for a free connection")]
+    TimedOut(Duration),
+    /// Opening a connection failed (one login attempt).
+    #[error("{message}")]
+    Connect {
+        /// What went wrong, redacted (never contains the password or connection string).
+        message: String,
+        /// Five-character SQLSTATE when the driver gave one.
+        sqlstate: Option<String>,
+        /// Driver-native error code when known (DM: negative codes).
+        native: Option<i32>,
+        /// What kind of failure this is.
+        kind: ConnectFailure,
+    },
+    /// The pool was closed (its configuration was replaced by a reload).
+    #[error("the connection pool was closed")]
+    Closed,
+}
+
+/// Why opening a connection failed (finding L9: classified from SQLSTATE and native codes,
+/// never from message text that may contain a host name or port).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectFailure {
+    /// Wrong user or password: SQLSTATE 28000 / 28P01, DM native -2501. Retried only with
+    /// a long backoff, because DM locks accounts after repeated failed logins.
+    Login,
+    /// The server refused another session for this user or instance: PostgreSQL SQLSTATE
+    /// 53300. (DM's SESSION_PER_USER / MAX_SESSIONS error codes are not documented
+    /// publicly; such a refusal is handled by the "other connections alive" rule anyway.)
+    SessionLimit,
+    /// A read-only pool's connection could not be made, or verified, read-only.
+    ReadOnly,
+    /// Anything else: network, driver, `connectionInitSql`.
+    Other,
+}
+
+impl ConnectFailure {
+    /// Classifies a connect failure from its SQLSTATE and native code.
+    pub fn classify(sqlstate: Option<&str>, native: Option<i32>) -> ConnectFailure {
+        match (sqlstate, native) {
+            (Some("28000" | "28P01"), _) | (_, Some(-2501)) => ConnectFailure::Login,
+            (Some("53300"), _) => ConnectFailure::SessionLimit,
+            _ => ConnectFailure::Other,
+        }
+    }
+}
+
+/// A connect failure from an odbc-api error, redacted.
+fn connect_error(error: &odbc_api::Error, cs: &Secret, context: &str) -> QueryError {
+    let (sqlstate, native) = match error {
+        odbc_api::Error::Diagnostics { record, .. } => {
+            (Some(String::from_utf8_lossy(&record.state.0).into_owned()), Some(record.native_error))
+        }
+        _ => (None, None),
+    };
+    let kind = ConnectFailure::classify(sqlstate.as_deref(), native);
+    QueryError::Pool(PoolError::Connect {
+        message: format!("{context}{}", redact(&error.to_string(), cs)),
+        sqlstate,
+        native,
+        kind,
+    })
 }
 
 fn environment() -> Result<&'static odbc_api::Environment, PoolError> {
@@ -98,10 +161,20 @@ pub struct OdbcConn {
     /// PostgreSQL read-only connections: which SQL texts call only functions known to be
     /// side-effect free, so a text is parsed once per connection, not every scrape.
     known_sql: KnownSql,
+    /// The engine, from the DBMS name the driver reports (or the connection string).
+    engine: Engine,
+    /// Shared by the pool's connections: a refused `SQL_ATTR_QUERY_TIMEOUT` was logged.
+    timeout_warned: Arc<std::sync::atomic::AtomicBool>,
+    datasource: Arc<str>,
 }
 
 impl OdbcConn {
-    fn new(conn: Connection<'static>, read_only: Option<ReadOnlySession>) -> Self {
+    fn new(
+        conn: Connection<'static>,
+        read_only: Option<ReadOnlySession>,
+        engine: Engine,
+        manager: &Manager,
+    ) -> Self {
         OdbcConn {
             conn,
             discard: false,
@@ -109,7 +182,29 @@ impl OdbcConn {
             read_only,
             tainted: false,
             known_sql: KnownSql::default(),
+            engine,
+            timeout_warned: Arc::clone(&manager.timeout_warned),
+            datasource: Arc::clone(&manager.datasource),
         }
+    }
+
+    /// Runs `sql` once (see [`crate::query::run_query_noted`]), warning once per pool when
+    /// the driver refuses `SQL_ATTR_QUERY_TIMEOUT` (the watchdog enforces it then).
+    fn run(
+        &self,
+        sql: &str,
+        timeout_secs: Option<usize>,
+        max_rows: Option<usize>,
+    ) -> Result<crate::query::Rows, QueryError> {
+        let mut notes = crate::query::ExecNotes::default();
+        let result =
+            crate::query::run_query_noted(&self.conn, sql, timeout_secs, max_rows, &mut notes);
+        if let Some(why) = notes.timeout_refused {
+            if !self.timeout_warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                tracing::warn!(datasource = %self.datasource, error = %why, "The ODBC driver refused SQL_ATTR_QUERY_TIMEOUT; query deadlines are enforced with SQLCancel instead.");
+            }
+        }
+        result
     }
 
     /// Runs `sql` on a PostgreSQL read-only connection, re-running the session statement
@@ -122,9 +217,11 @@ impl OdbcConn {
         max_rows: Option<usize>,
     ) -> Result<crate::query::Rows, QueryError> {
         let known = self.known_sql.answer(sql, dmexp_config::calls_only_known_functions);
-        let conn = &self.conn;
-        run_keeping_read_only(
-            &mut self.tainted,
+        let mut tainted = self.tainted;
+        let this = &*self;
+        let conn = &this.conn;
+        let result = run_keeping_read_only(
+            &mut tainted,
             known,
             || {
                 conn.execute(reassert, (), timeout_secs).map(|_| ()).map_err(|e| {
@@ -143,8 +240,10 @@ impl OdbcConn {
                     }
                 })
             },
-            || crate::query::run_query(conn, sql, timeout_secs, max_rows),
-        )
+            || this.run(sql, timeout_secs, max_rows),
+        );
+        self.tainted = tainted;
+        result
     }
 }
 
@@ -159,6 +258,13 @@ struct Manager {
     init_sql: Arc<[String]>,
     /// Connections of this pool are made read-only (see the module docs).
     read_only: bool,
+    /// `SQL_ATTR_CONNECTION_TIMEOUT` asked for before connecting.
+    connection_timeout_sec: u32,
+    /// A refused `SQL_ATTR_QUERY_TIMEOUT` was logged (once per pool).
+    timeout_warned: Arc<std::sync::atomic::AtomicBool>,
+    /// A connection that could not be made read-only was logged at error level (once per
+    /// pool; later refusals at debug level).
+    read_only_refusal_logged: std::sync::atomic::AtomicBool,
 }
 
 impl deadpool::managed::Manager for Manager {
@@ -168,54 +274,80 @@ impl deadpool::managed::Manager for Manager {
     async fn create(&self) -> Result<OdbcConn, QueryError> {
         let cs = self.connection_string.clone();
         let login_timeout_sec = self.login_timeout_sec;
+        let connection_timeout_sec = self.connection_timeout_sec;
         let init_sql = Arc::clone(&self.init_sql);
         let read_only = self.read_only;
         let datasource = Arc::clone(&self.datasource);
         let task = tokio::task::spawn_blocking(move || {
-            let env = environment().map_err(|e| QueryError::Connection(e.to_string()))?;
+            let env = environment().map_err(QueryError::Pool)?;
             let opts =
                 ConnectionOptions { login_timeout_sec: Some(login_timeout_sec), packet_size: None };
-            let conn = if read_only {
-                connect_read_only(env, cs.expose(), opts)
-            } else {
-                env.connect_with_connection_string(cs.expose(), opts)
-            }
-            .map_err(|e| QueryError::Connection(redact(&e.to_string(), &cs)))?;
+            let conn = connect(env, cs.expose(), opts, read_only, connection_timeout_sec)
+                .map_err(|e| connect_error(&e, &cs, ""))?;
             let timeout = usize::try_from(login_timeout_sec).ok();
             for (i, stmt) in init_sql.iter().enumerate() {
                 if let Err(e) = conn.execute(stmt, (), timeout) {
-                    return Err(QueryError::Connection(format!(
-                        "connectionInitSql statement {} failed: {}",
-                        i + 1,
-                        redact(&e.to_string(), &cs)
-                    )));
+                    let context = format!("connectionInitSql statement {} failed: ", i + 1);
+                    return Err(match connect_error(&e, &cs, &context) {
+                        QueryError::Pool(PoolError::Connect {
+                            message, sqlstate, native, ..
+                        }) => QueryError::Pool(PoolError::Connect {
+                            message,
+                            sqlstate,
+                            native,
+                            kind: ConnectFailure::Other,
+                        }),
+                        other => other,
+                    });
                 }
             }
+            let dbms = conn.database_management_system_name().unwrap_or_default();
+            let engine = Engine::detect(&dbms, cs.expose());
             let ro = if read_only {
-                let ro = enforce_read_only(&conn, cs.expose(), timeout, &datasource).map_err(
-                    |e| match e {
-                        QueryError::Driver { message, sqlstate, native, connection_lost } => {
-                            QueryError::Driver {
-                                message: redact(&message, &cs),
-                                sqlstate,
-                                native,
-                                connection_lost,
-                            }
-                        }
-                        other => other,
-                    },
-                )?;
+                let ro = enforce_read_only(&conn, engine, timeout, &datasource).map_err(|e| {
+                    QueryError::Pool(PoolError::Connect {
+                        message: redact(&e.to_string(), &cs),
+                        sqlstate: None,
+                        native: None,
+                        kind: ConnectFailure::ReadOnly,
+                    })
+                })?;
                 Some(ro)
             } else {
                 None
             };
-            Ok((conn, ro))
+            Ok((conn, ro, engine))
         });
-        let (conn, read_only) = task
-            .await
-            .map_err(|e| QueryError::Connection(format!("connect task failed: {e}")))??;
-        tracing::debug!(datasource = %self.datasource, read_only = read_only.is_some(), "Opened ODBC connection.");
-        Ok(OdbcConn::new(conn, read_only))
+        let created = task.await.map_err(|e| {
+            QueryError::Pool(PoolError::Connect {
+                message: format!("connect task failed: {e}"),
+                sqlstate: None,
+                native: None,
+                kind: ConnectFailure::Other,
+            })
+        })?;
+        let (conn, read_only, engine) = match created {
+            Ok(c) => c,
+            Err(e) => {
+                let refused = matches!(
+                    &e,
+                    QueryError::Pool(PoolError::Connect { kind: ConnectFailure::ReadOnly, .. })
+                );
+                if refused {
+                    if self
+                        .read_only_refusal_logged
+                        .swap(true, std::sync::atomic::Ordering::Relaxed)
+                    {
+                        tracing::debug!(datasource = %self.datasource, error = %e, "Connection for custom SQL refused again: not read-only.");
+                    } else {
+                        tracing::error!(datasource = %self.datasource, error = %e, "A connection for custom SQL is not read-only; custom metrics do not run on it (the connection is closed).");
+                    }
+                }
+                return Err(e);
+            }
+        };
+        tracing::debug!(datasource = %self.datasource, read_only = read_only.is_some(), engine = ?engine, "Opened ODBC connection.");
+        Ok(OdbcConn::new(conn, read_only, engine, self))
     }
 
     async fn recycle(
@@ -229,11 +361,27 @@ impl deadpool::managed::Manager for Manager {
         if metrics.age() > self.max_lifetime {
             return Err(deadpool::managed::RecycleError::message("connMaxLifetime reached"));
         }
-        // SQL_ATTR_CONNECTION_DEAD: answered from the driver's state, no round trip.
-        if conn.conn.is_dead().unwrap_or(true) {
+        if connection_dead(conn.engine, || conn.conn.is_dead()) == Some(true) {
             return Err(deadpool::managed::RecycleError::message("connection is dead"));
         }
         Ok(())
+    }
+}
+
+/// `SQL_ATTR_CONNECTION_DEAD` where it can be trusted: `Some(dead)` from the PostgreSQL and
+/// SQLite drivers (answered from the driver's state, no round trip), `None` ("unknown,
+/// keep") when reading it fails and for every other engine. DM documents the attribute as
+/// unsupported (docs/DM8_EVIDENCE.md F2), and odbc-api's `is_dead` panics on values other
+/// than 0 and 1, so it is never read there: a dead DM connection is found by the query
+/// error it gives (connection-level errors discard it, and the job is retried once on a
+/// fresh connection).
+fn connection_dead(
+    engine: Engine,
+    is_dead: impl FnOnce() -> Result<bool, odbc_api::Error>,
+) -> Option<bool> {
+    match engine {
+        Engine::PostgreSql | Engine::Sqlite => is_dead().ok(),
+        Engine::Dm | Engine::Other => None,
     }
 }
 
@@ -263,6 +411,27 @@ impl std::fmt::Debug for DatasourcePool {
     }
 }
 
+/// `SQL_ATTR_CONNECTION_TIMEOUT` for a datasource: twice its query timeout plus 5 s, so that
+/// it never cuts a query the watchdog would let run, and still ends a request that hangs.
+fn connection_timeout_sec(query_timeout: Duration) -> u32 {
+    u32::try_from(query_timeout.as_secs().saturating_mul(2).saturating_add(5)).unwrap_or(u32::MAX)
+}
+
+/// psqlODBC reads a whole result into memory before the first row is returned, whatever
+/// `SQL_ATTR_MAX_ROWS` says (finding L6: 485 MB for a 5,000,000-row custom query). Read-only
+/// pools (custom SQL, which may return anything) on the PostgreSQL driver therefore get
+/// `UseDeclareFetch=1;Fetch=128`, so the driver fetches through a cursor, 128 rows at a time,
+/// and stops when the exporter stops reading; unless the connection string sets it.
+fn declare_fetch_for_postgres(cs: Secret) -> Secret {
+    let text = cs.expose();
+    let lower = text.to_ascii_lowercase();
+    if Engine::detect("", text) != Engine::PostgreSql || lower.contains("usedeclarefetch") {
+        return cs;
+    }
+    let sep = if text.trim_end().ends_with(';') || text.is_empty() { "" } else { ";" };
+    Secret::new(format!("{}{sep}UseDeclareFetch=1;Fetch=128;", text.trim_end()))
+}
+
 /// How long an idle connection is kept before the health checker closes it.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -283,7 +452,10 @@ impl DatasourcePool {
 
     fn build(ds: &DatasourceConfig, max_open: usize, read_only: bool) -> Result<Self, PoolError> {
         environment()?;
-        let connection_string = connection_string(ds)?;
+        let mut connection_string = connection_string(ds)?;
+        if read_only {
+            connection_string = declare_fetch_for_postgres(connection_string);
+        }
         let login_timeout_sec = u32::try_from(ds.query_timeout.as_secs().max(1)).unwrap_or(300);
         let name: Arc<str> = ds.name.as_str().into();
         let manager = Manager {
@@ -293,6 +465,9 @@ impl DatasourcePool {
             max_lifetime: ds.conn_max_lifetime.max(Duration::from_secs(1)),
             init_sql: ds.connection_init_sql.clone().into(),
             read_only,
+            connection_timeout_sec: connection_timeout_sec(ds.query_timeout),
+            timeout_warned: Arc::default(),
+            read_only_refusal_logged: std::sync::atomic::AtomicBool::new(false),
         };
         let pool = Pool::builder(manager)
             .max_size(max_open)
@@ -344,10 +519,27 @@ impl DatasourcePool {
         match self.pool.timeout_get(&timeouts).await {
             Ok(obj) => Ok(PoolGuard { obj: Some(obj), max_idle: self.max_idle }),
             Err(deadpool::managed::PoolError::Backend(e)) => Err(e),
-            Err(deadpool::managed::PoolError::Timeout(kind)) => Err(QueryError::Connection(
-                format!("timed out waiting for a connection ({kind:?})"),
-            )),
-            Err(e) => Err(QueryError::Connection(e.to_string())),
+            Err(deadpool::managed::PoolError::Timeout(deadpool::managed::TimeoutType::Create)) => {
+                Err(QueryError::Pool(PoolError::Connect {
+                    message: format!(
+                        "connecting did not finish within {:?}",
+                        timeouts.create.unwrap_or(timeout)
+                    ),
+                    sqlstate: None,
+                    native: None,
+                    kind: ConnectFailure::Other,
+                }))
+            }
+            Err(deadpool::managed::PoolError::Timeout(_)) => {
+                Err(QueryError::Pool(PoolError::TimedOut(timeout)))
+            }
+            Err(deadpool::managed::PoolError::Closed) => Err(QueryError::Pool(PoolError::Closed)),
+            Err(e) => Err(QueryError::Pool(PoolError::Connect {
+                message: e.to_string(),
+                sqlstate: None,
+                native: None,
+                kind: ConnectFailure::Other,
+            })),
         }
     }
 
@@ -392,6 +584,11 @@ impl PoolGuard {
         self.obj.as_ref().map(|c| &c.conn)
     }
 
+    /// When the connection was opened.
+    pub fn created_at(&self) -> Option<std::time::Instant> {
+        self.obj.as_ref().map(|o| deadpool::managed::Object::metrics(o).created)
+    }
+
     /// True when the connection was marked unusable (it will be closed, not returned).
     pub fn is_discarded(&self) -> bool {
         self.obj.as_ref().is_none_or(|c| c.discard)
@@ -414,7 +611,7 @@ impl PoolGuard {
         let obj = self.obj.as_mut().ok_or_else(|| QueryError::Connection("released".into()))?;
         let result = match obj.read_only.and_then(|r| r.reassert) {
             Some(stmt) => obj.query_keeping_read_only(stmt, sql, timeout_secs, max_rows),
-            None => crate::query::run_query(&obj.conn, sql, timeout_secs, max_rows),
+            None => obj.run(sql, timeout_secs, max_rows),
         };
         if let Err(e) = &result {
             if e.is_connection_level() {
@@ -459,14 +656,55 @@ impl Drop for PoolGuard {
     }
 }
 
-/// Classifies a failed login: wrong user/password (SQLSTATE 28000, DM -2501..-2504) gets a
-/// longer backoff because DM locks accounts after repeated failed logins.
-pub fn is_login_failure(message: &str) -> bool {
-    let m = message.to_lowercase();
-    m.contains("28000")
-        || m.contains("28p01")
-        || m.contains("password authentication failed")
-        || m.contains("invalid username or password")
-        || m.contains("用户名或密码错误")
-        || m.contains("-2501")
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// F2: SQL_ATTR_CONNECTION_DEAD is never read on DM (or an unknown engine), and a failed
+    /// read elsewhere means "unknown, keep", never "dead".
+    #[test]
+    fn connection_liveness_is_read_only_where_trusted() {
+        let never = || -> Result<bool, odbc_api::Error> { panic!("must not be read") };
+        assert_eq!(connection_dead(Engine::Dm, never), None);
+        assert_eq!(connection_dead(Engine::Other, never), None);
+        assert_eq!(connection_dead(Engine::PostgreSql, || Ok(true)), Some(true));
+        assert_eq!(connection_dead(Engine::Sqlite, || Ok(false)), Some(false));
+        let failed = || Err(odbc_api::Error::NoDiagnostics { function: "SQLGetConnectAttr" });
+        assert_eq!(connection_dead(Engine::PostgreSql, failed), None);
+    }
+
+    /// L9: login failures by SQLSTATE / native code only.
+    #[test]
+    fn connect_failures_are_classified_by_code() {
+        use ConnectFailure::*;
+        assert_eq!(ConnectFailure::classify(Some("28000"), Some(0)), Login);
+        assert_eq!(ConnectFailure::classify(Some("28P01"), None), Login);
+        assert_eq!(ConnectFailure::classify(Some("HY000"), Some(-2501)), Login);
+        assert_eq!(ConnectFailure::classify(Some("53300"), Some(0)), SessionLimit);
+        // A network failure whose text names port 28000 is not a login failure.
+        assert_eq!(ConnectFailure::classify(Some("08001"), Some(101)), Other);
+        assert_eq!(ConnectFailure::classify(None, None), Other);
+    }
+
+    #[test]
+    fn declare_fetch_only_for_postgres() {
+        let pg = Secret::new("Driver={PostgreSQL Unicode};Server=h;Database=d");
+        assert_eq!(
+            declare_fetch_for_postgres(pg).expose(),
+            "Driver={PostgreSQL Unicode};Server=h;Database=d;UseDeclareFetch=1;Fetch=128;"
+        );
+        let own = Secret::new("Driver={PostgreSQL Unicode};UseDeclareFetch=0;");
+        assert_eq!(
+            declare_fetch_for_postgres(own).expose(),
+            "Driver={PostgreSQL Unicode};UseDeclareFetch=0;"
+        );
+        let dm = Secret::new("Driver={DM8 ODBC DRIVER};SERVER=h;");
+        assert_eq!(declare_fetch_for_postgres(dm).expose(), "Driver={DM8 ODBC DRIVER};SERVER=h;");
+    }
+
+    #[test]
+    fn connection_timeout_backs_up_the_query_timeout() {
+        assert_eq!(connection_timeout_sec(Duration::from_secs(10)), 25);
+        assert_eq!(connection_timeout_sec(Duration::from_secs(u64::MAX)), u32::MAX);
+    }
 }

@@ -110,7 +110,11 @@ impl Engine {
                 Some(("SELECT current_setting('transaction_read_only')", &["on"]))
             }
             Engine::Sqlite => Some(("PRAGMA query_only", &["1"])),
-            Engine::Dm | Engine::Other => None,
+            // DM documents V$SESSIONS.RDONLY (E5); the same check is used against real DM by
+            // others (docs/DM8_EVIDENCE.md F6, E17). ACCESS_MODE alone is an optimisation hint
+            // in DM's ODBC guide (E7), so it is verified, not trusted.
+            Engine::Dm => Some(("SELECT RDONLY FROM V$SESSIONS WHERE SESS_ID = SESSID()", &["Y"])),
+            Engine::Other => None,
         }
     }
 }
@@ -124,36 +128,60 @@ pub(super) struct ReadOnlySession {
     pub(super) reassert: Option<&'static str>,
 }
 
-/// `SQL_ATTR_ACCESS_MODE = SQL_MODE_READ_ONLY`, set on the handle before connecting.
-struct ReadOnlyAccessMode(SetConnectionAttributeArgs<'static>);
+/// Connection attributes set on the handle before connecting.
+struct Attributes(Vec<SetConnectionAttributeArgs<'static>>);
 
-impl DriverSpecificConnectionOptions<'static> for ReadOnlyAccessMode {
+impl DriverSpecificConnectionOptions<'static> for Attributes {
     fn attributes(&self) -> impl Iterator<Item = SetConnectionAttributeArgs<'static>> {
-        std::iter::once(self.0)
+        self.0.clone().into_iter()
     }
 }
 
-/// Connects with `SQL_ATTR_ACCESS_MODE = SQL_MODE_READ_ONLY` requested.
-pub(super) fn connect_read_only(
+/// Connects, with `SQL_ATTR_ACCESS_MODE = SQL_MODE_READ_ONLY` requested when `read_only`,
+/// and `SQL_ATTR_CONNECTION_TIMEOUT = connection_timeout_sec` (DM documents it, E7 table
+/// 3.4: a backstop for any request on the connection). A driver (manager) that refuses the
+/// connection timeout before connecting gets the connection without it: no login was tried.
+pub(super) fn connect(
     env: &'static odbc_api::Environment,
     connection_string: &str,
     options: ConnectionOptions,
+    read_only: bool,
+    connection_timeout_sec: u32,
 ) -> Result<Connection<'static>, odbc_api::Error> {
-    // SAFETY: SQL_ATTR_ACCESS_MODE is a standard ODBC connection attribute whose value is an
-    // integer passed in the pointer argument (SQL_MODE_READ_ONLY = 1, string length ignored),
-    // so no memory is referenced and the 'static lifetime holds; drivers that do not support
-    // it return an error or ignore it, both of which the caller handles.
-    unsafe {
-        let attr = ReadOnlyAccessMode(SetConnectionAttributeArgs::new(
-            ConnectionAttribute::ACCESS_MODE,
-            SQL_MODE_READ_ONLY as Pointer,
-            0,
-        ));
-        env.connect_with_connection_string_and_driver_specific_options(
-            connection_string,
-            options,
-            attr,
-        )
+    let attempt = |with_timeout: bool| {
+        let mut attrs = Vec::new();
+        // SAFETY: SQL_ATTR_ACCESS_MODE and SQL_ATTR_CONNECTION_TIMEOUT are standard ODBC
+        // connection attributes whose values are integers passed in the pointer argument
+        // (string length ignored), so no memory is referenced and the 'static lifetime
+        // holds; drivers that do not support one return an error, handled below.
+        unsafe {
+            if read_only {
+                attrs.push(SetConnectionAttributeArgs::new(
+                    ConnectionAttribute::ACCESS_MODE,
+                    SQL_MODE_READ_ONLY as Pointer,
+                    0,
+                ));
+            }
+            if with_timeout {
+                attrs.push(SetConnectionAttributeArgs::new(
+                    ConnectionAttribute::CONNECTION_TIMEOUT,
+                    connection_timeout_sec as usize as Pointer,
+                    0,
+                ));
+            }
+            env.connect_with_connection_string_and_driver_specific_options(
+                connection_string,
+                options,
+                Attributes(attrs),
+            )
+        }
+    };
+    match attempt(connection_timeout_sec > 0) {
+        Err(
+            odbc_api::Error::Diagnostics { function: "SQLSetConnectAttr", .. }
+            | odbc_api::Error::NoDiagnostics { function: "SQLSetConnectAttr" },
+        ) if connection_timeout_sec > 0 => attempt(false),
+        other => other,
     }
 }
 
@@ -161,7 +189,7 @@ pub(super) fn connect_read_only(
 /// why it cannot be (the connection is then not used).
 pub(super) fn enforce_read_only(
     conn: &Connection<'static>,
-    connection_string: &str,
+    engine: Engine,
     timeout: Option<usize>,
     datasource: &str,
 ) -> Result<ReadOnlySession, QueryError> {
@@ -173,12 +201,10 @@ pub(super) fn enforce_read_only(
         native: None,
         connection_lost: false,
     };
-    let dbms = conn.database_management_system_name().unwrap_or_default();
-    let engine = Engine::detect(&dbms, connection_string);
     if let Some(stmt) = engine.read_only_statement() {
         conn.execute(stmt, (), timeout).map_err(|e| refuse(format!("{stmt}: {e}")))?;
     }
-    let mut verified = "access mode only (enforced by DM8: writes fail with -6506)";
+    let mut verified = "access mode only (no check known for this engine)";
     if let Some((check, accepted)) = engine.read_only_check() {
         let rows = crate::query::run_query(conn, check, timeout, Some(1))
             .map_err(|e| refuse(format!("{check}: {e}")))?;
@@ -194,7 +220,6 @@ pub(super) fn enforce_read_only(
     };
     tracing::debug!(
         datasource,
-        dbms = %dbms,
         engine = ?engine,
         access_mode = "SQL_MODE_READ_ONLY requested before connecting",
         session = engine.read_only_statement().unwrap_or("-"),

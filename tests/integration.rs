@@ -17,6 +17,8 @@ mod custom_metrics;
 mod dashboards;
 /// The DM8 ODBC driver double (tests/dm_double): its DM behaviours, and the exporter over it.
 mod dm_driver;
+/// The ODBC path: statements run once, the row cap stops the driver, deadlines hold (F5, F8, L6, L7).
+mod dm_path;
 /// Collector families, group A (instance extras, tablespaces, datafiles, memory, jobs, slow
 /// SQL, parameters, users, license, version).
 mod families_a;
@@ -36,6 +38,8 @@ mod operations;
 mod plugins;
 /// Least privilege on PostgreSQL: skips with the GRANT to run, not failures (F4).
 mod privileges;
+/// Pooled sessions killed while idle or refused by a session limit: the datasource stays up (M1, M2).
+mod pool_faults;
 /// A real Prometheus scrapes /metrics and /probe over TLS with basic auth from
 /// --web.config.file; broken web configs are config errors (exit 2).
 mod prometheus_e2e;

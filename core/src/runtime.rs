@@ -23,7 +23,7 @@ use crate::collector::{
 };
 use crate::health::{Health, Transition};
 use crate::metrics::{DescError, DescFactory, FamilySet, MetricTemplate};
-use crate::pool::{is_login_failure, DatasourcePool, PoolError, PoolGuard};
+use crate::pool::{DatasourcePool, PoolError, PoolGuard};
 use crate::query::{QueryError, Rows};
 use crate::server::{DatasourceStatus, HealthState, ScrapeError, ScrapeRequest};
 
@@ -691,7 +691,7 @@ async fn check_once(ds: &Arc<DatasourceRuntime>) {
         // datasource: drop the idle connections and try once with a fresh one. Never after
         // a failed login (DM locks accounts).
         if e.is_connection_level()
-            && !is_login_failure(&e.to_string())
+            && !e.is_login_failure()
             && ds.health.state() == HealthState::Healthy
         {
             pool.clear_idle();
@@ -701,7 +701,7 @@ async fn check_once(ds: &Arc<DatasourceRuntime>) {
     match result {
         Ok(()) => apply(ds, ds.health.success()),
         Err(e) if e.is_connection_level() || matches!(e, QueryError::Timeout(_)) => {
-            connection_failed(ds, e.to_string());
+            connection_failed(ds, &e);
         }
         // The connection works but the ping query failed (e.g. no DUAL): still reachable.
         Err(e) => {
@@ -712,13 +712,12 @@ async fn check_once(ds: &Arc<DatasourceRuntime>) {
 }
 
 /// Records a connection-level failure: the datasource turns unhealthy and its idle
-/// connections are dropped. A failed login (see [`is_login_failure`]) backs off longer.
-fn connection_failed(ds: &DatasourceRuntime, error: String) {
-    let login_failure = is_login_failure(&error);
+/// connections are dropped. A failed login ([`QueryError::is_login_failure`]) backs off longer.
+fn connection_failed(ds: &DatasourceRuntime, error: &QueryError) {
     if let Some(p) = &ds.pool {
         p.clear_idle();
     }
-    apply(ds, ds.health.failure(error, login_failure));
+    apply(ds, ds.health.failure(error.to_string(), error.is_login_failure()));
 }
 
 fn apply(ds: &DatasourceRuntime, t: Transition) {
@@ -1137,7 +1136,7 @@ async fn run_collector_uncached(
     }
     let (reply, outcome) = tokio::sync::oneshot::channel();
     let queue = queues.queue(ds, &pool);
-    queue.push(Job { collector: Arc::clone(&c.collector), until, reply });
+    queue.push(Job { collector: Arc::clone(&c.collector), until, reply, retried: false });
     let remaining = until.saturating_duration_since(Instant::now());
     let outcome = tokio::time::timeout(remaining + Duration::from_millis(50), outcome);
     tokio::pin!(outcome);
@@ -1226,6 +1225,9 @@ struct Job {
     collector: Arc<dyn Collector>,
     until: Instant,
     reply: tokio::sync::oneshot::Sender<JobOutcome>,
+    /// The job already failed once with a connection-level error and is being retried on a
+    /// fresh connection (M1: a connection killed while idle is not a down datasource).
+    retried: bool,
 }
 
 /// What became of a [`Job`].
@@ -1284,12 +1286,36 @@ struct QueueState {
     workers: usize,
 }
 
+/// How long a worker whose extra connection was refused waits before trying again.
+const BUSY_RETRY: Duration = Duration::from_millis(500);
+
+/// A collector that returns this long after its deadline has its connection discarded.
+const OVERRUN_DISCARD: Duration = Duration::from_secs(1);
+
+/// What a worker does without a connection (see [`RunQueue::no_connection`]).
+enum NoConnection {
+    /// Leave the queue to its other workers (already counted out).
+    Leave,
+    /// Wait a little and try again: other connections of the pool are alive.
+    Retry,
+    /// The pool is busy: the job at the front gives up.
+    Busy,
+    /// Answer every queued job; `down`: the datasource is unreachable.
+    FailAll {
+        /// Mark the datasource down.
+        down: bool,
+    },
+}
+
 /// What a worker's blocking run ended with.
 enum WorkerEnd {
     /// The queue is empty; the worker is gone.
     Done,
     /// The connection broke; jobs remain, so the worker needs a new connection.
     Reconnect,
+    /// The connection died under this job (connection-level error): run it once more on a
+    /// connection opened after the instant given.
+    Retry(Box<Job>, Instant),
 }
 
 impl RunQueue {
@@ -1336,39 +1362,110 @@ impl RunQueue {
         st.workers -= 1;
     }
 
+    /// What a worker does when it cannot get a connection.
+    fn no_connection(&self, error: &QueryError) -> NoConnection {
+        if error.is_pool_busy() {
+            return NoConnection::Busy;
+        }
+        let connect_failed = matches!(error, QueryError::Pool(PoolError::Connect { .. }));
+        if connect_failed && error.is_connection_level() {
+            // M2: other connections of this pool are alive, so the database is up and
+            // this was a refused *extra* session.
+            let mut st = lock(&self.state);
+            if st.workers > 1 {
+                // Other workers of this queue serve its jobs.
+                st.workers -= 1;
+                return NoConnection::Leave;
+            }
+            drop(st);
+            if self.pool.open_connections() > 0 && !error.is_login_failure() {
+                return NoConnection::Retry;
+            }
+        }
+        NoConnection::FailAll { down: error.is_connection_level() }
+    }
+
     /// One worker: a connection, then the queue on a blocking thread; a new connection if
     /// that one broke while jobs remain.
     async fn worker(self: Arc<Self>) {
         let ds = &self.ds;
+        // A job whose connection failed, to run again on a connection opened after `since`.
+        let mut retry: Option<(Job, Instant)> = None;
         loop {
-            let Some(until) = self.take_or_leave(|jobs| jobs.front().map(|j| j.until)) else {
-                return;
+            let until = match &retry {
+                Some((job, _)) => job.until,
+                None => match self.take_or_leave(|jobs| jobs.front().map(|j| j.until)) {
+                    Some(until) => until,
+                    None => return,
+                },
             };
             if !ds.health.should_scrape() {
+                if let Some((job, _)) = retry.take() {
+                    let _ = job.reply.send(JobOutcome::NotRun);
+                }
                 return self.fail_all_and_leave(|| JobOutcome::NotRun);
             }
             let wait = until.saturating_duration_since(Instant::now()).min(ds.config.query_timeout);
-            let guard = match self.pool.get(wait).await {
+            let got = match &retry {
+                Some((_, since)) => self.fresh_connection(wait, *since).await,
+                None => self.pool.get(wait).await,
+            };
+            let guard = match got {
                 Ok(g) => g,
-                Err(error) => {
-                    let msg = error.to_string();
-                    if error.is_connection_level() && !msg.contains("timed out waiting") {
-                        // The database refused or is unreachable: one failed login is
-                        // enough for this scrape (DM locks accounts).
-                        connection_failed(ds, msg.clone());
-                        return self.fail_all_and_leave(|| JobOutcome::NoConnection(msg.clone()));
+                Err(error) if retry.is_some() => {
+                    // The retry of a job whose connection died found no fresh connection.
+                    let down = error.is_connection_level() && !error.is_pool_busy();
+                    if down {
+                        connection_failed(ds, &error);
                     }
-                    // The pool is busy: the job at the front gives up, the rest try again.
-                    if let Some(job) = lock(&self.state).jobs.pop_front() {
-                        let _ = job.reply.send(JobOutcome::NoConnection(msg));
+                    if let Some((job, _)) = retry.take() {
+                        let _ = job.reply.send(JobOutcome::NoConnection(error.to_string()));
+                    }
+                    if down {
+                        let msg = error.to_string();
+                        return self.fail_all_and_leave(|| JobOutcome::NoConnection(msg.clone()));
                     }
                     continue;
                 }
+                Err(error) => match self.no_connection(&error) {
+                    NoConnection::Leave => return,
+                    NoConnection::Retry => {
+                        // Another connection of this pool is alive (M2: a per-user session
+                        // limit below the pool size): wait for it instead of logging in
+                        // again at once, and do not mark the datasource down.
+                        let left = until.saturating_duration_since(Instant::now());
+                        tokio::time::sleep(left.min(BUSY_RETRY)).await;
+                        if left <= BUSY_RETRY {
+                            if let Some(job) = lock(&self.state).jobs.pop_front() {
+                                let _ = job.reply.send(JobOutcome::NoConnection(error.to_string()));
+                            }
+                        }
+                        continue;
+                    }
+                    NoConnection::Busy => {
+                        // The pool is busy: the job at the front gives up, the rest try again.
+                        if let Some(job) = lock(&self.state).jobs.pop_front() {
+                            let _ = job.reply.send(JobOutcome::NoConnection(error.to_string()));
+                        }
+                        continue;
+                    }
+                    NoConnection::FailAll { down } => {
+                        // The database refused or is unreachable: one failed login is
+                        // enough for this scrape (DM locks accounts).
+                        if down {
+                            connection_failed(ds, &error);
+                        }
+                        let msg = error.to_string();
+                        return self.fail_all_and_leave(|| JobOutcome::NoConnection(msg.clone()));
+                    }
+                },
             };
             let me = Arc::clone(&self);
-            match tokio::task::spawn_blocking(move || me.run_jobs(guard)).await {
+            let first = retry.take().map(|(job, _)| job);
+            match tokio::task::spawn_blocking(move || me.run_jobs(guard, first)).await {
                 Ok(WorkerEnd::Done) => return,
                 Ok(WorkerEnd::Reconnect) => continue,
+                Ok(WorkerEnd::Retry(job, since)) => retry = Some((*job, since)),
                 Err(join) => {
                     // run_jobs catches collector panics; this is the runtime shutting down.
                     tracing::error!(datasource = %ds.config.name, error = %join, "Collector worker failed.");
@@ -1378,13 +1475,37 @@ impl RunQueue {
         }
     }
 
-    /// Runs queued jobs on `guard` (blocking) until the queue is empty or the connection
-    /// breaks.
-    fn run_jobs(&self, mut guard: PoolGuard) -> WorkerEnd {
+    /// A connection opened after `since` (the moment a pooled connection was found dead):
+    /// older ones checked out meanwhile may be dead too (killed together), so they are
+    /// closed, at most `maxOpenConns` of them, instead of given to the retried job.
+    async fn fresh_connection(
+        &self,
+        wait: Duration,
+        since: Instant,
+    ) -> Result<PoolGuard, QueryError> {
+        for _ in 0..=self.pool.max_open() {
+            let mut guard = self.pool.get(wait).await?;
+            if guard.created_at().is_some_and(|t| t >= since) {
+                return Ok(guard);
+            }
+            guard.discard();
+            // Closing a connection is a blocking ODBC call.
+            let _ = tokio::task::spawn_blocking(move || drop(guard)).await;
+        }
+        Err(QueryError::Pool(PoolError::TimedOut(wait)))
+    }
+
+    /// Runs `first` (a job to retry), then queued jobs on `guard` (blocking) until the
+    /// queue is empty or the connection breaks.
+    fn run_jobs(&self, mut guard: PoolGuard, mut first: Option<Job>) -> WorkerEnd {
         let ds = &self.ds;
         loop {
-            let Some(job) = self.take_or_leave(|jobs| jobs.pop_front()) else {
-                return WorkerEnd::Done;
+            let job = match first.take() {
+                Some(job) => job,
+                None => match self.take_or_leave(|jobs| jobs.pop_front()) {
+                    Some(job) => job,
+                    None => return WorkerEnd::Done,
+                },
             };
             if job.reply.is_closed() {
                 continue; // the scrape gave up on it
@@ -1400,13 +1521,33 @@ impl RunQueue {
                 job.collector.collect(&mut ctx, &mut samples)
             }));
             guard = ctx.guard;
+            if Instant::now() > job.until + OVERRUN_DISCARD {
+                // The statement outlived its deadline (a driver that ignored both the query
+                // timeout and SQLCancel): the scrape stopped waiting long ago, and the
+                // connection may be in any state.
+                guard.discard();
+            }
             let outcome = match ran {
+                Ok(Err(crate::collector::CollectError::Query(q)))
+                    if q.is_connection_level() && !job.retried =>
+                {
+                    // M1: the pooled connection died (killed session, DB restart): drop it
+                    // and the idle ones, and run the job once more on a fresh connection.
+                    // The datasource counts as down only if that connect or run fails too.
+                    guard.discard();
+                    self.pool.clear_idle();
+                    tracing::info!(datasource = %ds.config.name, error = %q, "A pooled connection failed; retrying the collector once on a fresh connection.");
+                    return WorkerEnd::Retry(
+                        Box::new(Job { retried: true, ..job }),
+                        Instant::now(),
+                    );
+                }
                 Ok(r) => {
                     if let Err(crate::collector::CollectError::Query(q)) = &r {
                         if q.is_connection_level() {
                             // Marked here, before the next job, so that it is not tried
                             // on a dead server.
-                            connection_failed(ds, q.to_string());
+                            connection_failed(ds, q);
                         }
                     }
                     JobOutcome::Ran(r, samples)

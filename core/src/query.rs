@@ -240,6 +240,34 @@ pub fn run_query_noted(
     max_rows: Option<usize>,
     notes: &mut ExecNotes,
 ) -> Result<Rows, QueryError> {
+    exec_with(conn, sql, timeout_secs, max_rows, notes, |stmt, sql| read_all(stmt, sql, max_rows))
+}
+
+/// Runs a statement that may return no result set (`connectionInitSql`, session settings)
+/// once, with the same deadline handling as [`run_query_noted`]; any rows are discarded.
+pub fn execute_noted(
+    conn: &Connection<'_>,
+    sql: &str,
+    timeout_secs: Option<usize>,
+    notes: &mut ExecNotes,
+) -> Result<(), QueryError> {
+    exec_with(conn, sql, timeout_secs, None, notes, |stmt, sql| {
+        stmt.execute(sql, ()).map(|_| ()).map_err(|e| classify(&e))
+    })
+}
+
+type Stmt<'c> = odbc_api::Preallocated<odbc_api::handles::StatementImpl<'c>>;
+
+/// Sets up a statement (query timeout, row cap, watchdog; see [`run_query_noted`]) and
+/// runs `run` on it.
+fn exec_with<T>(
+    conn: &Connection<'_>,
+    sql: &str,
+    timeout_secs: Option<usize>,
+    max_rows: Option<usize>,
+    notes: &mut ExecNotes,
+    run: impl FnOnce(&mut Stmt<'_>, &str) -> Result<T, QueryError>,
+) -> Result<T, QueryError> {
     let mut stmt = conn.preallocate().map_err(|e| classify(&e))?;
     let hstmt = stmt.as_stmt_ref().as_sys();
     let mut timeout_accepted = false;
@@ -272,7 +300,7 @@ pub fn run_query_noted(
         // SAFETY: `hstmt` stays allocated until `stmt` drops, after `watch` (dropped below).
         unsafe { crate::watchdog::Watch::new(hstmt, std::time::Instant::now() + b + grace) }
     });
-    let result = read_all(&mut stmt, sql, max_rows);
+    let result = run(&mut stmt, sql);
     let cancelled = watch.as_ref().is_some_and(crate::watchdog::Watch::fired);
     drop(watch);
     match (result, budget) {
@@ -282,11 +310,7 @@ pub fn run_query_noted(
 }
 
 /// Executes `sql` on `stmt` and reads the rows (see [`run_query_noted`]).
-fn read_all(
-    stmt: &mut odbc_api::Preallocated<odbc_api::handles::StatementImpl<'_>>,
-    sql: &str,
-    max_rows: Option<usize>,
-) -> Result<Rows, QueryError> {
+fn read_all(stmt: &mut Stmt<'_>, sql: &str, max_rows: Option<usize>) -> Result<Rows, QueryError> {
     let cursor = stmt.execute(sql, ()).map_err(|e| classify(&e))?;
     let mut cursor = cursor.ok_or(QueryError::NoResultSet)?;
     let ncols = cursor.num_result_cols().map_err(|e| classify(&e))?;

@@ -224,8 +224,9 @@ impl OdbcConn {
             &mut tainted,
             known,
             || {
-                conn.execute(reassert, (), timeout_secs).map(|_| ()).map_err(|e| {
-                    match crate::query::classify(&e) {
+                let mut notes = crate::query::ExecNotes::default();
+                crate::query::execute_noted(conn, reassert, timeout_secs, &mut notes).map_err(|e| {
+                    match e {
                         QueryError::Driver { message, sqlstate, native, connection_lost } => {
                             QueryError::Driver {
                                 message: format!(
@@ -286,19 +287,22 @@ impl deadpool::managed::Manager for Manager {
                 .map_err(|e| connect_error(&e, &cs, ""))?;
             let timeout = usize::try_from(login_timeout_sec).ok();
             for (i, stmt) in init_sql.iter().enumerate() {
-                if let Err(e) = conn.execute(stmt, (), timeout) {
-                    let context = format!("connectionInitSql statement {} failed: ", i + 1);
-                    return Err(match connect_error(&e, &cs, &context) {
-                        QueryError::Pool(PoolError::Connect {
-                            message, sqlstate, native, ..
-                        }) => QueryError::Pool(PoolError::Connect {
-                            message,
-                            sqlstate,
-                            native,
-                            kind: ConnectFailure::Other,
-                        }),
-                        other => other,
-                    });
+                let mut notes = crate::query::ExecNotes::default();
+                if let Err(e) = crate::query::execute_noted(&conn, stmt, timeout, &mut notes) {
+                    let (sqlstate, native) = match &e {
+                        QueryError::Driver { sqlstate, native, .. } => (sqlstate.clone(), *native),
+                        _ => (None, None),
+                    };
+                    return Err(QueryError::Pool(PoolError::Connect {
+                        message: format!(
+                            "connectionInitSql statement {} failed: {}",
+                            i + 1,
+                            redact(&e.to_string(), &cs)
+                        ),
+                        sqlstate,
+                        native,
+                        kind: ConnectFailure::Other,
+                    }));
                 }
             }
             let dbms = conn.database_management_system_name().unwrap_or_default();

@@ -202,7 +202,9 @@ pub(super) fn enforce_read_only(
         connection_lost: false,
     };
     if let Some(stmt) = engine.read_only_statement() {
-        conn.execute(stmt, (), timeout).map_err(|e| refuse(format!("{stmt}: {e}")))?;
+        let mut notes = crate::query::ExecNotes::default();
+        crate::query::execute_noted(conn, stmt, timeout, &mut notes)
+            .map_err(|e| refuse(format!("{stmt}: {e}")))?;
     }
     let mut verified = "access mode only (no check known for this engine)";
     if let Some((check, accepted)) = engine.read_only_check() {

@@ -1,38 +1,38 @@
-//! Sessions that die or are refused (reliability findings M1, M2), on PostgreSQL with a role
-//! this file creates and drops (`dmpath_mon`): a datasource stays up when its pooled
+//! Sessions that die or are refused (reliability findings M1, M2), on PostgreSQL with roles
+//! this file creates and drops: a datasource stays up when its pooled
 //! connections are killed while idle, and when a per-user session limit is lower than the
-//! pool.
+//! pool. Each test has its own role (`dmpath_m1`, `dmpath_m2`): they run in parallel.
 
 use std::time::Duration;
 
 use crate::common::{value, Exporter};
 use crate::isolation::{psql, slow_primary};
 
-const ROLE: &str = "dmpath_mon";
-
-/// A scratch copy of the primary fixture readable by [`ROLE`] (created here, with
-/// `limit` sessions at most); the connection string as that role.
+/// A scratch copy of the primary fixture in database `db`, readable by a role of the same
+/// name (created here, with `limit` sessions at most); the connection string as that role.
 fn setup(db: &str, limit: i32) -> String {
+    let role = db;
     let cs = slow_primary(db, 0);
-    psql("postgres", &format!("DROP ROLE IF EXISTS {ROLE}"));
+    psql("postgres", &format!("DROP ROLE IF EXISTS {role}"));
     psql(
         "postgres",
-        &format!("CREATE ROLE {ROLE} LOGIN PASSWORD 'dmpath_pw' CONNECTION LIMIT {limit}"),
+        &format!("CREATE ROLE {role} LOGIN PASSWORD 'dmpath_pw' CONNECTION LIMIT {limit}"),
     );
-    psql(db, &format!("GRANT dmexp TO {ROLE}"));
-    cs.replace("UID=dmexp;PWD=dmexp", &format!("UID={ROLE};PWD=dmpath_pw"))
+    psql(db, &format!("GRANT dmexp TO {role}"));
+    cs.replace("UID=dmexp;PWD=dmexp", &format!("UID={role};PWD=dmpath_pw"))
 }
 
 fn teardown(db: &str) {
+    let role = db;
     psql("postgres", &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
-    psql("postgres", &format!("DROP ROLE IF EXISTS {ROLE}"));
+    psql("postgres", &format!("DROP ROLE IF EXISTS {role}"));
 }
 
-fn kill_role_backends() -> usize {
+fn kill_role_backends(role: &str) -> usize {
     psql(
         "postgres",
         &format!(
-            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = '{ROLE}'"
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = '{role}'"
         ),
     )
     .parse()
@@ -55,7 +55,7 @@ fn connections_killed_while_idle_are_retried_not_down() {
     assert_eq!(value(&text, "dmdb_up{datasource=\"m1\"}"), Some(1.0), "{text}");
     assert_eq!(value(&text, "dmdbms_thread_num_info{datasource=\"m1\"}"), Some(12.0));
     for round in 0..3 {
-        let killed = kill_role_backends();
+        let killed = kill_role_backends(db);
         assert!(killed >= 1, "round {round}: no idle connection was killed");
         std::thread::sleep(Duration::from_millis(300));
         let text = exp.metrics();
@@ -99,12 +99,10 @@ fn session_limit_below_the_pool_keeps_the_datasource_up() {
             "scrape {i}\n{text}"
         );
     }
-    let sessions: i64 = psql(
-        "postgres",
-        &format!("SELECT COUNT(*) FROM pg_stat_activity WHERE usename = '{ROLE}'"),
-    )
-    .parse()
-    .unwrap_or(-1);
+    let sessions: i64 =
+        psql("postgres", &format!("SELECT COUNT(*) FROM pg_stat_activity WHERE usename = '{db}'"))
+            .parse()
+            .unwrap_or(-1);
     assert!(sessions <= 1, "{sessions} sessions for a role limited to 1");
     drop(exp);
     teardown(db);

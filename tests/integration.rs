@@ -36,10 +36,10 @@ mod operations;
 /// Site plugins: the example per datasource, the C plugin, every load-failure kind, panics and
 /// overruns contained, permissions, one load per library, the compiled-in extension path.
 mod plugins;
-/// Least privilege on PostgreSQL: skips with the GRANT to run, not failures (F4).
-mod privileges;
 /// Pooled sessions killed while idle or refused by a session limit: the datasource stays up (M1, M2).
 mod pool_faults;
+/// Least privilege on PostgreSQL: skips with the GRANT to run, not failures (F4).
+mod privileges;
 /// A real Prometheus scrapes /metrics and /probe over TLS with basic auth from
 /// --web.config.file; broken web configs are config errors (exit 2).
 mod prometheus_e2e;

@@ -44,18 +44,24 @@ pub(crate) fn stable(text: &str) -> String {
 }
 
 fn check(instance: &str) {
-    let exp = Exporter::start(
-        &format!("golden-{instance}"),
+    check_with_env(instance, &[]);
+}
+
+fn check_with_env(instance: &str, env: &[(&str, &str)]) {
+    let tag = env.iter().map(|(_, v)| v.replace('/', "-")).collect::<Vec<_>>().join("-");
+    let exp = Exporter::start_with_env(
+        &format!("golden-{instance}{tag}"),
         &fixture_ds(
             Engine::Sqlite,
             instance,
             instance,
             "labels = \"env=golden\"\ncheckSlowSQL = true",
         ),
+        env,
     );
     let text = stable(&exp.metrics());
     let path = root().join(format!("tests/golden/{instance}_sqlite.prom"));
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+    if std::env::var_os("UPDATE_GOLDEN").is_some() && env.is_empty() {
         std::fs::write(&path, &text).expect("write golden");
     }
     let golden = std::fs::read_to_string(&path).expect("golden file");
@@ -80,4 +86,12 @@ fn golden_exposition_of_the_primary_instance() {
 #[test]
 fn golden_exposition_of_the_odd_instance() {
     check("odd");
+}
+
+/// The exporter's own time zone changes no value (docs/DM8_EVIDENCE.md F3): the same
+/// exposition, absolute times included, under zones west and east of the fixture's UTC.
+#[test]
+fn golden_exposition_is_the_same_under_any_exporter_time_zone() {
+    check_with_env("primary", &[("TZ", "America/New_York")]);
+    check_with_env("primary", &[("TZ", "Asia/Shanghai")]);
 }

@@ -22,11 +22,13 @@ use dmexp_core::query::{cell, Rows};
 
 use crate::timefmt::wall_text;
 
-/// ACTIVE sessions with a real receive time (DM shows 1900-01-01 for none), oldest first.
+/// ACTIVE sessions, oldest first. Placeholder receive times (DM shows 1900-01-01 for none) are
+/// dropped in Rust ([`map_rows`]), not by a `LAST_RECV_TIME > '2000-01-01 …'` filter: that
+/// literal relied on an implicit string→DATETIME conversion that depends on the session's NLS
+/// format (docs/DM8_EVIDENCE.md F8).
 pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ SESS_ID, CURR_SCH, THRD_ID, LAST_RECV_TIME, \
     CLNT_IP, SQL_TEXT, CURRENT_TIMESTAMP FROM V$SESSIONS \
-    WHERE STATE = 'ACTIVE' AND LAST_RECV_TIME > '2000-01-01 00:00:00' \
-    ORDER BY LAST_RECV_TIME, SESS_ID";
+    WHERE STATE = 'ACTIVE' ORDER BY LAST_RECV_TIME, SESS_ID";
 
 /// Metrics of this collector (UPSTREAM.md §3.2 #19).
 pub const METRICS: &[MetricDef] =

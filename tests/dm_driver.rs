@@ -782,7 +782,6 @@ fn session_and_exporter_time_zones_change_no_value() {
 }
 
 #[test]
-#[ignore = "needs builtin fix (F4): -5504 on SYSJOB is a collector failure, not a skip"]
 fn a_denied_sysjob_is_a_permission_skip() {
     let exp = Exporter::start(
         "dmdouble-deny-sysjob",
@@ -905,7 +904,6 @@ fn dbhost_go_driver_options_are_mapped_or_dropped() {
 }
 
 #[test]
-#[ignore = "needs dmpath fix (F8/L7): a value longer than the block buffer makes the statement run again"]
 fn a_long_value_does_not_run_the_statement_twice() {
     let dir = scratch("dmdouble-long-value");
     let log = dir.join("events.log");

@@ -1,6 +1,6 @@
 //! Connection strings from the datasource config, and redaction of driver messages.
 
-use dmexp_config::{DatasourceConfig, Secret};
+use dmexp_config::{dbhost, DatasourceConfig, Secret};
 
 use super::PoolError;
 
@@ -67,23 +67,43 @@ pub fn connection_string(ds: &DatasourceConfig) -> Result<Secret, PoolError> {
     }
     s.push_str(&format!("UID={};PWD={};", ds.db_user, ds.db_pwd.expose()));
     let mut has_charset = false;
-    if let Some(q) = extra {
-        for kv in q.split('&').filter(|kv| !kv.trim().is_empty()) {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            let k = k.trim();
-            if k.eq_ignore_ascii_case("CHARACTER_CODE") {
-                has_charset = true;
-            }
+    if extra.is_some() {
+        // F9: documented DM ODBC keywords in their canonical spelling (`schema` -> `SCHEMA`);
+        // Go-driver options (`autoCommit`, `socketTimeout`, ...) and keywords the exporter
+        // sets itself are dropped, `connectTimeout` becomes the login timeout (see
+        // [`login_timeout_option`]); the config loader warns about each of them.
+        for (k, v) in dbhost::split_options(host) {
             if k.contains(';') || v.contains(';') {
                 return Err(err(format!("`dbHost` option `{k}` contains `;`")));
             }
-            s.push_str(&format!("{}={};", k, v.trim()));
+            let keyword = match dbhost::classify_option(k) {
+                dbhost::OptionKind::Odbc(kw) => kw,
+                dbhost::OptionKind::Unknown => k,
+                _ => continue,
+            };
+            if keyword.eq_ignore_ascii_case("CHARACTER_CODE") {
+                has_charset = true;
+            }
+            s.push_str(&format!("{keyword}={v};"));
         }
     }
     if !has_charset {
         s.push_str("CHARACTER_CODE=PG_UTF8;");
     }
     Ok(Secret::new(s))
+}
+
+/// The login timeout a `dbHost` option `connectTimeout=<ms>` asks for (DM Go driver
+/// spelling, docs/DM8_EVIDENCE.md F9), if any; only in `dbHost` mode.
+pub fn login_timeout_option(ds: &DatasourceConfig) -> Option<std::time::Duration> {
+    if ds.odbc_connection_string.is_some() {
+        return None;
+    }
+    let host = ds.db_host.as_deref()?;
+    dbhost::split_options(host)
+        .into_iter()
+        .filter(|(k, _)| dbhost::classify_option(k) == dbhost::OptionKind::LoginTimeout)
+        .find_map(|(_, v)| dbhost::login_timeout(v))
 }
 
 /// Splits `host:port`, `[v6]:port`, a bare host or an unbracketed IPv6 address.
@@ -208,5 +228,19 @@ mod tests {
         assert_eq!(connection_string(&d).expect("cs").expose(), "DSN=x;UID=u;PWD=p@ss;");
         let d = ds("odbcConnectionString = \"DSN=x;PWD={a;b}\"\ndbUser = \"u\"\ndbPwd = \"c;d\"");
         assert_eq!(connection_string(&d).expect("cs").expose(), "DSN=x;PWD={a;b};UID=u;");
+    }
+
+    /// F9: upstream `dbHost` options: `schema` -> `SCHEMA`, Go-driver options dropped,
+    /// `connectTimeout` (ms) -> the login timeout, keywords the exporter sets not overridden.
+    #[test]
+    fn dbhost_options_are_mapped_or_dropped() {
+        let d = ds("dbHost = \"10.0.0.1:5236?schema=MON&autoCommit=true&socketTimeout=3000&connectTimeout=2500&dbalive=true&LANGUAGE=en&PWD=evil\"\ndbUser = \"u\"\ndbPwd = \"p\"");
+        assert_eq!(
+            connection_string(&d).expect("cs").expose(),
+            "Driver={DM8 ODBC DRIVER};SERVER=10.0.0.1;TCP_PORT=5236;UID=u;PWD=p;SCHEMA=MON;LANGUAGE=en;CHARACTER_CODE=PG_UTF8;"
+        );
+        assert_eq!(login_timeout_option(&d), Some(std::time::Duration::from_secs(3)));
+        let d = ds("dbHost = \"h:1\"\ndbUser = \"u\"\ndbPwd = \"p\"");
+        assert_eq!(login_timeout_option(&d), None);
     }
 }

@@ -460,7 +460,9 @@ impl DatasourcePool {
         if read_only {
             connection_string = declare_fetch_for_postgres(connection_string);
         }
-        let login_timeout_sec = u32::try_from(ds.query_timeout.as_secs().max(1)).unwrap_or(300);
+        // `dbHost` `?connectTimeout=<ms>` (F9) or the query timeout.
+        let login_timeout = connstr::login_timeout_option(ds).unwrap_or(ds.query_timeout);
+        let login_timeout_sec = u32::try_from(login_timeout.as_secs().max(1)).unwrap_or(300);
         let name: Arc<str> = ds.name.as_str().into();
         let manager = Manager {
             datasource: Arc::clone(&name),

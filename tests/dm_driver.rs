@@ -885,7 +885,6 @@ fn a_wrong_password_is_dms_login_failure_and_stays_secret() {
 }
 
 #[test]
-#[ignore = "needs dmpath fix (F9): dbHost query parameters are appended verbatim"]
 fn dbhost_go_driver_options_are_mapped_or_dropped() {
     let (exp, log) = start_dm_form(
         "dmdouble-dm-options",

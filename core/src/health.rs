@@ -10,7 +10,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::server::HealthState;
+use crate::api::HealthState;
 
 /// Mutable health record of one datasource.
 #[derive(Debug)]

@@ -6,7 +6,9 @@
 //! samples → [`metrics::FamilySet`] with const labels → text format.
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod collector;
+pub mod context;
 pub mod custom;
 pub mod dbtime;
 pub mod exporter;

@@ -134,7 +134,7 @@ async fn dry_run_one(
     let config = ds.clone();
     let until = Instant::now() + timeout + Duration::from_secs(1);
     let task = tokio::task::spawn_blocking(move || {
-        let mut ctx = crate::runtime::BlockingContext::new(guard, config, until);
+        let mut ctx = crate::context::BlockingContext::new(guard, config, until);
         let r = collector.run(&mut ctx);
         (collector, r)
     });

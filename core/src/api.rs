@@ -1,0 +1,104 @@
+//! The types the HTTP layer and the engine share: what a scrape asks for
+//! ([`ScrapeRequest`]), why it cannot be served ([`ScrapeError`]), the status rows and health
+//! states of the landing page, and [`MetricsSource`], what the HTTP layer needs from the
+//! exporter. They live below both (the server re-exports them), so the engine never imports
+//! the HTTP layer.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+/// Health of one datasource as shown on the landing page and in `dmdb_up`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthState {
+    /// Connected and answering pings.
+    Healthy,
+    /// Connection or login failed; reconnect with backoff is in progress.
+    Unhealthy,
+    /// `enabled = false` in the config.
+    Disabled,
+}
+
+impl HealthState {
+    /// Lower-case name for pages and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthState::Healthy => "healthy",
+            HealthState::Unhealthy => "unhealthy",
+            HealthState::Disabled => "disabled",
+        }
+    }
+}
+
+/// One row of the landing page.
+#[derive(Debug, Clone)]
+pub struct DatasourceStatus {
+    /// Configured name.
+    pub name: String,
+    /// Value of the `datasource` label.
+    pub label: String,
+    /// Current health.
+    pub state: HealthState,
+    /// Last connection error, already free of secrets.
+    pub last_error: Option<String>,
+    /// Collectors enabled for this datasource (built-in, custom and plugin).
+    pub collectors: Vec<String>,
+    /// Duration of the last scrape of this datasource, seconds.
+    pub last_scrape_seconds: Option<f64>,
+}
+
+/// Exporter-wide facts for the status page.
+#[derive(Debug, Clone, Default)]
+pub struct ExporterStatus {
+    /// Where the configuration came from (file path, or "command line").
+    pub config_source: String,
+    /// Result of the last reload, if any: `Ok(unix time)` or `Err(reason)`.
+    pub last_reload: Option<Result<f64, String>>,
+}
+
+/// What a scrape request asks for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScrapeRequest {
+    /// `/probe?target=`: one datasource by name; `None` for every datasource.
+    pub target: Option<String>,
+    /// `collect[]`: only these collectors (empty = all).
+    pub collect: Vec<String>,
+    /// `exclude[]`: all collectors but these.
+    pub exclude: Vec<String>,
+    /// `X-Prometheus-Scrape-Timeout-Seconds`, when Prometheus sent it.
+    pub scrape_timeout: Option<Duration>,
+}
+
+/// A scrape request the exporter cannot serve (answered with 400 and the message).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScrapeError {
+    /// `/probe?target=` names no configured datasource.
+    #[error("unknown target `{0}`: use the name of a configured datasource")]
+    UnknownTarget(String),
+    /// Bad parameters (unknown collector, collect[] with exclude[], missing target).
+    #[error("{0}")]
+    BadRequest(String),
+}
+
+/// What the HTTP layer needs from the exporter. Implemented by the runtime; tests may
+/// implement it over a fixed text.
+pub trait MetricsSource: Send + Sync + 'static {
+    /// Runs one scrape and returns the text exposition (format 0.0.4).
+    fn scrape(
+        &self,
+        request: ScrapeRequest,
+    ) -> Pin<Box<dyn Future<Output = Result<String, ScrapeError>> + Send + '_>>;
+    /// Health of every configured datasource, in config order.
+    fn statuses(&self) -> Vec<DatasourceStatus>;
+    /// True once the runtime has been built (pools created, collectors instantiated).
+    fn ready(&self) -> bool;
+    /// Reloads the configuration; on error the old one stays and the reason is returned.
+    fn reload(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+        Box::pin(async { Err("reload is not supported here".to_owned()) })
+    }
+    /// Exporter-wide facts for the status page.
+    fn exporter_status(&self) -> ExporterStatus {
+        ExporterStatus::default()
+    }
+}

@@ -1,0 +1,387 @@
+//! The run queue of one scrape of one datasource: collectors that share a pool, served by
+//! workers that each hold one connection (see [`FAN_OUT_AFTER`]).
+
+use super::*;
+
+/// How long the collectors of one datasource (and pool) run one after another on a single
+/// connection before the ones still waiting fan out over the pool.
+///
+/// Most scrapes of a nearby database finish inside this: one pool checkout, one hand-off to
+/// a blocking thread and one connection for the whole datasource instead of one each per
+/// collector (the per-collector hand-offs were the largest cost left after the SQL itself,
+/// see BENCHMARKS.md). When a query waits on the database (a slow view, a remote server),
+/// the rest of the queue is spread over up to `maxOpenConns` connections at once, so a
+/// datasource's scrape takes at most this much longer than running every collector
+/// concurrently from the start.
+pub(super) const FAN_OUT_AFTER: Duration = Duration::from_millis(5);
+
+/// [`FAN_OUT_AFTER`], or `DMEXP_FAN_OUT_AFTER_MS` from the environment (read once; for
+/// tests and experiments: a large value keeps every datasource on its first workers).
+pub(super) fn fan_out_after() -> Duration {
+    static AFTER: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *AFTER.get_or_init(|| {
+        std::env::var("DMEXP_FAN_OUT_AFTER_MS")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map_or(FAN_OUT_AFTER, |ms| Duration::from_millis(ms).min(MAX_SCRAPE_BUDGET))
+    })
+}
+
+/// Workers a datasource's queue starts with (per pool), before [`FAN_OUT_AFTER`].
+pub(super) const START_WORKERS: usize = 2;
+
+/// A collector waiting in a datasource's run queue for a connection.
+pub(super) struct Job {
+    pub(super) collector: Arc<dyn Collector>,
+    pub(super) until: Instant,
+    pub(super) reply: tokio::sync::oneshot::Sender<JobOutcome>,
+    /// The job already failed once with a connection-level error and is being retried on a
+    /// fresh connection (M1: a connection killed while idle is not a down datasource).
+    pub(super) retried: bool,
+}
+
+/// What became of a [`Job`].
+pub(super) enum JobOutcome {
+    /// The collector ran.
+    Ran(Result<(), crate::collector::CollectError>, Vec<Sample>),
+    /// The collector panicked (its connection is closed).
+    Panicked(String),
+    /// No connection could be had for it.
+    NoConnection(String),
+    /// Not started: its deadline passed, or the datasource was found unreachable first.
+    NotRun,
+}
+
+/// The run queues of one scrape of one datasource, one per pool.
+#[derive(Default)]
+pub(super) struct RunQueues(Mutex<Vec<Arc<RunQueue>>>);
+
+impl RunQueues {
+    pub(super) fn queue(
+        &self,
+        ds: &Arc<DatasourceRuntime>,
+        pool: &DatasourcePool,
+    ) -> Arc<RunQueue> {
+        let mut queues = lock(&self.0);
+        if let Some(q) = queues.iter().find(|q| q.pool.id() == pool.id()) {
+            return Arc::clone(q);
+        }
+        let q = Arc::new(RunQueue {
+            ds: Arc::clone(ds),
+            pool: pool.clone(),
+            state: Mutex::new(QueueState::default()),
+            fan_out_at: tokio::time::Instant::from_std(deadline_after(
+                Instant::now(),
+                fan_out_after(),
+            )),
+        });
+        queues.push(Arc::clone(&q));
+        q
+    }
+}
+
+/// Collectors of one datasource that share a pool, served by workers: a worker checks out a
+/// connection and runs queued collectors one after another on one blocking thread until the
+/// queue is empty. One worker starts with the first job; [`FAN_OUT_AFTER`] later, jobs still
+/// queued get a worker each (up to the pool size).
+pub(super) struct RunQueue {
+    pub(super) ds: Arc<DatasourceRuntime>,
+    pub(super) pool: DatasourcePool,
+    pub(super) state: Mutex<QueueState>,
+    /// When jobs still queued fan out ([`FAN_OUT_AFTER`] after the queue was made).
+    pub(super) fan_out_at: tokio::time::Instant,
+}
+
+#[derive(Default)]
+pub(super) struct QueueState {
+    pub(super) jobs: std::collections::VecDeque<Job>,
+    /// Live workers. A worker leaves only under the lock with the queue empty, so a job is
+    /// never left without one.
+    pub(super) workers: usize,
+}
+
+/// How long a worker whose extra connection was refused waits before trying again.
+pub(super) const BUSY_RETRY: Duration = Duration::from_millis(500);
+
+/// A collector that returns this long after its deadline has its connection discarded.
+pub(super) const OVERRUN_DISCARD: Duration = Duration::from_secs(1);
+
+/// What a worker does without a connection (see [`RunQueue::no_connection`]).
+pub(super) enum NoConnection {
+    /// Leave the queue to its other workers (already counted out).
+    Leave,
+    /// Wait a little and try again: other connections of the pool are alive.
+    Retry,
+    /// The pool is busy: the job at the front gives up.
+    Busy,
+    /// Answer every queued job; `down`: the datasource is unreachable.
+    FailAll {
+        /// Mark the datasource down.
+        down: bool,
+    },
+}
+
+/// What a worker's blocking run ended with.
+pub(super) enum WorkerEnd {
+    /// The queue is empty; the worker is gone.
+    Done,
+    /// The connection broke; jobs remain, so the worker needs a new connection.
+    Reconnect,
+    /// The connection died under this job (connection-level error): run it once more on a
+    /// connection opened after the instant given.
+    Retry(Box<Job>, Instant),
+}
+
+impl RunQueue {
+    pub(super) fn push(self: &Arc<Self>, job: Job) {
+        let mut st = lock(&self.state);
+        st.jobs.push_back(job);
+        if st.workers < START_WORKERS.min(self.pool.max_open()) {
+            st.workers += 1;
+            tokio::spawn(Arc::clone(self).worker());
+        }
+    }
+
+    /// Gives every job still queued a worker of its own, up to the pool size.
+    pub(super) fn fan_out(self: &Arc<Self>) {
+        let mut st = lock(&self.state);
+        let more = st.jobs.len().min(self.pool.max_open().saturating_sub(st.workers));
+        st.workers += more;
+        drop(st);
+        for _ in 0..more {
+            tokio::spawn(Arc::clone(self).worker());
+        }
+    }
+
+    /// `take` applied to the queue, or, when it finds nothing, `None` after leaving the
+    /// queue (the caller must stop). One lock, so no job is queued between the two.
+    pub(super) fn take_or_leave<T>(
+        &self,
+        take: impl FnOnce(&mut std::collections::VecDeque<Job>) -> Option<T>,
+    ) -> Option<T> {
+        let mut st = lock(&self.state);
+        let taken = take(&mut st.jobs);
+        if taken.is_none() {
+            st.workers -= 1;
+        }
+        taken
+    }
+
+    /// Answers every queued job with `outcome` and leaves the queue.
+    pub(super) fn fail_all_and_leave(&self, outcome: impl Fn() -> JobOutcome) {
+        let mut st = lock(&self.state);
+        for job in st.jobs.drain(..) {
+            let _ = job.reply.send(outcome());
+        }
+        st.workers -= 1;
+    }
+
+    /// What a worker does when it cannot get a connection.
+    pub(super) fn no_connection(&self, error: &QueryError) -> NoConnection {
+        if error.is_pool_busy() {
+            return NoConnection::Busy;
+        }
+        let connect_failed = matches!(error, QueryError::Pool(PoolError::Connect { .. }));
+        if connect_failed && error.is_connection_level() {
+            // M2: other connections of this pool are alive, so the database is up and
+            // this was a refused *extra* session.
+            let mut st = lock(&self.state);
+            if st.workers > 1 {
+                // Other workers of this queue serve its jobs.
+                st.workers -= 1;
+                return NoConnection::Leave;
+            }
+            drop(st);
+            if self.pool.open_connections() > 0 && !error.is_login_failure() {
+                return NoConnection::Retry;
+            }
+        }
+        NoConnection::FailAll { down: error.is_connection_level() }
+    }
+
+    /// One worker: a connection, then the queue on a blocking thread; a new connection if
+    /// that one broke while jobs remain.
+    pub(super) async fn worker(self: Arc<Self>) {
+        let ds = &self.ds;
+        // A job whose connection failed, to run again on a connection opened after `since`.
+        let mut retry: Option<(Job, Instant)> = None;
+        loop {
+            let until = match &retry {
+                Some((job, _)) => job.until,
+                None => match self.take_or_leave(|jobs| jobs.front().map(|j| j.until)) {
+                    Some(until) => until,
+                    None => return,
+                },
+            };
+            if !ds.health.should_scrape() {
+                if let Some((job, _)) = retry.take() {
+                    let _ = job.reply.send(JobOutcome::NotRun);
+                }
+                return self.fail_all_and_leave(|| JobOutcome::NotRun);
+            }
+            let wait = until.saturating_duration_since(Instant::now()).min(ds.config.query_timeout);
+            let got = match &retry {
+                Some((_, since)) => self.fresh_connection(wait, *since).await,
+                None => self.pool.get(wait).await,
+            };
+            let guard = match got {
+                Ok(g) => g,
+                Err(error) if retry.is_some() => {
+                    // The retry of a job whose connection died found no fresh connection.
+                    let down = error.is_connection_level() && !error.is_pool_busy();
+                    if down {
+                        connection_failed(ds, &error);
+                    }
+                    if let Some((job, _)) = retry.take() {
+                        let _ = job.reply.send(JobOutcome::NoConnection(error.to_string()));
+                    }
+                    if down {
+                        let msg = error.to_string();
+                        return self.fail_all_and_leave(|| JobOutcome::NoConnection(msg.clone()));
+                    }
+                    continue;
+                }
+                Err(error) => match self.no_connection(&error) {
+                    NoConnection::Leave => return,
+                    NoConnection::Retry => {
+                        // Another connection of this pool is alive (M2: a per-user session
+                        // limit below the pool size): wait for it instead of logging in
+                        // again at once, and do not mark the datasource down.
+                        let left = until.saturating_duration_since(Instant::now());
+                        tokio::time::sleep(left.min(BUSY_RETRY)).await;
+                        if left <= BUSY_RETRY {
+                            if let Some(job) = lock(&self.state).jobs.pop_front() {
+                                let _ = job.reply.send(JobOutcome::NoConnection(error.to_string()));
+                            }
+                        }
+                        continue;
+                    }
+                    NoConnection::Busy => {
+                        // The pool is busy: the job at the front gives up, the rest try again.
+                        if let Some(job) = lock(&self.state).jobs.pop_front() {
+                            let _ = job.reply.send(JobOutcome::NoConnection(error.to_string()));
+                        }
+                        continue;
+                    }
+                    NoConnection::FailAll { down } => {
+                        // The database refused or is unreachable: one failed login is
+                        // enough for this scrape (DM locks accounts).
+                        if down {
+                            connection_failed(ds, &error);
+                        }
+                        let msg = error.to_string();
+                        return self.fail_all_and_leave(|| JobOutcome::NoConnection(msg.clone()));
+                    }
+                },
+            };
+            let me = Arc::clone(&self);
+            let first = retry.take().map(|(job, _)| job);
+            match tokio::task::spawn_blocking(move || me.run_jobs(guard, first)).await {
+                Ok(WorkerEnd::Done) => return,
+                Ok(WorkerEnd::Reconnect) => continue,
+                Ok(WorkerEnd::Retry(job, since)) => retry = Some((*job, since)),
+                Err(join) => {
+                    // run_jobs catches collector panics; this is the runtime shutting down.
+                    tracing::error!(datasource = %ds.config.name, error = %join, "Collector worker failed.");
+                    return self.fail_all_and_leave(|| JobOutcome::NotRun);
+                }
+            }
+        }
+    }
+
+    /// A connection opened after `since` (the moment a pooled connection was found dead):
+    /// older ones checked out meanwhile may be dead too (killed together), so they are
+    /// closed, at most `maxOpenConns` of them, instead of given to the retried job.
+    pub(super) async fn fresh_connection(
+        &self,
+        wait: Duration,
+        since: Instant,
+    ) -> Result<PoolGuard, QueryError> {
+        for _ in 0..=self.pool.max_open() {
+            let mut guard = self.pool.get(wait).await?;
+            if guard.created_at().is_some_and(|t| t >= since) {
+                return Ok(guard);
+            }
+            guard.discard();
+            // Closing a connection is a blocking ODBC call.
+            let _ = tokio::task::spawn_blocking(move || drop(guard)).await;
+        }
+        Err(QueryError::Pool(PoolError::TimedOut(wait)))
+    }
+
+    /// Runs `first` (a job to retry), then queued jobs on `guard` (blocking) until the
+    /// queue is empty or the connection breaks.
+    pub(super) fn run_jobs(&self, mut guard: PoolGuard, mut first: Option<Job>) -> WorkerEnd {
+        let ds = &self.ds;
+        loop {
+            let job = match first.take() {
+                Some(job) => job,
+                None => match self.take_or_leave(|jobs| jobs.pop_front()) {
+                    Some(job) => job,
+                    None => return WorkerEnd::Done,
+                },
+            };
+            if job.reply.is_closed() {
+                continue; // the scrape gave up on it
+            }
+            if Instant::now() >= job.until || !ds.health.should_scrape() {
+                let _ = job.reply.send(JobOutcome::NotRun);
+                continue;
+            }
+            let mut ctx =
+                BlockingContext { guard, config: Arc::clone(&ds.shared_config), until: job.until };
+            let mut samples = Vec::new();
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                job.collector.collect(&mut ctx, &mut samples)
+            }));
+            guard = ctx.guard;
+            if Instant::now() > job.until + OVERRUN_DISCARD {
+                // The statement outlived its deadline (a driver that ignored both the query
+                // timeout and SQLCancel): the scrape stopped waiting long ago, and the
+                // connection may be in any state.
+                guard.discard();
+            }
+            let outcome = match ran {
+                Ok(Err(crate::collector::CollectError::Query(q)))
+                    if q.is_connection_level() && !job.retried =>
+                {
+                    // M1: the pooled connection died (killed session, DB restart): drop it
+                    // and the idle ones, and run the job once more on a fresh connection.
+                    // The datasource counts as down only if that connect or run fails too.
+                    guard.discard();
+                    self.pool.clear_idle();
+                    tracing::info!(datasource = %ds.config.name, error = %q, "A pooled connection failed; retrying the collector once on a fresh connection.");
+                    return WorkerEnd::Retry(
+                        Box::new(Job { retried: true, ..job }),
+                        Instant::now(),
+                    );
+                }
+                Ok(r) => {
+                    if let Err(crate::collector::CollectError::Query(q)) = &r {
+                        if q.is_connection_level() {
+                            // Marked here, before the next job, so that it is not tried
+                            // on a dead server.
+                            connection_failed(ds, q);
+                        }
+                    }
+                    JobOutcome::Ran(r, samples)
+                }
+                Err(panic) => {
+                    guard.discard();
+                    let msg = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "panic".to_owned());
+                    JobOutcome::Panicked(msg)
+                }
+            };
+            let _ = job.reply.send(outcome);
+            if guard.is_discarded() {
+                // Jobs left need another connection (the worker leaves if there are none,
+                // and answers them at once if the datasource is now marked unreachable).
+                return WorkerEnd::Reconnect;
+            }
+        }
+    }
+}

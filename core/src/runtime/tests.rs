@@ -1,0 +1,202 @@
+//! Unit tests of the runtime (pools are built without connecting).
+
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+
+fn runtime(global: &str) -> Runtime {
+    let text = format!(
+        "{global}\n[[datasource]]\nname = \"a\"\n\
+         odbcConnectionString = \"Driver={{SQLite3}};Database=/nonexistent/a.db\"\n"
+    );
+    let config = dmexp_config::load_str(&text, std::path::Path::new("t.toml")).unwrap();
+    let info = BuildInfo {
+        version: "v0".into(),
+        revision: "r".into(),
+        branch: "b".into(),
+        rustversion: "1".into(),
+    };
+    Runtime::build(&config, info).unwrap().0
+}
+
+fn request(timeout: Option<Duration>) -> ScrapeRequest {
+    ScrapeRequest { scrape_timeout: timeout, ..ScrapeRequest::default() }
+}
+
+#[test]
+fn huge_budgets_are_clamped_not_a_panic() {
+    for global in ["collectionMode = \"blocking\"", "collectionMode = \"fast\""] {
+        let rt = runtime(global);
+        for t in [Duration::MAX, Duration::from_secs(u64::MAX / 2), Duration::from_secs_f64(1e19)] {
+            let before = Instant::now();
+            let plan = rt.plan(&request(Some(t))).unwrap();
+            let d = plan.deadline.unwrap();
+            let budget = d.duration_since(before);
+            if global.contains("fast") {
+                // fast mode: globalTimeoutSeconds (default 5 s) caps it.
+                assert!(budget <= Duration::from_secs(6), "{global}: {budget:?}");
+            } else {
+                assert!(budget <= MAX_SCRAPE_BUDGET + Duration::from_secs(1), "{budget:?}");
+                // × scrapeTimeoutFactor (0.8) of the clamped day.
+                assert!(budget >= MAX_SCRAPE_BUDGET.mul_f64(0.79), "{budget:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_build_returns_the_plugin_report_as_a_value() {
+    let text = "[[datasource]]\nname = \"a\"\n\
+         odbcConnectionString = \"Driver={SQLite3};Database=/nonexistent/a.db\"\n\
+         [[datasource.plugin]]\npath = \"/nonexistent/libx.so\"\n\
+         [[datasource]]\nname = \"off\"\nenabled = false\n\
+         odbcConnectionString = \"Driver={SQLite3};Database=/nonexistent/b.db\"\n\
+         [[datasource.plugin]]\npath = \"/nonexistent/liby.so\"\n";
+    let config = dmexp_config::load_str(text, std::path::Path::new("t.toml")).unwrap();
+    let info = BuildInfo {
+        version: "v0".into(),
+        revision: "r".into(),
+        branch: "b".into(),
+        rustversion: "1".into(),
+    };
+    let (rt, report) = Runtime::build(&config, info.clone()).unwrap();
+    let st = &report.plugins.statuses;
+    assert_eq!(st.len(), 1);
+    assert_eq!(st[0].datasource, "a");
+    assert_eq!(st[0].plugin, "x");
+    let e = st[0].error.as_ref().unwrap();
+    assert_eq!(e.kind, crate::plugin::PluginErrorKind::NotFound);
+    assert!(e.message.contains("no such file: /nonexistent/libx.so"), "{}", e.message);
+    assert_eq!(report.plugins.disabled, ["off"]);
+    // A rebuild (reload) reports its own configuration only.
+    let plain = dmexp_config::load_str(
+        "[[datasource]]\nname = \"a\"\n\
+         odbcConnectionString = \"Driver={SQLite3};Database=/nonexistent/a.db\"\n",
+        std::path::Path::new("t.toml"),
+    )
+    .unwrap();
+    let (_, again) = Runtime::build_reusing(&plain, info, Some(&rt)).unwrap();
+    assert_eq!(again.plugins, crate::plugin::LoadReport::default());
+}
+
+fn info() -> BuildInfo {
+    BuildInfo {
+        version: "v0".into(),
+        revision: "r".into(),
+        branch: "b".into(),
+        rustversion: "1".into(),
+    }
+}
+
+fn config(datasources: &[(&str, &str)]) -> Config {
+    let mut text = String::new();
+    for (name, extra) in datasources {
+        text.push_str(&format!(
+            "[[datasource]]\nname = \"{name}\"\n\
+             odbcConnectionString = \"Driver={{SQLite3}};Database=/nonexistent/{name}.db\"\n\
+             {extra}\n"
+        ));
+    }
+    dmexp_config::load_str(&text, std::path::Path::new("t.toml")).unwrap()
+}
+
+fn one(extra: &str) -> DatasourceConfig {
+    config(&[("a", extra)]).datasources.remove(0)
+}
+
+#[test]
+fn same_connection_compares_every_connection_setting_and_nothing_else() {
+    let base = one("");
+    assert!(same_connection(&base, &one("")));
+    // Not connection settings: labels, collectors, priority.
+    for extra in ["labels = \"env=x\"", "disabledCollectors = [\"sessions\"]", "priority = 3"] {
+        assert!(same_connection(&base, &one(extra)), "{extra}");
+    }
+    for extra in [
+        "queryTimeout = 7",
+        "maxOpenConns = 3",
+        "maxIdleConns = 1",
+        "connMaxLifetime = 5",
+        "connectionInitSql = [\"SELECT 1\"]",
+        "enabled = false",
+    ] {
+        assert!(!same_connection(&base, &one(extra)), "{extra}");
+    }
+    let other = config(&[("a", "")]).datasources.remove(0);
+    assert!(same_connection(&base, &other));
+    let moved = dmexp_config::load_str(
+        "[[datasource]]\nname = \"a\"\n\
+         odbcConnectionString = \"Driver={SQLite3};Database=/nonexistent/other.db\"\n",
+        std::path::Path::new("t.toml"),
+    )
+    .unwrap();
+    assert!(!same_connection(&base, &moved.datasources[0]));
+}
+
+#[test]
+fn build_reusing_keeps_the_pool_and_health_of_unchanged_datasources_only() {
+    let (old, _) = Runtime::build(&config(&[("a", ""), ("b", ""), ("c", "")]), info()).unwrap();
+    // a unchanged, b's query timeout changed, c removed, d added.
+    let next = config(&[("a", "labels = \"env=x\""), ("b", "queryTimeout = 9"), ("d", "")]);
+    let (new, _) = Runtime::build_reusing(&next, info(), Some(&old)).unwrap();
+    assert_eq!(new.reused(), ["a"]);
+    let pool = |rt: &Runtime, name: &str| {
+        rt.datasources().iter().find(|d| d.name() == name).unwrap().pool().unwrap().id()
+    };
+    assert_eq!(pool(&new, "a"), pool(&old, "a"));
+    assert_ne!(pool(&new, "b"), pool(&old, "b"));
+    let health = |rt: &Runtime, name: &str| {
+        Arc::clone(&rt.datasources().iter().find(|d| d.name() == name).unwrap().health)
+    };
+    assert!(Arc::ptr_eq(&health(&new, "a"), &health(&old, "a")));
+    assert!(!Arc::ptr_eq(&health(&new, "b"), &health(&old, "b")));
+    // The new runtime has the new labels: collectors are always rebuilt.
+    let a = new.datasources().iter().find(|d| d.name() == "a").unwrap();
+    assert_eq!(a.config().labels, [("env".to_owned(), "x".to_owned())]);
+    // Replaced pools are marked to close when the old datasource goes, kept ones not.
+    old.close_unused_pools(&new);
+    let marked = |name: &str| {
+        old.datasources()
+            .iter()
+            .find(|d| d.name() == name)
+            .unwrap()
+            .close_pool_on_drop
+            .load(Ordering::SeqCst)
+    };
+    assert!(!marked("a"));
+    assert!(marked("b") && marked("c"));
+}
+
+#[test]
+fn deadline_after_never_overflows() {
+    let now = Instant::now();
+    assert_eq!(deadline_after(now, Duration::MAX), now + MAX_SCRAPE_BUDGET);
+    assert_eq!(deadline_after(now, Duration::from_secs(3)), now + Duration::from_secs(3));
+    assert_eq!(deadline_after(now, Duration::ZERO), now);
+}
+
+#[test]
+fn a_scrape_joins_only_a_collection_due_at_or_shortly_after_its_own_deadline() {
+    let now = Instant::now();
+    let mine = now + Duration::from_secs(8);
+    let at = |ms: u64| Some(mine + Duration::from_millis(ms));
+    let before = |ms: u64| Some(mine - Duration::from_millis(ms));
+    assert!(compatible_deadline(now, Some(mine), Some(mine)));
+    // 8 s left: the slack is 250 ms (8 s / 20 = 400 ms, capped).
+    assert!(compatible_deadline(now, Some(mine), at(250)));
+    assert!(!compatible_deadline(now, Some(mine), at(251)));
+    // An earlier collection would cut this scrape's collectors short.
+    assert!(!compatible_deadline(now, Some(mine), before(1)));
+    // A tiny-deadline scrape (the poisoning client) never shares with a normal one.
+    let tiny = Some(now + Duration::from_micros(1));
+    assert!(!compatible_deadline(now, Some(mine), tiny));
+    assert!(!compatible_deadline(now, tiny, Some(mine)));
+    // Without a deadline: only with each other.
+    assert!(compatible_deadline(now, None, None));
+    assert!(!compatible_deadline(now, Some(mine), None));
+    assert!(!compatible_deadline(now, None, Some(mine)));
+    // 1 s left: slack 50 ms.
+    let short = now + Duration::from_secs(1);
+    assert!(compatible_deadline(now, Some(short), Some(short + Duration::from_millis(50))));
+    assert!(!compatible_deadline(now, Some(short), Some(short + Duration::from_millis(51))));
+}

@@ -144,7 +144,7 @@ for arch in "${arches[@]}"; do
         grep -q "^ *Depends:.*unixodbc" <<<"$info" && ok "Depends on unixodbc" || bad "no Depends on unixodbc: $(grep Depends <<<"$info")"
         for f in ./usr/bin/dameng_exporter ./etc/dameng_exporter/dameng_exporter.toml \
             ./etc/default/dameng_exporter ./lib/systemd/system/dameng_exporter.service \
-            ./usr/lib/sysusers.d/dameng_exporter.conf ./usr/share/doc/dameng-exporter/copyright \
+            ./usr/share/doc/dameng-exporter/copyright \
             ./usr/share/doc/dameng-exporter/README.zh-CN.md; do
             # cargo-deb puts units in /lib or /usr/lib depending on its version
             alt=${f/#.\/lib\//.\/usr\/lib\/}
@@ -196,6 +196,8 @@ for arch in "${arches[@]}"; do
         [[ $owner == "dameng_exporter -rw-r-----" ]] && ok "configuration group/mode: $owner" || bad "configuration group/mode: '$owner'"
         reqs=$(rpm -qpR "$rpmf" 2>/dev/null)
         grep -q '^unixODBC' <<<"$reqs" && ok "Requires unixODBC" || bad "no Requires unixODBC: $reqs"
+        # CentOS/RHEL 7 (rpm 4.11) installs only gzip/xz payloads
+        grep -q 'PayloadIsZstd' <<<"$reqs" && bad "zstd payload: rpm 4.11 (CentOS 7) cannot install it" || ok "payload $(rpm -qp --qf '%{PAYLOADCOMPRESSOR}' "$rpmf" 2>/dev/null) (readable by rpm 4.11)"
         scripts=$(rpm -qp --scripts "$rpmf" 2>/dev/null)
         grep -q 'useradd -r' <<<"$scripts" && ok "%pre creates the service user" || bad "%pre does not create the user"
     fi

@@ -29,7 +29,7 @@ fi
 ZIGLANG_VERSION=0.17.1
 CARGO_ZIGBUILD_VERSION=0.24.1
 CARGO_DEB_VERSION=3.8.0
-CARGO_GENERATE_RPM_VERSION=0.20.0
+CARGO_GENERATE_RPM_VERSION=0.21.1
 GLIBC_VERSION=2.17
 
 arches=()
@@ -163,7 +163,8 @@ for arch in "${arches[@]}"; do
     echo "    $dist/dameng-exporter_$version-1_$(deb_arch "$arch").deb"
 
     step "$arch: .rpm"
-    cargo generate-rpm --target "$triple" --output "$dist/"
+    # gzip payload: CentOS/RHEL 7's rpm 4.11 cannot read zstd (the default)
+    cargo generate-rpm --target "$triple" --payload-compress gzip --output "$dist/"
     echo "    $dist/dameng-exporter-$version-1.$arch.rpm"
 done
 

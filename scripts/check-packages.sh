@@ -153,7 +153,7 @@ for arch in "${arches[@]}"; do
         for f in "${expected_examples[@]}"; do
             grep -q " ./usr/share/dameng_exporter/$f$" <<<"$contents" && ok "deb has /usr/share/dameng_exporter/$f" || bad "deb lacks /usr/share/dameng_exporter/$f"
         done
-        grep -q -- '-rwxr-xr-x root/root ./usr/bin/dameng_exporter' <<<"$contents" && ok "binary mode 0755 root" || bad "binary mode/owner: $(grep usr/bin <<<"$contents")"
+        grep -q -E -- '^-rwxr-xr-x (root/root|0/0) ./usr/bin/dameng_exporter$' <<<"$contents" && ok "binary mode 0755 root" || bad "binary mode/owner: $(grep usr/bin <<<"$contents")"
         dpkg-deb -e "$deb" "$work/DEBIAN"
         if grep -qx /etc/dameng_exporter/dameng_exporter.toml "$work/DEBIAN/conffiles" &&
             grep -qx /etc/default/dameng_exporter "$work/DEBIAN/conffiles"; then

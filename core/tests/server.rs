@@ -564,3 +564,24 @@ async fn cross_site_reload_is_refused() {
         assert!(body.contains("reload is not supported here"), "{body}");
     }
 }
+
+#[tokio::test]
+async fn repeated_failures_from_one_ip_are_throttled_even_with_the_right_password() {
+    use axum::extract::ConnectInfo;
+    let from = |ip: [u8; 4], password: &str| {
+        let mut request = get_with_auth("/metrics", &basic("admin", password));
+        request.extensions_mut().insert(ConnectInfo(std::net::SocketAddr::from((ip, 4000))));
+        request
+    };
+    let router = with_auth("pw");
+    for _ in 0..5 {
+        let (status, _, _) = send(router.clone(), from([192, 0, 2, 7], "wrong")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // Throttled: refused without a check, even with the right password.
+    let (status, _, _) = send(router.clone(), from([192, 0, 2, 7], "pw")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // The throttle is per IP: another client gets in.
+    let (status, _, _) = send(router, from([192, 0, 2, 8], "pw")).await;
+    assert_eq!(status, StatusCode::OK);
+}

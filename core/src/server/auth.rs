@@ -24,8 +24,10 @@
 //!   debug-escaped and truncated, the password never.
 
 use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderValue};
@@ -52,6 +54,56 @@ pub(crate) const MAX_CONCURRENT_BCRYPT: usize = 2;
 const MAX_LOGGED_USERNAME_CHARS: usize = 64;
 /// What unknown usernames are checked against (its value does not matter, only the cost).
 const DUMMY_PLAINTEXT: &str = "dameng_exporter dummy password";
+/// bcrypt reads at most this many bytes of a password and ignores the rest.
+pub const BCRYPT_MAX_PASSWORD_BYTES: usize = 72;
+/// Cost of the hashes [`hash_password`] makes (the upstream `--encryptBasicAuthPwd` cost).
+pub const HASH_COST: u32 = 12;
+/// Configured hashes up to this cost are checked at load for being a hash of the empty
+/// password (one bcrypt run each; cost 14 is about a second).
+const EMPTY_HASH_CHECK_MAX_COST: u32 = 14;
+/// Failed logins from one client IP allowed before the IP is throttled.
+pub(crate) const FAILURES_BEFORE_THROTTLE: u32 = 5;
+/// How long a throttled IP is refused without any check, doubling per further failure.
+const THROTTLE_BASE: Duration = Duration::from_secs(1);
+/// Upper bound of the throttle delay.
+const THROTTLE_MAX: Duration = Duration::from_secs(60);
+/// Client IPs the failure table remembers; the oldest entry is dropped beyond (bounded memory).
+const THROTTLE_TABLE_CAPACITY: usize = 4096;
+/// At most one authentication-failure WARN per this interval; the others are counted.
+const WARN_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Why [`hash_password`] refused a password.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// The empty password.
+    #[error("the password is empty")]
+    EmptyPassword,
+    /// More bytes than bcrypt reads: the tail would be silently ignored.
+    #[error(
+        "the password is {0} bytes long; bcrypt only uses the first 72 bytes, choose a password \
+         of at most 72 bytes"
+    )]
+    TooLong(usize),
+    /// bcrypt itself failed.
+    #[error("cannot hash the password: {0}")]
+    Hash(String),
+}
+
+/// Hashes a basic-auth password (bcrypt `$2a$`, cost [`HASH_COST`], as upstream's
+/// `--encryptBasicAuthPwd`). Refuses the empty password and passwords longer than
+/// [`BCRYPT_MAX_PASSWORD_BYTES`] bytes (bcrypt would ignore the rest).
+pub fn hash_password(password: &str) -> Result<String, AuthError> {
+    if password.is_empty() {
+        return Err(AuthError::EmptyPassword);
+    }
+    if password.len() > BCRYPT_MAX_PASSWORD_BYTES {
+        return Err(AuthError::TooLong(password.len()));
+    }
+    bcrypt::hash_with_result(password, HASH_COST)
+        .map(|h| h.format_for_version(bcrypt::Version::TwoA))
+        .map_err(|e| AuthError::Hash(e.to_string()))
+}
 
 /// Basic-auth credentials the server accepts.
 ///
@@ -75,6 +127,9 @@ impl BasicAuth {
         }
         if let Some(prefix) = bcrypt_prefix(password.expose()) {
             check_bcrypt_hash(prefix, password.expose())?;
+            if is_hash_of_empty(password.expose()) {
+                return Err(ServerError::EmptyPassword);
+            }
         }
         Ok(BasicAuth { username, password })
     }
@@ -119,6 +174,11 @@ impl BasicAuth {
             }
             other => other.to_string(),
         })?;
+        if is_hash_of_empty(hash) {
+            return Err(
+                "the value is a bcrypt hash of the empty password; set a password".to_owned()
+            );
+        }
         Ok(BasicAuth { username: username.to_owned(), password: Secret::new(hash) })
     }
 
@@ -136,6 +196,13 @@ impl BasicAuth {
 /// The bcrypt prefix `s` starts with, if any.
 fn bcrypt_prefix(s: &str) -> Option<&'static str> {
     BCRYPT_PREFIXES.into_iter().find(|p| s.starts_with(p))
+}
+
+/// True when `hash` (well-formed) verifies the empty password. Hashes above
+/// [`EMPTY_HASH_CHECK_MAX_COST`] are not checked (too slow for a config load).
+fn is_hash_of_empty(hash: &str) -> bool {
+    bcrypt_cost(hash).is_some_and(|cost| cost <= EMPTY_HASH_CHECK_MAX_COST)
+        && bcrypt::verify("", hash).unwrap_or(false)
 }
 
 /// Cost of a bcrypt hash, `None` for plaintext.
@@ -193,6 +260,8 @@ pub(crate) struct Authenticator {
     /// Verified (username, password) pairs.
     verified: Mutex<VecDeque<(String, Secret)>>,
     bcrypt_slots: Arc<Semaphore>,
+    /// Failed logins per client IP (throttling, L1).
+    failures: Mutex<FailureTable>,
 }
 
 impl Authenticator {
@@ -215,6 +284,7 @@ impl Authenticator {
             dummy_hash: Arc::new(OnceLock::new()),
             verified: Mutex::new(VecDeque::with_capacity(VERIFIED_CACHE_CAPACITY)),
             bcrypt_slots: Arc::new(Semaphore::new(MAX_CONCURRENT_BCRYPT)),
+            failures: Mutex::new(FailureTable::default()),
         })
     }
 
@@ -250,6 +320,10 @@ impl Authenticator {
     async fn password_matches(&self, username: &str, configured: &Secret, password: &str) -> bool {
         if bcrypt_prefix(configured.expose()).is_none() {
             return password.as_bytes().ct_eq(configured.expose().as_bytes()).into();
+        }
+        if password.len() > BCRYPT_MAX_PASSWORD_BYTES {
+            // bcrypt would ignore the tail, so "right 72 bytes + anything" would pass.
+            return false;
         }
         if self.is_cached(username, password) {
             return true;
@@ -347,6 +421,68 @@ impl Authenticator {
     }
 }
 
+/// Failed logins per client IP, bounded ([`THROTTLE_TABLE_CAPACITY`] entries), plus the
+/// rate limit of the failure WARN.
+#[derive(Default)]
+pub(crate) struct FailureTable {
+    /// IP → (consecutive failures, refused until).
+    by_ip: HashMap<IpAddr, (u32, Option<Instant>)>,
+    /// Insertion order, for eviction.
+    order: VecDeque<IpAddr>,
+    last_warn: Option<Instant>,
+    suppressed_warnings: u64,
+}
+
+impl FailureTable {
+    /// True while `ip` is throttled: the request is refused without any password check.
+    pub(crate) fn is_throttled(&self, ip: IpAddr, now: Instant) -> bool {
+        self.by_ip.get(&ip).and_then(|(_, until)| *until).is_some_and(|until| now < until)
+    }
+
+    /// Records a failure; after [`FAILURES_BEFORE_THROTTLE`] of them the IP is refused for
+    /// [`THROTTLE_BASE`], doubling with each further failure up to [`THROTTLE_MAX`].
+    pub(crate) fn record_failure(&mut self, ip: IpAddr, now: Instant) {
+        if !self.by_ip.contains_key(&ip) {
+            if self.by_ip.len() >= THROTTLE_TABLE_CAPACITY {
+                if let Some(oldest) = self.order.pop_front() {
+                    self.by_ip.remove(&oldest);
+                }
+            }
+            self.order.push_back(ip);
+        }
+        let entry = self.by_ip.entry(ip).or_insert((0, None));
+        entry.0 = entry.0.saturating_add(1);
+        if entry.0 >= FAILURES_BEFORE_THROTTLE {
+            let doublings = (entry.0 - FAILURES_BEFORE_THROTTLE).min(16);
+            let delay = THROTTLE_BASE.saturating_mul(1 << doublings).min(THROTTLE_MAX);
+            entry.1 = Some(now + delay);
+        }
+    }
+
+    /// A successful login clears the IP's failures.
+    pub(crate) fn record_success(&mut self, ip: IpAddr) {
+        if self.by_ip.remove(&ip).is_some() {
+            self.order.retain(|known| *known != ip);
+        }
+    }
+
+    /// `Some(suppressed count)` when a WARN may be written now, `None` when it must be
+    /// counted instead.
+    fn warn_permit(&mut self, now: Instant) -> Option<u64> {
+        if self.last_warn.is_some_and(|last| now.duration_since(last) < WARN_INTERVAL) {
+            self.suppressed_warnings += 1;
+            return None;
+        }
+        self.last_warn = Some(now);
+        Some(std::mem::take(&mut self.suppressed_warnings))
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.by_ip.len()
+    }
+}
+
 /// Parses `Basic base64(username:password)`; `None` for anything else.
 fn parse_basic(header: &HeaderValue) -> Option<(String, String)> {
     let value = header.to_str().ok()?.trim();
@@ -385,26 +521,52 @@ pub(crate) async fn require_auth(
         return next.run(request).await;
     }
     // Also in the request span, but that span is INFO and may be filtered out.
-    let remote_addr = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| tracing::field::display(*addr));
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| *a);
+    let remote_addr = peer.map(tracing::field::display);
+    let lock = || auth.failures.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(peer) = peer {
+        if lock().is_throttled(peer.ip(), Instant::now()) {
+            tracing::debug!(remote_addr, "Throttled client refused without a password check.");
+            return AppError::Unauthorized.into_response();
+        }
+    }
     match auth.authenticate(request.headers().get(header::AUTHORIZATION)).await {
-        Ok(()) => next.run(request).await,
+        Ok(()) => {
+            if let Some(peer) = peer {
+                lock().record_success(peer.ip());
+            }
+            next.run(request).await
+        }
         Err(failure) => {
-            match &failure {
-                // Browsers ask without credentials first; not worth a warning.
-                AuthFailure::Missing => {
-                    tracing::debug!("Request without credentials refused.");
+            if matches!(failure, AuthFailure::Missing) {
+                // Browsers ask without credentials first; not worth a warning or a strike.
+                tracing::debug!("Request without credentials refused.");
+                return AppError::Unauthorized.into_response();
+            }
+            let permit = {
+                let mut table = lock();
+                if let Some(peer) = peer {
+                    table.record_failure(peer.ip(), Instant::now());
                 }
-                AuthFailure::Malformed => {
-                    tracing::warn!(remote_addr, "Malformed Authorization header refused.");
+                table.warn_permit(Instant::now())
+            };
+            match (&failure, permit) {
+                (_, None) => {
+                    tracing::debug!(remote_addr, "Authentication failed (warning rate-limited).");
                 }
-                AuthFailure::Rejected { username } => {
+                (AuthFailure::Rejected { username }, Some(suppressed)) => {
                     tracing::warn!(
                         remote_addr,
                         username = ?loggable_username(username),
+                        suppressed,
                         "Basic authentication failed."
+                    );
+                }
+                (_, Some(suppressed)) => {
+                    tracing::warn!(
+                        remote_addr,
+                        suppressed,
+                        "Malformed Authorization header refused."
                     );
                 }
             }
@@ -598,5 +760,84 @@ mod tests {
         let long = "é".repeat(100);
         assert_eq!(loggable_username(&long).chars().count(), MAX_LOGGED_USERNAME_CHARS);
         assert_eq!(loggable_username("admin"), "admin");
+    }
+
+    #[test]
+    fn hash_password_refuses_empty_and_long_passwords() {
+        assert_eq!(hash_password(""), Err(AuthError::EmptyPassword));
+        assert_eq!(hash_password(&"x".repeat(73)), Err(AuthError::TooLong(73)));
+        // 72 bytes of UTF-8 are fine, 73 are not, whatever the character count.
+        assert_eq!(hash_password(&"é".repeat(37)), Err(AuthError::TooLong(74)));
+        let hash = hash_password(&"x".repeat(72)).unwrap();
+        assert!(hash.starts_with("$2a$12$"), "{hash}");
+        assert!(bcrypt::verify("x".repeat(72), &hash).unwrap());
+    }
+
+    #[test]
+    fn hash_of_the_empty_password_is_refused_at_load() {
+        let empty = bcrypt::hash("", 4).unwrap();
+        assert!(matches!(
+            BasicAuth::new("u", Secret::new(empty.clone())),
+            Err(ServerError::EmptyPassword)
+        ));
+        assert!(BasicAuth::bcrypt_user("alice", &empty).unwrap_err().contains("empty password"));
+        assert!(BasicAuth::new("u", Secret::new(bcrypt::hash("x", 4).unwrap())).is_ok());
+    }
+
+    #[tokio::test]
+    async fn passwords_beyond_72_bytes_never_match_a_bcrypt_hash() {
+        let password = "p".repeat(72);
+        let auth = single("admin", &bcrypt::hash(&password, 4).unwrap());
+        assert_eq!(auth.authenticate(Some(&basic("admin", &password))).await, Ok(()));
+        // bcrypt alone would accept this (it ignores byte 73 on).
+        assert!(bcrypt::verify(format!("{password}tail"), &bcrypt::hash(&password, 4).unwrap())
+            .unwrap());
+        assert!(auth
+            .authenticate(Some(&basic("admin", &format!("{password}tail"))))
+            .await
+            .is_err());
+    }
+
+    #[test]
+    fn failures_throttle_an_ip_with_growing_delays_and_bounded_memory() {
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let other: IpAddr = "192.0.2.2".parse().unwrap();
+        let t0 = Instant::now();
+        let mut table = FailureTable::default();
+        for _ in 0..FAILURES_BEFORE_THROTTLE - 1 {
+            table.record_failure(ip, t0);
+        }
+        assert!(!table.is_throttled(ip, t0));
+        table.record_failure(ip, t0);
+        assert!(table.is_throttled(ip, t0));
+        assert!(table.is_throttled(ip, t0 + Duration::from_millis(999)));
+        assert!(!table.is_throttled(ip, t0 + THROTTLE_BASE));
+        assert!(!table.is_throttled(other, t0));
+        // Next failure: twice as long.
+        table.record_failure(ip, t0);
+        assert!(table.is_throttled(ip, t0 + Duration::from_millis(1999)));
+        assert!(!table.is_throttled(ip, t0 + Duration::from_secs(2)));
+        for _ in 0..100 {
+            table.record_failure(ip, t0);
+        }
+        assert!(table.is_throttled(ip, t0 + THROTTLE_MAX - Duration::from_millis(1)));
+        assert!(!table.is_throttled(ip, t0 + THROTTLE_MAX));
+        table.record_success(ip);
+        assert!(!table.is_throttled(ip, t0));
+        for i in 0..THROTTLE_TABLE_CAPACITY as u32 + 10 {
+            table.record_failure(IpAddr::from(i.to_be_bytes()), t0);
+        }
+        assert_eq!(table.len(), THROTTLE_TABLE_CAPACITY);
+    }
+
+    #[test]
+    fn failure_warnings_are_rate_limited() {
+        let t0 = Instant::now();
+        let mut table = FailureTable::default();
+        assert_eq!(table.warn_permit(t0), Some(0));
+        for _ in 0..1000 {
+            assert_eq!(table.warn_permit(t0 + Duration::from_secs(1)), None);
+        }
+        assert_eq!(table.warn_permit(t0 + WARN_INTERVAL), Some(1000));
     }
 }

@@ -61,7 +61,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
 
-pub use auth::BasicAuth;
+pub use auth::{hash_password, AuthError, BasicAuth, BCRYPT_MAX_PASSWORD_BYTES};
 pub use error::{AppError, ServerError};
 pub use settings::{HttpSettings, ServerHandle};
 pub use shutdown::shutdown_signal;

@@ -116,6 +116,19 @@ cargo_tool cargo-generate-rpm "$CARGO_GENERATE_RPM_VERSION" cargo-generate-rpm
 dist=$ROOT/target/dist
 mkdir -p "$dist"
 
+# DMEXP_PKG_CACHE=DIR keeps the release build directories outside this checkout (CI sets it),
+# so a fresh clone rebuilds only the workspace crates: target/<triple> and target/release (host
+# build scripts and proc macros of a cross build) become links into DIR.
+if [[ -n ${DMEXP_PKG_CACHE:-} ]]; then
+    for sub in release x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu; do
+        if [[ ! -e $ROOT/target/$sub || -L $ROOT/target/$sub ]]; then
+            mkdir -p "$DMEXP_PKG_CACHE/$sub"
+            ln -sfn "$DMEXP_PKG_CACHE/$sub" "$ROOT/target/$sub"
+        fi
+    done
+    echo "    release builds cached in $DMEXP_PKG_CACHE"
+fi
+
 # --- per architecture -------------------------------------------------------------------
 for arch in "${arches[@]}"; do
     triple=$arch-unknown-linux-gnu

@@ -416,9 +416,9 @@ fn summary(config: &Config) -> String {
 }
 
 fn datasource_summary(ds: &DatasourceConfig) -> String {
-    let target = match (&ds.db_host, &ds.odbc_connection_string) {
+    let target = match (&ds.connection.db_host, &ds.connection.odbc_connection_string) {
         (_, Some(_)) => "odbcConnectionString (hidden)".to_owned(),
-        (Some(h), None) => format!("{h} via driver \"{}\"", ds.odbc_driver),
+        (Some(h), None) => format!("{h} via driver \"{}\"", ds.connection.odbc_driver),
         (None, None) => "-".to_owned(),
     };
     let labels: Vec<String> = ds.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -437,10 +437,10 @@ fn datasource_summary(ds: &DatasourceConfig) -> String {
         state = if ds.enabled { "enabled" } else { "disabled" },
         label = ds.datasource_label(),
         prio = ds.priority,
-        open = ds.max_open_conns,
-        idle = ds.max_idle_conns,
-        life = ds.conn_max_lifetime.as_secs(),
-        qt = ds.query_timeout.as_secs(),
+        open = ds.connection.max_open_conns,
+        idle = ds.connection.max_idle_conns,
+        life = ds.connection.conn_max_lifetime.as_secs(),
+        qt = ds.connection.query_timeout.as_secs(),
         db = yes(ds.register_database_metrics),
         host = yes(ds.register_host_metrics),
         dmhs = yes(ds.register_dmhs_metrics),

@@ -358,7 +358,7 @@ fn build_datasource(ctx: &mut Ctx, raw: &RawDatasource) -> DatasourceConfig {
     if let Some(b) = get.boolean("enabled") {
         d.enabled = b;
     }
-    d.db_host = get.string("dbHost").map(|(_, s)| s);
+    d.connection.db_host = get.string("dbHost").map(|(_, s)| s);
     if let Some((e, h)) = get.string("dbHost") {
         if host_key(&h).is_empty() {
             get.problem(
@@ -371,9 +371,10 @@ fn build_datasource(ctx: &mut Ctx, raw: &RawDatasource) -> DatasourceConfig {
             get.ctx.warn(e.line, format!("{} {sd}: option {w}", e.written), false);
         }
     }
-    d.db_user = get.string_or("dbUser", "");
-    d.odbc_driver = get.string_or("odbcDriver", DEFAULT_ODBC_DRIVER);
-    d.odbc_connection_string = get.string("odbcConnectionString").map(|(_, s)| Secret::new(s));
+    d.connection.db_user = get.string_or("dbUser", "");
+    d.connection.odbc_driver = get.string_or("odbcDriver", DEFAULT_ODBC_DRIVER);
+    d.connection.odbc_connection_string =
+        get.string("odbcConnectionString").map(|(_, s)| Secret::new(s));
 
     // Password: dbPwd (ENC() decrypted) or dbPwdFile, not both.
     let pwd = get.entry("dbPwd").cloned();
@@ -389,7 +390,7 @@ fn build_datasource(ctx: &mut Ctx, raw: &RawDatasource) -> DatasourceConfig {
         (Some(e), None) => {
             if let Val::Str(s) = &e.val {
                 match decrypt_password(s) {
-                    Ok(p) => d.db_pwd = Secret::new(p),
+                    Ok(p) => d.connection.db_pwd = Secret::new(p),
                     Err(err) => get.problem(
                         e,
                         format!(
@@ -415,7 +416,7 @@ fn build_datasource(ctx: &mut Ctx, raw: &RawDatasource) -> DatasourceConfig {
                             ),
                         );
                     }
-                    d.db_pwd = Secret::new(p);
+                    d.connection.db_pwd = Secret::new(p);
                 }
                 Err(err) => get.problem(
                     e,
@@ -429,18 +430,18 @@ fn build_datasource(ctx: &mut Ctx, raw: &RawDatasource) -> DatasourceConfig {
         }
         (None, None) => {}
     }
-    if d.db_host.is_none() && d.odbc_connection_string.is_none() {
+    if d.connection.db_host.is_none() && d.connection.odbc_connection_string.is_none() {
         let msg =
             format!("{subj} has no dbHost; add dbHost = \"host:port\" (or odbcConnectionString)");
         get.problem_at(raw.line, Some("dbHost"), msg);
     }
-    if d.db_host.is_some() && d.odbc_connection_string.is_none() {
-        if d.db_user.is_empty() {
+    if d.connection.db_host.is_some() && d.connection.odbc_connection_string.is_none() {
+        if d.connection.db_user.is_empty() {
             let msg = format!("{subj} has no dbUser; add dbUser = \"…\"");
             get.problem_at(raw.line, Some("dbUser"), msg);
         }
         let pwd_problem_reported = pwd.is_some() && pwd_file.is_some();
-        if d.db_pwd.is_empty() && pwd_file.is_none() && !pwd_problem_reported {
+        if d.connection.db_pwd.is_empty() && pwd_file.is_none() && !pwd_problem_reported {
             let line = pwd.as_ref().map_or(raw.line, |e| e.line);
             let msg = format!(
                 "{subj} has no dbPwd; add dbPwd = \"…\" (plaintext or ENC(...) from --encryptPwd), or dbPwdFile = \"path\""
@@ -450,30 +451,31 @@ fn build_datasource(ctx: &mut Ctx, raw: &RawDatasource) -> DatasourceConfig {
     }
 
     if let Some(v) = get.uint_in("queryTimeout", DEFAULT_QUERY_TIMEOUT_SECS, 1, 300, " (seconds)") {
-        d.query_timeout = Duration::from_secs(v);
+        d.connection.query_timeout = Duration::from_secs(v);
     }
     if let Some(v) =
         get.uint_in("maxOpenConns", DEFAULT_MAX_OPEN_CONNS.into(), 1, MAX_MAX_OPEN_CONNS as u64, "")
     {
-        d.max_open_conns = get.narrow("maxOpenConns", v, DEFAULT_MAX_OPEN_CONNS);
+        d.connection.max_open_conns = get.narrow("maxOpenConns", v, DEFAULT_MAX_OPEN_CONNS);
     }
-    d.max_idle_conns = d.max_open_conns;
-    if let Some(v) = get.uint("maxIdleConns", d.max_open_conns.into()) {
-        if v > u64::from(d.max_open_conns) {
+    d.connection.max_idle_conns = d.connection.max_open_conns;
+    if let Some(v) = get.uint("maxIdleConns", d.connection.max_open_conns.into()) {
+        if v > u64::from(d.connection.max_open_conns) {
             if let Some(e) = get.entry("maxIdleConns").cloned() {
                 let line = e.line;
                 let msg = format!(
                     "{} = {v} {sd} is larger than maxOpenConns = {}; using {}",
-                    e.written, d.max_open_conns, d.max_open_conns
+                    e.written, d.connection.max_open_conns, d.connection.max_open_conns
                 );
                 get.ctx.warn(line, msg, false);
             }
         } else {
-            d.max_idle_conns = get.narrow("maxIdleConns", v, d.max_open_conns);
+            d.connection.max_idle_conns =
+                get.narrow("maxIdleConns", v, d.connection.max_open_conns);
         }
     }
     if let Some(x) = get.duration("connMaxLifetime", DEFAULT_CONN_MAX_LIFETIME_MIN, 60) {
-        d.conn_max_lifetime = x;
+        d.connection.conn_max_lifetime = x;
     }
     if let Some(x) = get.duration("bigKeyDataCacheTime", DEFAULT_BIG_KEY_DATA_CACHE_MIN, 60) {
         d.big_key_data_cache_time = x;
@@ -566,7 +568,7 @@ fn build_datasource(ctx: &mut Ctx, raw: &RawDatasource) -> DatasourceConfig {
                         format!("{} {sd} has an empty statement; remove it", e.written),
                     );
                 } else {
-                    d.connection_init_sql.push(stmt.to_string());
+                    d.connection.connection_init_sql.push(stmt.to_string());
                 }
             }
         }
@@ -623,7 +625,7 @@ pub(crate) fn build(ctx: &mut Ctx, raw: &RawConfig, origin: ConfigOrigin) -> Con
                 seen_names.push((d.name.clone(), name_line, r.index));
             }
         }
-        if let (true, Some(h)) = (d.enabled, d.db_host.as_deref()) {
+        if let (true, Some(h)) = (d.enabled, d.connection.db_host.as_deref()) {
             let key = host_key(h).to_string();
             let host_line = r.keys.get("dbHost").map_or(r.line, |e| e.line);
             if !key.is_empty() {

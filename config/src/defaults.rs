@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::model::{
-    CollectStrategy, CollectionMode, DatasourceConfig, GlobalConfig, LogLevel, Secret,
+    CollectStrategy, CollectionMode, ConnectionSettings, DatasourceConfig, GlobalConfig, LogLevel,
+    Secret,
 };
 
 /// `listenAddress` default.
@@ -90,15 +91,7 @@ impl DatasourceConfig {
             description: format!("DataSource: {name}"),
             name,
             enabled: true,
-            db_host: None,
-            db_user: String::new(),
-            db_pwd: Secret::default(),
-            odbc_driver: DEFAULT_ODBC_DRIVER.to_string(),
-            odbc_connection_string: None,
-            query_timeout: Duration::from_secs(DEFAULT_QUERY_TIMEOUT_SECS),
-            max_open_conns: DEFAULT_MAX_OPEN_CONNS,
-            max_idle_conns: DEFAULT_MAX_OPEN_CONNS,
-            conn_max_lifetime: Duration::from_secs(DEFAULT_CONN_MAX_LIFETIME_MIN * 60),
+            connection: ConnectionSettings::default(),
             big_key_data_cache_time: Duration::from_secs(DEFAULT_BIG_KEY_DATA_CACHE_MIN * 60),
             alarm_key_cache_time: Duration::from_secs(DEFAULT_ALARM_KEY_CACHE_MIN * 60),
             check_slow_sql: false,
@@ -112,8 +105,25 @@ impl DatasourceConfig {
             labels: Vec::new(),
             custom_metrics_file: None,
             disabled_collectors: Vec::new(),
-            connection_init_sql: Vec::new(),
             plugins: Vec::new(),
+        }
+    }
+}
+
+impl Default for ConnectionSettings {
+    /// No host, user or password; every pool and timeout key at its default.
+    fn default() -> Self {
+        ConnectionSettings {
+            db_host: None,
+            db_user: String::new(),
+            db_pwd: Secret::default(),
+            odbc_driver: DEFAULT_ODBC_DRIVER.to_string(),
+            odbc_connection_string: None,
+            query_timeout: Duration::from_secs(DEFAULT_QUERY_TIMEOUT_SECS),
+            max_open_conns: DEFAULT_MAX_OPEN_CONNS,
+            max_idle_conns: DEFAULT_MAX_OPEN_CONNS,
+            conn_max_lifetime: Duration::from_secs(DEFAULT_CONN_MAX_LIFETIME_MIN * 60),
+            connection_init_sql: Vec::new(),
         }
     }
 }

@@ -45,7 +45,7 @@ impl DatasourceConfig {
     /// The `datasource` label value: `name@host:port` (IPv6 as `name@[h]:p`, `name@host`
     /// without a port) when `dbHost` is set, else the bare `name` (DESIGN.md §6).
     pub fn datasource_label(&self) -> String {
-        let Some(db_host) = self.db_host.as_deref() else {
+        let Some(db_host) = self.connection.db_host.as_deref() else {
             return self.name.clone();
         };
         let (host, port) = split_db_host(db_host);
@@ -59,7 +59,7 @@ impl DatasourceConfig {
     /// Host and port from `dbHost` (query string dropped, IPv6 brackets removed); the port
     /// is `None` when absent or not a valid port number. `None` when `dbHost` is not set.
     pub fn host_port(&self) -> Option<(String, Option<u16>)> {
-        let (host, port) = split_db_host(self.db_host.as_deref()?);
+        let (host, port) = split_db_host(self.connection.db_host.as_deref()?);
         Some((host, port.and_then(|p| p.parse().ok())))
     }
 }
@@ -71,7 +71,7 @@ mod tests {
 
     fn ds(host: Option<&str>) -> DatasourceConfig {
         let mut d = DatasourceConfig::new("db1");
-        d.db_host = host.map(str::to_string);
+        d.connection.db_host = host.map(str::to_string);
         d
     }
 

@@ -132,15 +132,14 @@ pub struct PluginConfig {
     pub config_toml: String,
 }
 
-/// One `[[datasource]]`, fully defaulted and validated.
-#[derive(Debug, Clone)]
-pub struct DatasourceConfig {
-    /// `name`, unique.
-    pub name: String,
-    /// `description`, default `DataSource: <name>`.
-    pub description: String,
-    /// `enabled`, default true.
-    pub enabled: bool,
+/// The settings of a datasource that decide how its connections are made and pooled.
+///
+/// A reload keeps a datasource's pool (and its health state) exactly when its
+/// `ConnectionSettings` compare equal (`core/src/runtime.rs` `same_connection`). A new key that
+/// changes how connections are opened or pooled belongs here, so that the reuse decision
+/// cannot forget it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionSettings {
     /// `dbHost` (`host:port`, `[v6]:port`, service name; may carry `?k=v&…`). None when only
     /// `odbcConnectionString` is given.
     pub db_host: Option<String>,
@@ -160,6 +159,22 @@ pub struct DatasourceConfig {
     pub max_idle_conns: u32,
     /// `connMaxLifetime` (minutes in the file), default 30 min.
     pub conn_max_lifetime: Duration,
+    /// `connectionInitSql` (ours): statements run once on every new connection, e.g.
+    /// `SET SCHEMA MON` on DM, or `ATTACH DATABASE '…' AS SYSJOB` for the SQLite fixture.
+    pub connection_init_sql: Vec<String>,
+}
+
+/// One `[[datasource]]`, fully defaulted and validated.
+#[derive(Debug, Clone)]
+pub struct DatasourceConfig {
+    /// `name`, unique.
+    pub name: String,
+    /// `description`, default `DataSource: <name>`.
+    pub description: String,
+    /// `enabled`, default true.
+    pub enabled: bool,
+    /// Everything that decides how its connections are made and pooled (compared on reload).
+    pub connection: ConnectionSettings,
     /// `bigKeyDataCacheTime` (minutes), default 60 min.
     pub big_key_data_cache_time: Duration,
     /// `alarmKeyCacheTime` (minutes), default 5 min.
@@ -186,9 +201,6 @@ pub struct DatasourceConfig {
     pub custom_metrics_file: Option<PathBuf>,
     /// `disabledCollectors` (ours): built-in collector names switched off for this datasource.
     pub disabled_collectors: Vec<String>,
-    /// `connectionInitSql` (ours): statements run once on every new connection, e.g.
-    /// `SET SCHEMA MON` on DM, or `ATTACH DATABASE '…' AS SYSJOB` for the SQLite fixture.
-    pub connection_init_sql: Vec<String>,
     /// `[[datasource.plugin]]` entries.
     pub plugins: Vec<PluginConfig>,
 }

@@ -35,10 +35,10 @@ fn legacy_file_is_converted_in_memory() {
     assert!(cfg.global.encode_config_pwd, "v1.1 default of encodeConfigPwd is true");
     let d = &cfg.datasources[0];
     assert_eq!(d.name, "default");
-    assert_eq!(d.db_host.as_deref(), Some("127.0.0.1:5236?autoCommit=true"));
-    assert_eq!(d.db_pwd.expose(), "Legacy#Pw=1");
-    assert_eq!(d.query_timeout, Duration::from_secs(30));
-    assert_eq!(d.max_idle_conns, 1);
+    assert_eq!(d.connection.db_host.as_deref(), Some("127.0.0.1:5236?autoCommit=true"));
+    assert_eq!(d.connection.db_pwd.expose(), "Legacy#Pw=1");
+    assert_eq!(d.connection.query_timeout, Duration::from_secs(30));
+    assert_eq!(d.connection.max_idle_conns, 1);
     assert!(d.check_slow_sql);
     assert_eq!(d.slow_sql_max_rows, 7);
     assert_eq!(d.datasource_label(), "default@127.0.0.1:5236");
@@ -57,9 +57,9 @@ fn legacy_defaults_and_custom_metrics_file() {
     fs::write(dir.join("custom_metrics.toml"), "[[metric]]\n").unwrap();
     let cfg = load_file(&path).unwrap();
     let d = &cfg.datasources[0];
-    assert_eq!(d.db_host.as_deref(), Some("127.0.0.1:5236"));
-    assert_eq!(d.db_user, "SYSDBA");
-    assert_eq!(d.db_pwd.expose(), "SYSDBA");
+    assert_eq!(d.connection.db_host.as_deref(), Some("127.0.0.1:5236"));
+    assert_eq!(d.connection.db_user, "SYSDBA");
+    assert_eq!(d.connection.db_pwd.expose(), "SYSDBA");
     assert_eq!(d.custom_metrics_file.as_deref(), Some(dir.join("custom_metrics.toml").as_path()));
 }
 
@@ -87,7 +87,10 @@ fn legacy_to_toml_round_trips() {
     let from_legacy = load_str(LEGACY, Path::new("dameng_exporter.config")).unwrap();
     assert_eq!(format!("{:?}", from_toml.global), format!("{:?}", from_legacy.global));
     assert_eq!(format!("{:?}", from_toml.datasources), format!("{:?}", from_legacy.datasources));
-    assert_eq!(from_toml.datasources[0].db_pwd, from_legacy.datasources[0].db_pwd);
+    assert_eq!(
+        from_toml.datasources[0].connection.db_pwd,
+        from_legacy.datasources[0].connection.db_pwd
+    );
     assert!(legacy_to_toml("[[datasource]]\nname = \"x\"\n").is_err());
 }
 
@@ -95,7 +98,7 @@ fn legacy_to_toml_round_trips() {
 fn the_shipped_legacy_example_loads() {
     let cfg = load_file(&crate_dir().join("examples/dameng_exporter.config")).unwrap();
     assert!(matches!(cfg.origin, ConfigOrigin::Legacy(_)));
-    assert_eq!(cfg.datasources[0].db_pwd.expose(), "SYSDBA");
+    assert_eq!(cfg.datasources[0].connection.db_pwd.expose(), "SYSDBA");
 }
 
 fn cli(host: &str, pwd: &str) -> CliDatasource {
@@ -120,11 +123,11 @@ fn cli_mode_builds_one_datasource() {
     let d = &cfg.datasources[0];
     assert_eq!(d.name, "cmdline_10.0.0.5");
     assert_eq!(d.description, "DataSource from command line (Host: 10.0.0.5:5236)");
-    assert_eq!(d.db_pwd.expose(), "Dameng123.", "ENC() is decrypted in CLI mode");
-    assert_eq!(d.query_timeout, Duration::from_secs(9));
+    assert_eq!(d.connection.db_pwd.expose(), "Dameng123.", "ENC() is decrypted in CLI mode");
+    assert_eq!(d.connection.query_timeout, Duration::from_secs(9));
     assert_eq!(d.slow_sql_max_rows, 4);
     assert!(d.check_slow_sql && d.register_host_metrics);
-    assert_eq!(d.conn_max_lifetime, Duration::from_secs(30 * 60), "0 = default");
+    assert_eq!(d.connection.conn_max_lifetime, Duration::from_secs(30 * 60), "0 = default");
     assert_eq!(d.datasource_label(), "cmdline_10.0.0.5@10.0.0.5:5236");
     assert_eq!(cli_datasource_name("[::1]:5236"), "cmdline_::1");
     assert_eq!(cli_datasource_name("DMSVC"), "cmdline_DMSVC");

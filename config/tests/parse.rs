@@ -18,12 +18,12 @@ fn default_config_parses_and_holds_the_defaults() {
     assert_eq!(format!("{:?}", cfg.global), format!("{:?}", GlobalConfig::default()));
     assert_eq!(cfg.datasources.len(), 1);
     let mut want = DatasourceConfig::new("dm8");
-    want.db_host = Some("127.0.0.1:5236".into());
-    want.db_user = "SYSDBA".into();
-    want.db_pwd = Secret::new("SYSDBA");
+    want.connection.db_host = Some("127.0.0.1:5236".into());
+    want.connection.db_user = "SYSDBA".into();
+    want.connection.db_pwd = Secret::new("SYSDBA");
     let got = &cfg.datasources[0];
     assert_eq!(format!("{got:?}"), format!("{want:?}"));
-    assert_eq!(got.db_pwd.expose(), "SYSDBA");
+    assert_eq!(got.connection.db_pwd.expose(), "SYSDBA");
 }
 
 #[test]
@@ -124,12 +124,12 @@ fn multi_datasource_example_matches_the_plan() {
     let names: Vec<_> = cfg.datasources.iter().map(|d| d.name.as_str()).collect();
     assert_eq!(names, ["prod-master", "prod-slave1", "test-db"]);
     let [m, s, t] = &cfg.datasources[..] else { panic!() };
-    assert_eq!(m.db_pwd.expose(), "Prod_Master_123");
-    assert_eq!(s.db_pwd.expose(), "Prod_Slave_123");
-    assert_eq!(t.db_pwd.expose(), "password3");
+    assert_eq!(m.connection.db_pwd.expose(), "Prod_Master_123");
+    assert_eq!(s.connection.db_pwd.expose(), "Prod_Slave_123");
+    assert_eq!(t.connection.db_pwd.expose(), "password3");
     assert_eq!((m.priority, s.priority, t.priority), (1, 2, 3));
-    assert_eq!(m.query_timeout, Duration::from_secs(30));
-    assert_eq!((m.max_open_conns, m.max_idle_conns), (10, 2));
+    assert_eq!(m.connection.query_timeout, Duration::from_secs(30));
+    assert_eq!((m.connection.max_open_conns, m.connection.max_idle_conns), (10, 2));
     assert_eq!(s.big_key_data_cache_time, Duration::from_secs(30 * 60));
     assert_eq!(t.slow_sql_time, Duration::from_millis(1000));
     assert_eq!(t.slow_sql_max_rows, 20);
@@ -163,9 +163,9 @@ fn absent_zero_and_empty_values_take_defaults() {
         assert_eq!(format!("{:?}", cfg.global), format!("{:?}", GlobalConfig::default()));
         let d = &cfg.datasources[0];
         let mut want = DatasourceConfig::new("a");
-        want.db_host = Some("10.0.0.1:5236".into());
-        want.db_user = "u".into();
-        want.db_pwd = Secret::new("p");
+        want.connection.db_host = Some("10.0.0.1:5236".into());
+        want.connection.db_user = "u".into();
+        want.connection.db_pwd = Secret::new("p");
         assert_eq!(format!("{d:?}"), format!("{want:?}"));
     }
 }
@@ -197,15 +197,15 @@ fn explicit_values_are_read() {
     assert_eq!(g.scrape_timeout_factor, 1.0);
     let d = &cfg.datasources[0];
     assert!(!d.enabled);
-    assert_eq!(d.query_timeout, Duration::from_secs(300));
-    assert_eq!((d.max_open_conns, d.max_idle_conns), (100, 4));
-    assert_eq!(d.conn_max_lifetime, Duration::from_secs(120));
+    assert_eq!(d.connection.query_timeout, Duration::from_secs(300));
+    assert_eq!((d.connection.max_open_conns, d.connection.max_idle_conns), (100, 4));
+    assert_eq!(d.connection.conn_max_lifetime, Duration::from_secs(120));
     assert!(d.check_slow_sql && !d.register_database_metrics);
     assert_eq!(d.slow_sql_time, Duration::from_millis(5));
     assert_eq!(d.slow_sql_max_rows, 3);
     assert_eq!(d.priority, 3);
     assert_eq!(d.disabled_collectors, ["slow_sql", "tablespace"]);
-    assert_eq!(d.odbc_driver, "DM ODBC");
+    assert_eq!(d.connection.odbc_driver, "DM ODBC");
     assert_eq!(d.datasource_label(), "a@[fe80::1]:5236");
 }
 
@@ -219,9 +219,9 @@ fn keys_are_case_insensitive() {
     assert_eq!(cfg.global.listen_address, ":9300");
     assert_eq!(cfg.global.collection_mode, CollectionMode::Fast);
     let d = &cfg.datasources[0];
-    assert_eq!(d.db_host.as_deref(), Some("h:1"));
+    assert_eq!(d.connection.db_host.as_deref(), Some("h:1"));
     assert!(d.check_slow_sql && d.register_host_metrics);
-    assert_eq!(d.query_timeout, Duration::from_secs(9));
+    assert_eq!(d.connection.query_timeout, Duration::from_secs(9));
 }
 
 #[test]
@@ -261,7 +261,7 @@ fn keys_in_the_wrong_table_get_a_hint() {
     // A datasource key at the top level of a multi-source file.
     let text = format!("queryTimeout = 9\n{MIN_DS}");
     let cfg = load("wrongscope2", &text).unwrap();
-    assert_eq!(cfg.datasources[0].query_timeout, Duration::from_secs(5));
+    assert_eq!(cfg.datasources[0].connection.query_timeout, Duration::from_secs(5));
     assert!(cfg.warnings[0].message.contains("is a [[datasource]] key"));
 }
 
@@ -286,8 +286,8 @@ fn single_source_form_becomes_datasource_default() {
     assert_eq!(cfg.datasources.len(), 1);
     let d = &cfg.datasources[0];
     assert_eq!(d.name, "default");
-    assert_eq!(d.db_pwd.expose(), "SYSDBA");
-    assert_eq!(d.query_timeout, Duration::from_secs(7));
+    assert_eq!(d.connection.db_pwd.expose(), "SYSDBA");
+    assert_eq!(d.connection.query_timeout, Duration::from_secs(7));
     assert_eq!(d.datasource_label(), "default@127.0.0.1:5236");
     assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
 }
@@ -302,9 +302,9 @@ fn env_expansion_in_strings() {
                 dbPwd = \"${DMEXP_T_ENV_PWD}\"\nlabels = \"region=${DMEXP_T_ENV_REGION}\"\n";
     let cfg = load("env", text).unwrap();
     let d = &cfg.datasources[0];
-    assert_eq!(d.db_host.as_deref(), Some("10.9.8.7:5236"));
-    assert_eq!(d.db_user, "u${x}");
-    assert_eq!(d.db_pwd.expose(), "SYSDBA", "ENC() in the variable is decrypted");
+    assert_eq!(d.connection.db_host.as_deref(), Some("10.9.8.7:5236"));
+    assert_eq!(d.connection.db_user, "u${x}");
+    assert_eq!(d.connection.db_pwd.expose(), "SYSDBA", "ENC() in the variable is decrypted");
     assert_eq!(d.labels, [("region".to_string(), "bj".to_string())]);
 }
 
@@ -318,7 +318,7 @@ fn db_pwd_file_is_read_relative_to_the_config() {
     fs::create_dir_all(dir.join("secrets")).unwrap();
     fs::write(dir.join("secrets/a.pwd"), "s3cret value\r\n").unwrap();
     let cfg = load_file(&path).unwrap();
-    assert_eq!(cfg.datasources[0].db_pwd.expose(), "s3cret value");
+    assert_eq!(cfg.datasources[0].connection.db_pwd.expose(), "s3cret value");
 }
 
 #[test]
@@ -326,9 +326,9 @@ fn odbc_connection_string_replaces_db_host() {
     let text = "[[datasource]]\nname = \"sqlite\"\nodbcConnectionString = \"Driver=SQLite3;Database=/tmp/x.db\"\n";
     let cfg = load("odbc", text).unwrap();
     let d = &cfg.datasources[0];
-    assert_eq!(d.db_host, None);
+    assert_eq!(d.connection.db_host, None);
     assert_eq!(
-        d.odbc_connection_string.as_ref().unwrap().expose(),
+        d.connection.odbc_connection_string.as_ref().unwrap().expose(),
         "Driver=SQLite3;Database=/tmp/x.db"
     );
     assert_eq!(d.datasource_label(), "sqlite");
@@ -339,10 +339,10 @@ fn odbc_connection_string_replaces_db_host() {
 fn max_idle_conns_is_capped() {
     let cfg = load("idle", &format!("{MIN_DS}maxOpenConns = 4\nmaxIdleConns = 9\n")).unwrap();
     let d = &cfg.datasources[0];
-    assert_eq!((d.max_open_conns, d.max_idle_conns), (4, 4));
+    assert_eq!((d.connection.max_open_conns, d.connection.max_idle_conns), (4, 4));
     assert!(cfg.warnings[0].message.contains("maxIdleConns = 9"));
     let cfg = load("idle2", &format!("{MIN_DS}maxOpenConns = 4\n")).unwrap();
-    assert_eq!(cfg.datasources[0].max_idle_conns, 4);
+    assert_eq!(cfg.datasources[0].connection.max_idle_conns, 4);
 }
 
 #[test]

@@ -71,10 +71,10 @@ fn only_plaintext_passwords_change_and_the_rest_is_byte_identical() {
     // Same passwords after the rewrite.
     let after = load_file(&path).unwrap();
     for (a, b) in before.datasources.iter().zip(&after.datasources) {
-        assert_eq!(a.db_pwd, b.db_pwd, "{}", a.name);
+        assert_eq!(a.connection.db_pwd, b.connection.db_pwd, "{}", a.name);
     }
-    assert_eq!(after.datasources[0].db_pwd.expose(), "Plain Pw\"1");
-    assert_eq!(after.datasources[4].db_pwd.expose(), "a${b}c");
+    assert_eq!(after.datasources[0].connection.db_pwd.expose(), "Plain Pw\"1");
+    assert_eq!(after.datasources[4].connection.db_pwd.expose(), "a${b}c");
 
     // Permissions kept, no temporary file left behind.
     let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
@@ -98,7 +98,7 @@ fn single_source_and_crlf_files() {
     assert_eq!(out, RewriteOutcome::Rewritten { datasources: vec!["default".into()] });
     let new = fs::read_to_string(&path).unwrap();
     assert_eq!(new, text.replace("\"pw\"", &format!("\"{}\"", encrypt_password("pw"))));
-    assert_eq!(load_file(&path).unwrap().datasources[0].db_pwd.expose(), "pw");
+    assert_eq!(load_file(&path).unwrap().datasources[0].connection.db_pwd.expose(), "pw");
 }
 
 #[test]
@@ -114,7 +114,7 @@ fn legacy_files_replace_only_db_pwd_lines() {
         new,
         text.replace("dbPwd= Secret=1 ", &format!("dbPwd= {} ", encrypt_password("Secret=1")))
     );
-    assert_eq!(load_file(&path).unwrap().datasources[0].db_pwd.expose(), "Secret=1");
+    assert_eq!(load_file(&path).unwrap().datasources[0].connection.db_pwd.expose(), "Secret=1");
     assert_eq!(encrypt_passwords_in_file(&path).unwrap(), RewriteOutcome::Unchanged);
 }
 

@@ -22,7 +22,7 @@ fn config_debug_never_shows_passwords() {
         encrypt_password(PW)
     );
     let cfg = load("secret", &text).unwrap();
-    assert_eq!(cfg.datasources[2].db_pwd.expose(), PW);
+    assert_eq!(cfg.datasources[2].connection.db_pwd.expose(), PW);
     let dump = format!("{cfg:?} {cfg:#?}");
     for w in &cfg.warnings {
         assert!(!w.message.contains(PW) && !w.message.contains(AUTH));

@@ -59,7 +59,7 @@ impl BlockingContext {
     }
 
     pub(crate) fn timeout_secs(&self) -> usize {
-        let t = self.remaining().min(self.config.query_timeout);
+        let t = self.remaining().min(self.config.connection.query_timeout);
         usize::try_from(t.as_secs_f64().ceil() as u64).unwrap_or(300).max(1)
     }
 }
@@ -73,9 +73,9 @@ impl CollectContext for BlockingContext {
     ) -> Result<Rows, QueryError> {
         let remaining = self.remaining();
         if remaining.is_zero() {
-            return Err(QueryError::Timeout(self.config.query_timeout));
+            return Err(QueryError::Timeout(self.config.connection.query_timeout));
         }
-        let timeout = remaining.min(timeout.unwrap_or(self.config.query_timeout));
+        let timeout = remaining.min(timeout.unwrap_or(self.config.connection.query_timeout));
         let secs = usize::try_from(timeout.as_secs_f64().ceil() as u64).unwrap_or(300).max(1);
         self.guard.query(sql, Some(secs), max_rows)
     }

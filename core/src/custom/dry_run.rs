@@ -129,7 +129,7 @@ async fn dry_run_one(
     factory: &DescFactory,
     collector: CustomCollector,
 ) -> Result<(String, Vec<String>), String> {
-    let timeout = collector.metric().query_timeout.unwrap_or(ds.query_timeout);
+    let timeout = collector.metric().query_timeout.unwrap_or(ds.connection.query_timeout);
     let guard = pool.get(timeout).await.map_err(|e| e.to_string())?;
     let config = ds.clone();
     let until = Instant::now() + timeout + Duration::from_secs(1);

@@ -12,7 +12,7 @@ use super::PoolError;
 /// credentials, with `CHARACTER_CODE=PG_UTF8` so text arrives as UTF-8.
 pub fn connection_string(ds: &DatasourceConfig) -> Result<Secret, PoolError> {
     let err = |reason: String| PoolError::ConnectionString { datasource: ds.name.clone(), reason };
-    if let Some(cs) = &ds.odbc_connection_string {
+    if let Some(cs) = &ds.connection.odbc_connection_string {
         let mut s = cs.expose().trim().to_owned();
         let upper = s.to_ascii_uppercase();
         let has =
@@ -23,9 +23,10 @@ pub fn connection_string(ds: &DatasourceConfig) -> Result<Secret, PoolError> {
         // L11: a `;`, `{` or `}` in an appended value would start another attribute (a
         // password `x;Database=other` connected elsewhere), and DM's driver ignores ODBC's
         // `{...}` quoting (DM8.md §1.4), so such values are refused, not quoted.
-        for (key, value, attr) in
-            [("dbUser", ds.db_user.as_str(), "UID"), ("dbPwd", ds.db_pwd.expose(), "PWD")]
-        {
+        for (key, value, attr) in [
+            ("dbUser", ds.connection.db_user.as_str(), "UID"),
+            ("dbPwd", ds.connection.db_pwd.expose(), "PWD"),
+        ] {
             if !value.is_empty() && !has(attr) && value.contains([';', '{', '}']) {
                 return Err(err(format!(
                     "`{key}` contains `;`, `{{` or `}}`, which cannot be appended to \
@@ -34,15 +35,15 @@ pub fn connection_string(ds: &DatasourceConfig) -> Result<Secret, PoolError> {
                 )));
             }
         }
-        if !ds.db_user.is_empty() && !has("UID") {
-            s.push_str(&format!("UID={};", ds.db_user));
+        if !ds.connection.db_user.is_empty() && !has("UID") {
+            s.push_str(&format!("UID={};", ds.connection.db_user));
         }
-        if !ds.db_pwd.is_empty() && !has("PWD") {
-            s.push_str(&format!("PWD={};", ds.db_pwd.expose()));
+        if !ds.connection.db_pwd.is_empty() && !has("PWD") {
+            s.push_str(&format!("PWD={};", ds.connection.db_pwd.expose()));
         }
         return Ok(Secret::new(s));
     }
-    let host = ds.db_host.as_deref().unwrap_or("").trim();
+    let host = ds.connection.db_host.as_deref().unwrap_or("").trim();
     if host.is_empty() {
         return Err(err("set `dbHost` (host:port) or `odbcConnectionString`".into()));
     }
@@ -52,7 +53,9 @@ pub fn connection_string(ds: &DatasourceConfig) -> Result<Secret, PoolError> {
     };
     let (server, port) = split_host_port(addr);
     // DM's driver takes values literally and ignores ODBC {} quoting (DM8.md §1.4).
-    for (key, value) in [("dbUser", ds.db_user.as_str()), ("dbPwd", ds.db_pwd.expose())] {
+    for (key, value) in
+        [("dbUser", ds.connection.db_user.as_str()), ("dbPwd", ds.connection.db_pwd.expose())]
+    {
         if value.contains(';') || value.contains('{') || value.contains('}') {
             return Err(err(format!(
                 "`{key}` contains `;`, `{{` or `}}`, which the DM ODBC driver cannot take in a \
@@ -61,11 +64,11 @@ pub fn connection_string(ds: &DatasourceConfig) -> Result<Secret, PoolError> {
             )));
         }
     }
-    let mut s = format!("Driver={{{}}};SERVER={};", ds.odbc_driver, server);
+    let mut s = format!("Driver={{{}}};SERVER={};", ds.connection.odbc_driver, server);
     if let Some(p) = port {
         s.push_str(&format!("TCP_PORT={p};"));
     }
-    s.push_str(&format!("UID={};PWD={};", ds.db_user, ds.db_pwd.expose()));
+    s.push_str(&format!("UID={};PWD={};", ds.connection.db_user, ds.connection.db_pwd.expose()));
     let mut has_charset = false;
     if extra.is_some() {
         // F9: documented DM ODBC keywords in their canonical spelling (`schema` -> `SCHEMA`);
@@ -96,10 +99,10 @@ pub fn connection_string(ds: &DatasourceConfig) -> Result<Secret, PoolError> {
 /// The login timeout a `dbHost` option `connectTimeout=<ms>` asks for (DM Go driver
 /// spelling, docs/DM8_EVIDENCE.md F9), if any; only in `dbHost` mode.
 pub fn login_timeout_option(ds: &DatasourceConfig) -> Option<std::time::Duration> {
-    if ds.odbc_connection_string.is_some() {
+    if ds.connection.odbc_connection_string.is_some() {
         return None;
     }
-    let host = ds.db_host.as_deref()?;
+    let host = ds.connection.db_host.as_deref()?;
     dbhost::split_options(host)
         .into_iter()
         .filter(|(k, _)| dbhost::classify_option(k) == dbhost::OptionKind::LoginTimeout)

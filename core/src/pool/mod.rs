@@ -442,7 +442,7 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 impl DatasourcePool {
     /// Creates the pool without connecting.
     pub fn new(ds: &DatasourceConfig) -> Result<Self, PoolError> {
-        let max_open = usize::try_from(ds.max_open_conns.max(1)).unwrap_or(1);
+        let max_open = usize::try_from(ds.connection.max_open_conns.max(1)).unwrap_or(1);
         Self::build(ds, max_open, false)
     }
 
@@ -450,7 +450,7 @@ impl DatasourcePool {
     /// without connecting: for SQL the exporter did not write (custom metrics). Every
     /// connection is made read-only before use, or refused (see the module docs).
     pub fn new_read_only(ds: &DatasourceConfig, max_size: usize) -> Result<Self, PoolError> {
-        let max_open = usize::try_from(ds.max_open_conns.max(1)).unwrap_or(1);
+        let max_open = usize::try_from(ds.connection.max_open_conns.max(1)).unwrap_or(1);
         Self::build(ds, max_size.clamp(1, max_open), true)
     }
 
@@ -461,17 +461,18 @@ impl DatasourcePool {
             connection_string = declare_fetch_for_postgres(connection_string);
         }
         // `dbHost` `?connectTimeout=<ms>` (F9) or the query timeout.
-        let login_timeout = connstr::login_timeout_option(ds).unwrap_or(ds.query_timeout);
+        let login_timeout =
+            connstr::login_timeout_option(ds).unwrap_or(ds.connection.query_timeout);
         let login_timeout_sec = u32::try_from(login_timeout.as_secs().max(1)).unwrap_or(300);
         let name: Arc<str> = ds.name.as_str().into();
         let manager = Manager {
             datasource: Arc::clone(&name),
             connection_string,
             login_timeout_sec,
-            max_lifetime: ds.conn_max_lifetime.max(Duration::from_secs(1)),
-            init_sql: ds.connection_init_sql.clone().into(),
+            max_lifetime: ds.connection.conn_max_lifetime.max(Duration::from_secs(1)),
+            init_sql: ds.connection.connection_init_sql.clone().into(),
             read_only,
-            connection_timeout_sec: connection_timeout_sec(ds.query_timeout),
+            connection_timeout_sec: connection_timeout_sec(ds.connection.query_timeout),
             timeout_warned: Arc::default(),
             read_only_refusal_logged: std::sync::atomic::AtomicBool::new(false),
         };
@@ -488,7 +489,7 @@ impl DatasourcePool {
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             name,
             pool,
-            max_idle: usize::try_from(ds.max_idle_conns).unwrap_or(1).clamp(1, max_open),
+            max_idle: usize::try_from(ds.connection.max_idle_conns).unwrap_or(1).clamp(1, max_open),
             max_open,
             read_only,
         })

@@ -7,14 +7,7 @@ use super::*;
 /// True when two configurations open the same connections: a reload then keeps the pool,
 /// its open connections and the health state.
 pub fn same_connection(a: &DatasourceConfig, b: &DatasourceConfig) -> bool {
-    let cs = |d: &DatasourceConfig| crate::pool::connection_string(d).ok();
-    a.enabled == b.enabled
-        && cs(a) == cs(b)
-        && a.query_timeout == b.query_timeout
-        && a.max_open_conns == b.max_open_conns
-        && a.max_idle_conns == b.max_idle_conns
-        && a.conn_max_lifetime == b.conn_max_lifetime
-        && a.connection_init_sql == b.connection_init_sql
+    a.enabled == b.enabled && a.connection == b.connection
 }
 
 /// Whether a built-in collector runs for a datasource (register* switches, disabledCollectors).

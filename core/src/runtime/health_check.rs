@@ -48,7 +48,7 @@ impl Runtime {
 /// One health check: check out a connection and run `SELECT 1 FROM DUAL`.
 pub(super) async fn check_once(ds: &Arc<DatasourceRuntime>) {
     let Some(pool) = ds.pool.clone() else { return };
-    let timeout = ds.config.query_timeout;
+    let timeout = ds.config.connection.query_timeout;
     let secs = usize::try_from(timeout.as_secs().max(1)).unwrap_or(300);
     pool.close_idle();
     let ping = |pool: DatasourcePool| async move {

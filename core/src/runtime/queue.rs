@@ -219,7 +219,9 @@ impl RunQueue {
                 }
                 return self.fail_all_and_leave(|| JobOutcome::NotRun);
             }
-            let wait = until.saturating_duration_since(Instant::now()).min(ds.config.query_timeout);
+            let wait = until
+                .saturating_duration_since(Instant::now())
+                .min(ds.config.connection.query_timeout);
             let got = match &retry {
                 Some((_, since)) => self.fresh_connection(wait, *since).await,
                 None => self.pool.get(wait).await,

@@ -425,7 +425,7 @@ pub(super) async fn run_collector(
 
 /// Per collector: the query timeout plus the time to get a connection (within the deadline).
 pub(super) fn per_collector_budget(ds: &DatasourceRuntime) -> Duration {
-    ds.config.query_timeout.saturating_mul(2)
+    ds.config.connection.query_timeout.saturating_mul(2)
 }
 
 /// The longest budget a scrape, a group or a collector gets: a larger one (a huge
@@ -483,7 +483,11 @@ pub(super) fn log_skip(
         SkipReason::Permission => {
             let views = registered().into_iter().find(|d| d.name == c.name).map_or("", |d| d.views);
             // With odbcConnectionString the user is inside the string: a placeholder.
-            let user = if ds.config.db_user.is_empty() { "<dbUser>" } else { &ds.config.db_user };
+            let user = if ds.config.connection.db_user.is_empty() {
+                "<dbUser>"
+            } else {
+                &ds.config.connection.db_user
+            };
             let grants = crate::collector::grant_statements(views, &error.to_string(), user);
             let grant = if grants.is_empty() {
                 "grant SELECT on the objects it reads".to_owned()

@@ -172,8 +172,8 @@ pub struct CollectorDescriptor {
     pub default_enabled: bool,
     /// The metrics it can produce.
     pub metrics: &'static [MetricDef],
-    /// Builds the collector for one datasource.
-    pub factory: fn(&DatasourceConfig) -> Result<Box<dyn Collector>, BuildError>,
+    /// How the collector is made for one datasource.
+    pub build: CollectorBuild,
     /// Result reuse across scrapes.
     pub cache: CacheClass,
     /// Every SQL statement the collector may run (for the portability test that runs each
@@ -182,7 +182,8 @@ pub struct CollectorDescriptor {
 }
 
 impl CollectorDescriptor {
-    /// For `inventory::submit!`.
+    /// For `inventory::submit!`: a collector with its own [`Collector`] implementation, made
+    /// by `factory` (several statements, state kept across scrapes, probes before a query).
     pub const fn new(
         name: &'static str,
         views: &'static str,
@@ -196,9 +197,47 @@ impl CollectorDescriptor {
             family,
             default_enabled: true,
             metrics,
-            factory,
+            build: CollectorBuild::Factory(factory),
             cache: CacheClass::None,
             queries: &[],
+        }
+    }
+
+    /// For `inventory::submit!`: the common shape, one statement whose rows `map` turns into
+    /// samples of `metrics`. The collector is this declaration; no [`Collector`] to write:
+    ///
+    /// ```ignore
+    /// inventory::submit! {
+    ///     CollectorDescriptor::query("bufferpool", "V$BUFFERPOOL", Family::Database, METRICS, &[SQL], map_rows)
+    /// }
+    /// ```
+    pub const fn query(
+        name: &'static str,
+        views: &'static str,
+        family: Family,
+        metrics: &'static [MetricDef],
+        sql: &'static [&'static str; 1],
+        map: MapRows,
+    ) -> Self {
+        CollectorDescriptor {
+            name,
+            views,
+            family,
+            default_enabled: true,
+            metrics,
+            build: CollectorBuild::Query { sql: sql[0], map },
+            cache: CacheClass::None,
+            queries: sql,
+        }
+    }
+
+    /// Makes this collector for one datasource.
+    pub fn instantiate(&self, ds: &DatasourceConfig) -> Result<Box<dyn Collector>, BuildError> {
+        match self.build {
+            CollectorBuild::Factory(factory) => factory(ds),
+            CollectorBuild::Query { sql, map } => {
+                Ok(Box::new(QueryCollector { sql, map, metrics: self.metrics }))
+            }
         }
     }
 
@@ -214,6 +253,46 @@ impl CollectorDescriptor {
 }
 
 inventory::collect!(CollectorDescriptor);
+
+/// Maps the rows of a [`CollectorDescriptor::query`] collector's statement to samples
+/// (indexes into its metrics, as [`Sample::metric`]).
+pub type MapRows = fn(&Rows) -> Vec<Sample>;
+
+/// How a [`CollectorDescriptor`] makes its collector.
+#[derive(Debug, Clone, Copy)]
+pub enum CollectorBuild {
+    /// An own [`Collector`] implementation, made per datasource.
+    Factory(fn(&DatasourceConfig) -> Result<Box<dyn Collector>, BuildError>),
+    /// One statement and a row mapping ([`CollectorDescriptor::query`]).
+    Query {
+        /// The statement, run once per scrape.
+        sql: &'static str,
+        /// Its rows to samples.
+        map: MapRows,
+    },
+}
+
+/// The collector of a [`CollectorDescriptor::query`] declaration.
+struct QueryCollector {
+    sql: &'static str,
+    map: MapRows,
+    metrics: &'static [MetricDef],
+}
+
+impl Collector for QueryCollector {
+    fn metrics(&self) -> Vec<MetricSpec> {
+        self.metrics.iter().map(MetricSpec::from).collect()
+    }
+    fn collect(
+        &self,
+        ctx: &mut dyn CollectContext,
+        out: &mut Vec<Sample>,
+    ) -> Result<(), CollectError> {
+        let rows = ctx.query(self.sql)?;
+        out.extend((self.map)(&rows));
+        Ok(())
+    }
+}
 
 /// Every registered built-in collector, sorted by name.
 pub fn registered() -> Vec<&'static CollectorDescriptor> {
@@ -286,8 +365,6 @@ pub enum CacheClass {
 
 /// A collector for one datasource. `collect` runs on a blocking thread; it may block on SQL.
 pub trait Collector: Send + Sync {
-    /// Name (the `collector` label of the self-metrics).
-    fn name(&self) -> &str;
     /// Declared metrics; [`Sample::metric`] indexes into this.
     fn metrics(&self) -> Vec<MetricSpec>;
     /// Runs the queries and appends samples.
@@ -502,6 +579,88 @@ mod skip_tests {
         assert_eq!(
             grant_statements("DBA_USERS, SYSUSERS", "no object named", "M"),
             vec!["GRANT SELECT ON DBA_USERS TO M;", "GRANT SELECT ON SYSUSERS TO M;"]
+        );
+    }
+}
+
+#[cfg(test)]
+mod query_declaration_tests {
+    use super::*;
+
+    /// A context that answers every statement with the same rows and records what ran.
+    struct Canned {
+        ran: Vec<String>,
+        rows: Rows,
+        ds: DatasourceConfig,
+    }
+
+    impl CollectContext for Canned {
+        fn query_with(
+            &mut self,
+            sql: &str,
+            _timeout: Option<Duration>,
+            _max_rows: Option<usize>,
+        ) -> Result<Rows, QueryError> {
+            self.ran.push(sql.to_owned());
+            Ok(self.rows.clone())
+        }
+        fn datasource(&self) -> &DatasourceConfig {
+            &self.ds
+        }
+        fn remaining(&self) -> Duration {
+            Duration::from_secs(1)
+        }
+        fn has_view(&mut self, _view: &str) -> Result<bool, QueryError> {
+            Ok(true)
+        }
+        fn has_columns(&mut self, _view: &str, _columns: &[&str]) -> Result<bool, QueryError> {
+            Ok(true)
+        }
+    }
+
+    const SQL: &str = "SELECT /*+DM_EXPORTER*/ N FROM V$T";
+    const METRICS: &[MetricDef] = &[MetricDef::gauge("dmdbms_t", "T.").with_labels(&["n"])];
+
+    fn map(rows: &Rows) -> Vec<Sample> {
+        rows.rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let n = r.first().cloned().flatten().unwrap_or_default();
+                Sample::with_labels(0, vec![n], i as f64 + 1.0)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_query_declaration_runs_its_statement_once_and_maps_the_rows() {
+        let d = CollectorDescriptor::query("t", "V$T", Family::Database, METRICS, &[SQL], map);
+        assert_eq!(d.queries, &[SQL]);
+        let ds = dmexp_config::from_cli(&dmexp_config::CliDatasource {
+            db_host: "127.0.0.1:5236".into(),
+            db_user: "u".into(),
+            db_pwd: "p".into(),
+            ..Default::default()
+        })
+        .expect("cli datasource")
+        .datasources
+        .remove(0);
+        let collector = d.instantiate(&ds).expect("built");
+        assert_eq!(collector.metrics(), vec![MetricSpec::from(&METRICS[0])]);
+        let rows = Rows {
+            rows: vec![vec![Some("a".into())], vec![Some("b".into())]],
+            ..Default::default()
+        };
+        let mut ctx = Canned { ran: Vec::new(), rows, ds };
+        let mut out = Vec::new();
+        collector.collect(&mut ctx, &mut out).expect("collected");
+        assert_eq!(ctx.ran, vec![SQL.to_owned()]);
+        assert_eq!(
+            out,
+            vec![
+                Sample::with_labels(0, vec!["a".into()], 1.0),
+                Sample::with_labels(0, vec!["b".into()], 2.0)
+            ]
         );
     }
 }

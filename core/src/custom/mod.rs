@@ -196,10 +196,6 @@ impl Collector for FileCollector {
         false
     }
 
-    fn name(&self) -> &str {
-        FILE_COLLECTOR
-    }
-
     fn metrics(&self) -> Vec<MetricSpec> {
         vec![
             MetricSpec {
@@ -305,10 +301,6 @@ impl CustomCollector {
 }
 
 impl Collector for CustomCollector {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
     fn metrics(&self) -> Vec<MetricSpec> {
         let mut specs: Vec<MetricSpec> = self
             .metric

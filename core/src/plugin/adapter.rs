@@ -198,8 +198,6 @@ impl Slot {
 
 /// A plugin instance as a [`Collector`].
 pub(crate) struct PluginCollector {
-    /// `plugin:<name>`.
-    collector: String,
     /// The `plugin` label value.
     plugin: String,
     datasource: String,
@@ -215,7 +213,6 @@ impl PluginCollector {
         instance: Instance,
     ) -> Self {
         PluginCollector {
-            collector: format!("plugin:{plugin}"),
             plugin,
             datasource,
             metrics,
@@ -225,10 +222,6 @@ impl PluginCollector {
 }
 
 impl Collector for PluginCollector {
-    fn name(&self) -> &str {
-        &self.collector
-    }
-
     fn metrics(&self) -> Vec<MetricSpec> {
         self.metrics.clone()
     }
@@ -303,10 +296,6 @@ impl LoadedCollector {
 impl Collector for LoadedCollector {
     fn needs_connection(&self) -> bool {
         false
-    }
-
-    fn name(&self) -> &str {
-        LOADED_COLLECTOR
     }
 
     fn metrics(&self) -> Vec<MetricSpec> {

@@ -137,7 +137,7 @@ impl Runtime {
                 if !collector_enabled(d, ds) {
                     continue;
                 }
-                let collector = match (d.factory)(ds) {
+                let collector = match d.instantiate(ds) {
                     Ok(c) => c,
                     Err(error) => {
                         tracing::warn!(datasource = %ds.name, collector = d.name, error = %error, "Collector disabled.");

@@ -33,9 +33,6 @@ pub fn map_rows(rows: &Rows) -> Vec<Sample> {
 pub struct SiteOrders;
 
 impl Collector for SiteOrders {
-    fn name(&self) -> &str {
-        "site_orders"
-    }
     fn metrics(&self) -> Vec<MetricSpec> {
         METRICS.iter().map(MetricSpec::from).collect()
     }

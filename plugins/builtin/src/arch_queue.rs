@@ -50,9 +50,6 @@ pub fn map_rows(rows: &Rows) -> Vec<Sample> {
 pub struct ArchQueueCollector;
 
 impl Collector for ArchQueueCollector {
-    fn name(&self) -> &str {
-        "arch_queue"
-    }
     fn metrics(&self) -> Vec<MetricSpec> {
         METRICS.iter().map(MetricSpec::from).collect()
     }

@@ -92,9 +92,6 @@ pub fn map_rows(send: &Rows, apply: Option<&Rows>) -> Vec<Sample> {
 pub struct ArchSendCollector;
 
 impl Collector for ArchSendCollector {
-    fn name(&self) -> &str {
-        "arch_send"
-    }
     fn metrics(&self) -> Vec<MetricSpec> {
         METRICS.iter().map(MetricSpec::from).collect()
     }

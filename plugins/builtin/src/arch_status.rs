@@ -137,9 +137,6 @@ pub fn map_rows(state: ArchState, status: &Rows) -> Vec<Sample> {
 pub struct ArchStatusCollector;
 
 impl Collector for ArchStatusCollector {
-    fn name(&self) -> &str {
-        "arch_status"
-    }
     fn metrics(&self) -> Vec<MetricSpec> {
         METRICS.iter().map(MetricSpec::from).collect()
     }

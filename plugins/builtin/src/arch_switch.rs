@@ -53,9 +53,6 @@ pub fn map_rows(state: ArchState, rows: Option<&Rows>) -> Vec<Sample> {
 pub struct ArchSwitchCollector;
 
 impl Collector for ArchSwitchCollector {
-    fn name(&self) -> &str {
-        "arch_switch"
-    }
     fn metrics(&self) -> Vec<MetricSpec> {
         METRICS.iter().map(MetricSpec::from).collect()
     }

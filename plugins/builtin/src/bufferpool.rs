@@ -4,11 +4,7 @@
 //! `ROUND(SUM(RAT_HIT) / COUNT(*), 4)` over the FAST rows, computed here in Rust (no
 //! division or `ROUND` on engine-specific numeric types in SQL).
 
-use dmexp_config::DatasourceConfig;
-use dmexp_core::collector::{
-    BuildError, CollectContext, CollectError, Collector, CollectorDescriptor, Family, MetricDef,
-    MetricSpec, Sample,
-};
+use dmexp_core::collector::{CollectorDescriptor, Family, MetricDef, Sample};
 use dmexp_core::query::{cell_f64, Rows};
 
 /// The pool whose hit ratio is exported (upstream's only one).
@@ -37,35 +33,8 @@ pub fn map_rows(rows: &Rows) -> Vec<Sample> {
     vec![Sample::with_labels(0, vec![POOL.to_owned()], rounded)]
 }
 
-/// The collector.
-#[derive(Debug, Default)]
-pub struct BufferpoolCollector;
-
-impl Collector for BufferpoolCollector {
-    fn name(&self) -> &str {
-        "bufferpool"
-    }
-    fn metrics(&self) -> Vec<MetricSpec> {
-        METRICS.iter().map(MetricSpec::from).collect()
-    }
-    fn collect(
-        &self,
-        ctx: &mut dyn CollectContext,
-        out: &mut Vec<Sample>,
-    ) -> Result<(), CollectError> {
-        let rows = ctx.query(SQL)?;
-        out.extend(map_rows(&rows));
-        Ok(())
-    }
-}
-
-fn build(_: &DatasourceConfig) -> Result<Box<dyn Collector>, BuildError> {
-    Ok(Box::new(BufferpoolCollector))
-}
-
 inventory::submit! {
-    CollectorDescriptor::new("bufferpool", "V$BUFFERPOOL", Family::Database, METRICS, build)
-        .queries(&[SQL])
+    CollectorDescriptor::query("bufferpool", "V$BUFFERPOOL", Family::Database, METRICS, &[SQL], map_rows)
 }
 
 #[cfg(test)]

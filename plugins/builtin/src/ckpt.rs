@@ -38,9 +38,6 @@ pub fn map_rows(rows: &Rows) -> Vec<Sample> {
 pub struct CkptCollector;
 
 impl Collector for CkptCollector {
-    fn name(&self) -> &str {
-        "ckpt"
-    }
     fn metrics(&self) -> Vec<MetricSpec> {
         METRICS.iter().map(MetricSpec::from).collect()
     }

@@ -7,11 +7,7 @@
 //! label `tablespace_name` holds the datafile PATH, as upstream. Results are reused for
 //! `bigKeyDataCacheTime`.
 
-use dmexp_config::DatasourceConfig;
-use dmexp_core::collector::{
-    BuildError, CacheClass, CollectContext, CollectError, Collector, CollectorDescriptor, Family,
-    MetricDef, MetricSpec, Sample,
-};
+use dmexp_core::collector::{CacheClass, CollectorDescriptor, Family, MetricDef, Sample};
 use dmexp_core::query::{cell, cell_f64, Rows};
 
 /// Per data file: path, total pages, free pages, autoextend flag, next size (MB), max size
@@ -58,35 +54,8 @@ pub fn map_rows(rows: &Rows) -> Vec<Sample> {
     out
 }
 
-/// The collector.
-#[derive(Debug, Default)]
-pub struct DatafileCollector;
-
-impl Collector for DatafileCollector {
-    fn name(&self) -> &str {
-        "datafile"
-    }
-    fn metrics(&self) -> Vec<MetricSpec> {
-        METRICS.iter().map(MetricSpec::from).collect()
-    }
-    fn collect(
-        &self,
-        ctx: &mut dyn CollectContext,
-        out: &mut Vec<Sample>,
-    ) -> Result<(), CollectError> {
-        let rows = ctx.query(SQL)?;
-        out.extend(map_rows(&rows));
-        Ok(())
-    }
-}
-
-fn build(_: &DatasourceConfig) -> Result<Box<dyn Collector>, BuildError> {
-    Ok(Box::new(DatafileCollector))
-}
-
 inventory::submit! {
-    CollectorDescriptor::new("datafile", "V$DATAFILE, V$DM_INI", Family::Database, METRICS, build)
-        .queries(&[SQL])
+    CollectorDescriptor::query("datafile", "V$DATAFILE, V$DM_INI", Family::Database, METRICS, &[SQL], map_rows)
         .cached(CacheClass::BigKey)
 }
 

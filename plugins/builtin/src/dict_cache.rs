@@ -55,9 +55,6 @@ pub fn map_rows(rows: &Rows, present: &[usize]) -> Vec<Sample> {
 pub struct DictCacheCollector;
 
 impl Collector for DictCacheCollector {
-    fn name(&self) -> &str {
-        "dict_cache"
-    }
     fn metrics(&self) -> Vec<MetricSpec> {
         METRICS.iter().map(MetricSpec::from).collect()
     }

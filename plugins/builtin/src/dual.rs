@@ -38,9 +38,6 @@ pub fn map_result(result: &Result<Rows, QueryError>) -> Vec<Sample> {
 pub struct DualCollector;
 
 impl Collector for DualCollector {
-    fn name(&self) -> &str {
-        "dual"
-    }
     fn metrics(&self) -> Vec<MetricSpec> {
         METRICS.iter().map(MetricSpec::from).collect()
     }

@@ -50,9 +50,6 @@ pub fn map_rows(rows: &Rows) -> Vec<Sample> {
 pub struct DwWatcherCollector;
 
 impl Collector for DwWatcherCollector {
-    fn name(&self) -> &str {
-        "dw_watcher"
-    }
     fn metrics(&self) -> Vec<MetricSpec> {
         METRICS.iter().map(MetricSpec::from).collect()
     }

@@ -248,9 +248,6 @@ impl Default for HostProcessCollector {
 }
 
 impl Collector for HostProcessCollector {
-    fn name(&self) -> &str {
-        "host_process"
-    }
     fn metrics(&self) -> Vec<MetricSpec> {
         METRICS.iter().map(MetricSpec::from).collect()
     }

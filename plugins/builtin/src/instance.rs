@@ -145,9 +145,6 @@ pub struct InstanceCollector {
 }
 
 impl Collector for InstanceCollector {
-    fn name(&self) -> &str {
-        "instance"
-    }
     fn metrics(&self) -> Vec<MetricSpec> {
         METRICS.iter().map(MetricSpec::from).collect()
     }

@@ -7,11 +7,7 @@
 //! exact duplicates (same pid, level, time and text) become one series (upstream issue #26:
 //! duplicates failed every scrape).
 
-use dmexp_config::DatasourceConfig;
-use dmexp_core::collector::{
-    BuildError, CollectContext, CollectError, Collector, CollectorDescriptor, Family, MetricDef,
-    MetricSpec, Sample,
-};
+use dmexp_core::collector::{CollectorDescriptor, Family, MetricDef, Sample};
 use dmexp_core::dbtime::DbClock;
 use dmexp_core::query::{cell, Rows};
 
@@ -64,41 +60,12 @@ pub fn map_rows(rows: &Rows) -> Vec<Sample> {
     out
 }
 
-/// The collector.
-#[derive(Debug, Default)]
-pub struct InstanceLogCollector;
-
-impl Collector for InstanceLogCollector {
-    fn name(&self) -> &str {
-        "instance_log"
-    }
-    fn metrics(&self) -> Vec<MetricSpec> {
-        METRICS.iter().map(MetricSpec::from).collect()
-    }
-    fn collect(
-        &self,
-        ctx: &mut dyn CollectContext,
-        out: &mut Vec<Sample>,
-    ) -> Result<(), CollectError> {
-        let rows = ctx.query(SQL)?;
-        out.extend(map_rows(&rows));
-        Ok(())
-    }
-}
-
-fn build(_: &DatasourceConfig) -> Result<Box<dyn Collector>, BuildError> {
-    Ok(Box::new(InstanceLogCollector))
-}
-
 inventory::submit! {
-    CollectorDescriptor::new(
+    CollectorDescriptor::query(
         "instance_log",
         "V$INSTANCE_LOG_HISTORY",
         Family::Database,
-        METRICS,
-        build,
-    )
-    .queries(&[SQL])
+        METRICS, &[SQL], map_rows)
 }
 
 #[cfg(test)]

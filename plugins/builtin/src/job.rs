@@ -86,9 +86,6 @@ fn missing_schema_as_missing_object(e: QueryError) -> QueryError {
 pub struct JobCollector;
 
 impl Collector for JobCollector {
-    fn name(&self) -> &str {
-        "job"
-    }
     fn metrics(&self) -> Vec<MetricSpec> {
         METRICS.iter().map(MetricSpec::from).collect()
     }

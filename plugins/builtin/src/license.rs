@@ -8,11 +8,7 @@
 //! `CURRENT_TIMESTAMP`, in its offset) and the expiry date: 0 on the last valid day, negative
 //! once expired. Upstream used the exporter host's clock, UTC midnight and rounding.
 
-use dmexp_config::DatasourceConfig;
-use dmexp_core::collector::{
-    BuildError, CollectContext, CollectError, Collector, CollectorDescriptor, Family, MetricDef,
-    MetricSpec, Sample,
-};
+use dmexp_core::collector::{CollectorDescriptor, Family, MetricDef, Sample};
 use dmexp_core::dbtime::DbClock;
 use dmexp_core::query::{cell, Rows};
 
@@ -52,35 +48,8 @@ pub fn map_rows(rows: &Rows) -> Vec<Sample> {
     out
 }
 
-/// The collector.
-#[derive(Debug, Default)]
-pub struct LicenseCollector;
-
-impl Collector for LicenseCollector {
-    fn name(&self) -> &str {
-        "license"
-    }
-    fn metrics(&self) -> Vec<MetricSpec> {
-        METRICS.iter().map(MetricSpec::from).collect()
-    }
-    fn collect(
-        &self,
-        ctx: &mut dyn CollectContext,
-        out: &mut Vec<Sample>,
-    ) -> Result<(), CollectError> {
-        let rows = ctx.query(SQL)?;
-        out.extend(map_rows(&rows));
-        Ok(())
-    }
-}
-
-fn build(_: &DatasourceConfig) -> Result<Box<dyn Collector>, BuildError> {
-    Ok(Box::new(LicenseCollector))
-}
-
 inventory::submit! {
-    CollectorDescriptor::new("license", "V$LICENSE", Family::Database, METRICS, build)
-        .queries(&[SQL])
+    CollectorDescriptor::query("license", "V$LICENSE", Family::Database, METRICS, &[SQL], map_rows)
 }
 
 #[cfg(test)]

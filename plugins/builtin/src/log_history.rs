@@ -4,11 +4,7 @@
 //! Difference from upstream: `RECTIME` is read in the database's time zone (the offset of its
 //! `CURRENT_TIMESTAMP`, `dmexp_core::dbtime`), not the exporter host's (UPSTREAM.md §8 C7).
 
-use dmexp_config::DatasourceConfig;
-use dmexp_core::collector::{
-    BuildError, CollectContext, CollectError, Collector, CollectorDescriptor, Family, MetricDef,
-    MetricSpec, Sample,
-};
+use dmexp_core::collector::{CollectorDescriptor, Family, MetricDef, Sample};
 use dmexp_core::dbtime::DbClock;
 use dmexp_core::query::{cell, Rows};
 
@@ -34,35 +30,8 @@ pub fn map_rows(rows: &Rows) -> Vec<Sample> {
     vec![Sample::new(0, value)]
 }
 
-/// The collector.
-#[derive(Debug, Default)]
-pub struct LogHistoryCollector;
-
-impl Collector for LogHistoryCollector {
-    fn name(&self) -> &str {
-        "log_history"
-    }
-    fn metrics(&self) -> Vec<MetricSpec> {
-        METRICS.iter().map(MetricSpec::from).collect()
-    }
-    fn collect(
-        &self,
-        ctx: &mut dyn CollectContext,
-        out: &mut Vec<Sample>,
-    ) -> Result<(), CollectError> {
-        let rows = ctx.query(SQL)?;
-        out.extend(map_rows(&rows));
-        Ok(())
-    }
-}
-
-fn build(_: &DatasourceConfig) -> Result<Box<dyn Collector>, BuildError> {
-    Ok(Box::new(LogHistoryCollector))
-}
-
 inventory::submit! {
-    CollectorDescriptor::new("log_history", "V$LOG_HISTORY", Family::Database, METRICS, build)
-        .queries(&[SQL])
+    CollectorDescriptor::query("log_history", "V$LOG_HISTORY", Family::Database, METRICS, &[SQL], map_rows)
 }
 
 #[cfg(test)]

@@ -6,11 +6,7 @@
 //! here a value whose IDs are all absent or NULL yields no series, so "0 bytes used" is never
 //! reported for "unknown".
 
-use dmexp_config::DatasourceConfig;
-use dmexp_core::collector::{
-    BuildError, CollectContext, CollectError, Collector, CollectorDescriptor, Family, MetricDef,
-    MetricSpec, Sample,
-};
+use dmexp_core::collector::{CollectorDescriptor, Family, MetricDef, Sample};
 use dmexp_core::query::{cell_f64, Rows};
 
 /// The statistics rows of the three zones.
@@ -62,35 +58,8 @@ pub fn map_rows(rows: &Rows) -> Vec<Sample> {
     out
 }
 
-/// The collector.
-#[derive(Debug, Default)]
-pub struct MemoryPoolCollector;
-
-impl Collector for MemoryPoolCollector {
-    fn name(&self) -> &str {
-        "memory_pool"
-    }
-    fn metrics(&self) -> Vec<MetricSpec> {
-        METRICS.iter().map(MetricSpec::from).collect()
-    }
-    fn collect(
-        &self,
-        ctx: &mut dyn CollectContext,
-        out: &mut Vec<Sample>,
-    ) -> Result<(), CollectError> {
-        let rows = ctx.query(SQL)?;
-        out.extend(map_rows(&rows));
-        Ok(())
-    }
-}
-
-fn build(_: &DatasourceConfig) -> Result<Box<dyn Collector>, BuildError> {
-    Ok(Box::new(MemoryPoolCollector))
-}
-
 inventory::submit! {
-    CollectorDescriptor::new("memory_pool", "V$SYSSTAT", Family::Database, METRICS, build)
-        .queries(&[SQL])
+    CollectorDescriptor::query("memory_pool", "V$SYSSTAT", Family::Database, METRICS, &[SQL], map_rows)
 }
 
 #[cfg(test)]

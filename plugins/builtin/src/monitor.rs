@@ -57,9 +57,6 @@ pub fn map_rows(rows: &Rows) -> Vec<Sample> {
 pub struct MonitorCollector;
 
 impl Collector for MonitorCollector {
-    fn name(&self) -> &str {
-        "monitor"
-    }
     fn metrics(&self) -> Vec<MetricSpec> {
         METRICS.iter().map(MetricSpec::from).collect()
     }

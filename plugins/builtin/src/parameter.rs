@@ -2,11 +2,7 @@
 //! MAX_SESSIONS, REDOS_BUF_NUM, REDOS_BUF_SIZE (MB) and PORT_NUM, which the upstream alert
 //! rules divide by. PARA_VALUE is text; a value that is not a number is skipped.
 
-use dmexp_config::DatasourceConfig;
-use dmexp_core::collector::{
-    BuildError, CollectContext, CollectError, Collector, CollectorDescriptor, Family, MetricDef,
-    MetricSpec, Sample,
-};
+use dmexp_core::collector::{CollectorDescriptor, Family, MetricDef, Sample};
 use dmexp_core::query::{cell, cell_f64, Rows};
 
 /// The four parameters.
@@ -31,35 +27,8 @@ pub fn map_rows(rows: &Rows) -> Vec<Sample> {
         .collect()
 }
 
-/// The collector.
-#[derive(Debug, Default)]
-pub struct ParameterCollector;
-
-impl Collector for ParameterCollector {
-    fn name(&self) -> &str {
-        "parameter"
-    }
-    fn metrics(&self) -> Vec<MetricSpec> {
-        METRICS.iter().map(MetricSpec::from).collect()
-    }
-    fn collect(
-        &self,
-        ctx: &mut dyn CollectContext,
-        out: &mut Vec<Sample>,
-    ) -> Result<(), CollectError> {
-        let rows = ctx.query(SQL)?;
-        out.extend(map_rows(&rows));
-        Ok(())
-    }
-}
-
-fn build(_: &DatasourceConfig) -> Result<Box<dyn Collector>, BuildError> {
-    Ok(Box::new(ParameterCollector))
-}
-
 inventory::submit! {
-    CollectorDescriptor::new("parameter", "V$DM_INI", Family::Database, METRICS, build)
-        .queries(&[SQL])
+    CollectorDescriptor::query("parameter", "V$DM_INI", Family::Database, METRICS, &[SQL], map_rows)
 }
 
 #[cfg(test)]

@@ -4,11 +4,7 @@
 //! summed into the one series (upstream emitted one series per row, with identical labels,
 //! which failed the whole scrape).
 
-use dmexp_config::DatasourceConfig;
-use dmexp_core::collector::{
-    BuildError, CollectContext, CollectError, Collector, CollectorDescriptor, Family, MetricDef,
-    MetricSpec, Sample,
-};
+use dmexp_core::collector::{CollectorDescriptor, Family, MetricDef, Sample};
 use dmexp_core::query::{cell_f64, Rows};
 
 /// Objects waiting for purge, one row per purge worker set.
@@ -28,35 +24,8 @@ pub fn map_rows(rows: &Rows) -> Vec<Sample> {
     vec![Sample::new(0, values.iter().sum())]
 }
 
-/// The collector.
-#[derive(Debug, Default)]
-pub struct PurgeCollector;
-
-impl Collector for PurgeCollector {
-    fn name(&self) -> &str {
-        "purge"
-    }
-    fn metrics(&self) -> Vec<MetricSpec> {
-        METRICS.iter().map(MetricSpec::from).collect()
-    }
-    fn collect(
-        &self,
-        ctx: &mut dyn CollectContext,
-        out: &mut Vec<Sample>,
-    ) -> Result<(), CollectError> {
-        let rows = ctx.query(SQL)?;
-        out.extend(map_rows(&rows));
-        Ok(())
-    }
-}
-
-fn build(_: &DatasourceConfig) -> Result<Box<dyn Collector>, BuildError> {
-    Ok(Box::new(PurgeCollector))
-}
-
 inventory::submit! {
-    CollectorDescriptor::new("purge", "V$PURGE", Family::Database, METRICS, build)
-        .queries(&[SQL])
+    CollectorDescriptor::query("purge", "V$PURGE", Family::Database, METRICS, &[SQL], map_rows)
 }
 
 #[cfg(test)]

@@ -9,11 +9,7 @@
 //! break those rules' one-to-one `on(datasource, …)` matching. NULL values are left out of
 //! the sums; a column that is NULL in every row has no series.
 
-use dmexp_config::DatasourceConfig;
-use dmexp_core::collector::{
-    BuildError, CollectContext, CollectError, Collector, CollectorDescriptor, Family, MetricDef,
-    MetricSpec, Sample,
-};
+use dmexp_core::collector::{CollectorDescriptor, Family, MetricDef, Sample};
 use dmexp_core::query::{cell_f64, Rows};
 
 /// Apply system rows.
@@ -41,35 +37,8 @@ pub fn map_rows(rows: &Rows) -> Vec<Sample> {
         .collect()
 }
 
-/// The collector.
-#[derive(Debug, Default)]
-pub struct RapplySysCollector;
-
-impl Collector for RapplySysCollector {
-    fn name(&self) -> &str {
-        "rapply_sys"
-    }
-    fn metrics(&self) -> Vec<MetricSpec> {
-        METRICS.iter().map(MetricSpec::from).collect()
-    }
-    fn collect(
-        &self,
-        ctx: &mut dyn CollectContext,
-        out: &mut Vec<Sample>,
-    ) -> Result<(), CollectError> {
-        let rows = ctx.query(SQL)?;
-        out.extend(map_rows(&rows));
-        Ok(())
-    }
-}
-
-fn build(_: &DatasourceConfig) -> Result<Box<dyn Collector>, BuildError> {
-    Ok(Box::new(RapplySysCollector))
-}
-
 inventory::submit! {
-    CollectorDescriptor::new("rapply_sys", "V$RAPPLY_SYS", Family::Database, METRICS, build)
-        .queries(&[SQL])
+    CollectorDescriptor::query("rapply_sys", "V$RAPPLY_SYS", Family::Database, METRICS, &[SQL], map_rows)
 }
 
 #[cfg(test)]

@@ -9,11 +9,7 @@
 //! (upstream's `NVL(…, 0)`), so "no data" no longer looks like "no lag"; a view with only
 //! such rows has no series. Equal times still give 0.
 
-use dmexp_config::DatasourceConfig;
-use dmexp_core::collector::{
-    BuildError, CollectContext, CollectError, Collector, CollectorDescriptor, Family, MetricDef,
-    MetricSpec, Sample,
-};
+use dmexp_core::collector::{CollectorDescriptor, Family, MetricDef, Sample};
 use dmexp_core::dbtime::DbClock;
 use dmexp_core::query::{cell, Rows};
 
@@ -46,41 +42,12 @@ pub fn map_rows(rows: &Rows) -> Vec<Sample> {
         .collect()
 }
 
-/// The collector.
-#[derive(Debug, Default)]
-pub struct RapplyTimeDiffCollector;
-
-impl Collector for RapplyTimeDiffCollector {
-    fn name(&self) -> &str {
-        "rapply_time_diff"
-    }
-    fn metrics(&self) -> Vec<MetricSpec> {
-        METRICS.iter().map(MetricSpec::from).collect()
-    }
-    fn collect(
-        &self,
-        ctx: &mut dyn CollectContext,
-        out: &mut Vec<Sample>,
-    ) -> Result<(), CollectError> {
-        let rows = ctx.query(SQL)?;
-        out.extend(map_rows(&rows));
-        Ok(())
-    }
-}
-
-fn build(_: &DatasourceConfig) -> Result<Box<dyn Collector>, BuildError> {
-    Ok(Box::new(RapplyTimeDiffCollector))
-}
-
 inventory::submit! {
-    CollectorDescriptor::new(
+    CollectorDescriptor::query(
         "rapply_time_diff",
         "V$RAPPLY_STAT",
         Family::Database,
-        METRICS,
-        build,
-    )
-    .queries(&[SQL])
+        METRICS, &[SQL], map_rows)
 }
 
 #[cfg(test)]

@@ -4,11 +4,7 @@
 //! `create_time` is the stored wall-clock time as `YYYY-MM-DD HH:MM:SS` (fractional seconds
 //! dropped, as upstream; `""` for NULL). A NULL `RLOG_SIZE` skips the file (upstream: 0).
 
-use dmexp_config::DatasourceConfig;
-use dmexp_core::collector::{
-    BuildError, CollectContext, CollectError, Collector, CollectorDescriptor, Family, MetricDef,
-    MetricSpec, Sample,
-};
+use dmexp_core::collector::{CollectorDescriptor, Family, MetricDef, Sample};
 use dmexp_core::query::{cell, cell_f64, Rows};
 
 /// One row per redo log file.
@@ -36,35 +32,8 @@ pub fn map_rows(rows: &Rows) -> Vec<Sample> {
         .collect()
 }
 
-/// The collector.
-#[derive(Debug, Default)]
-pub struct RlogFileCollector;
-
-impl Collector for RlogFileCollector {
-    fn name(&self) -> &str {
-        "rlog_file"
-    }
-    fn metrics(&self) -> Vec<MetricSpec> {
-        METRICS.iter().map(MetricSpec::from).collect()
-    }
-    fn collect(
-        &self,
-        ctx: &mut dyn CollectContext,
-        out: &mut Vec<Sample>,
-    ) -> Result<(), CollectError> {
-        let rows = ctx.query(SQL)?;
-        out.extend(map_rows(&rows));
-        Ok(())
-    }
-}
-
-fn build(_: &DatasourceConfig) -> Result<Box<dyn Collector>, BuildError> {
-    Ok(Box::new(RlogFileCollector))
-}
-
 inventory::submit! {
-    CollectorDescriptor::new("rlog_file", "V$RLOGFILE", Family::Database, METRICS, build)
-        .queries(&[SQL])
+    CollectorDescriptor::query("rlog_file", "V$RLOGFILE", Family::Database, METRICS, &[SQL], map_rows)
 }
 
 #[cfg(test)]

@@ -40,9 +40,6 @@ pub fn map_rows(rows: &Rows) -> Vec<Sample> {
 pub struct RlogLsnCollector;
 
 impl Collector for RlogLsnCollector {
-    fn name(&self) -> &str {
-        "rlog_lsn"
-    }
     fn metrics(&self) -> Vec<MetricSpec> {
         METRICS.iter().map(MetricSpec::from).collect()
     }

@@ -3,11 +3,7 @@
 //! Every state DM reports (CREATE, STARTUP, IDLE, ACTIVE, PENDING…) gets a series; a NULL
 //! state is reported as `UNKNOWN`, as upstream does.
 
-use dmexp_config::DatasourceConfig;
-use dmexp_core::collector::{
-    BuildError, CollectContext, CollectError, Collector, CollectorDescriptor, Family, MetricDef,
-    MetricSpec, Sample,
-};
+use dmexp_core::collector::{CollectorDescriptor, Family, MetricDef, Sample};
 use dmexp_core::query::{cell, cell_f64, Rows};
 
 /// Sessions per state.
@@ -36,35 +32,8 @@ pub fn map_rows(rows: &Rows) -> Vec<Sample> {
     out
 }
 
-/// The collector.
-#[derive(Debug, Default)]
-pub struct SessionsCollector;
-
-impl Collector for SessionsCollector {
-    fn name(&self) -> &str {
-        "sessions"
-    }
-    fn metrics(&self) -> Vec<MetricSpec> {
-        METRICS.iter().map(MetricSpec::from).collect()
-    }
-    fn collect(
-        &self,
-        ctx: &mut dyn CollectContext,
-        out: &mut Vec<Sample>,
-    ) -> Result<(), CollectError> {
-        let rows = ctx.query(SQL)?;
-        out.extend(map_rows(&rows));
-        Ok(())
-    }
-}
-
-fn build(_: &DatasourceConfig) -> Result<Box<dyn Collector>, BuildError> {
-    Ok(Box::new(SessionsCollector))
-}
-
 inventory::submit! {
-    CollectorDescriptor::new("sessions", "V$SESSIONS", Family::Database, METRICS, build)
-        .queries(&[SQL])
+    CollectorDescriptor::query("sessions", "V$SESSIONS", Family::Database, METRICS, &[SQL], map_rows)
 }
 
 #[cfg(test)]

@@ -87,9 +87,6 @@ pub fn map_rows(rows: &Rows, min_ms: f64, max_rows: usize) -> Vec<Sample> {
 pub struct SlowSqlCollector;
 
 impl Collector for SlowSqlCollector {
-    fn name(&self) -> &str {
-        "slow_sql"
-    }
     fn metrics(&self) -> Vec<MetricSpec> {
         METRICS.iter().map(MetricSpec::from).collect()
     }

@@ -5,11 +5,7 @@
 //! Rows are selected by NAME (the IDs differ between builds). A name this build does not
 //! have gives no series; a NULL value gives no series (upstream exported 0).
 
-use dmexp_config::DatasourceConfig;
-use dmexp_core::collector::{
-    BuildError, CollectContext, CollectError, Collector, CollectorDescriptor, Family, MetricDef,
-    MetricSpec, Sample,
-};
+use dmexp_core::collector::{CollectorDescriptor, Family, MetricDef, Sample};
 use dmexp_core::query::{cell, cell_f64, Rows};
 
 /// The statistics exported, exactly as DM names them (case matters: 'DB time(ms)',
@@ -86,35 +82,8 @@ pub fn map_rows(rows: &Rows) -> Vec<Sample> {
         .collect()
 }
 
-/// The collector.
-#[derive(Debug, Default)]
-pub struct StatementCollector;
-
-impl Collector for StatementCollector {
-    fn name(&self) -> &str {
-        "statement"
-    }
-    fn metrics(&self) -> Vec<MetricSpec> {
-        METRICS.iter().map(MetricSpec::from).collect()
-    }
-    fn collect(
-        &self,
-        ctx: &mut dyn CollectContext,
-        out: &mut Vec<Sample>,
-    ) -> Result<(), CollectError> {
-        let rows = ctx.query(SQL)?;
-        out.extend(map_rows(&rows));
-        Ok(())
-    }
-}
-
-fn build(_: &DatasourceConfig) -> Result<Box<dyn Collector>, BuildError> {
-    Ok(Box::new(StatementCollector))
-}
-
 inventory::submit! {
-    CollectorDescriptor::new("statement", "V$SYSSTAT", Family::Database, METRICS, build)
-        .queries(&[SQL])
+    CollectorDescriptor::query("statement", "V$SYSSTAT", Family::Database, METRICS, &[SQL], map_rows)
 }
 
 #[cfg(test)]

@@ -47,9 +47,6 @@ pub fn map_rows(rows: &Rows) -> Vec<Sample> {
 pub struct SystemEventCollector;
 
 impl Collector for SystemEventCollector {
-    fn name(&self) -> &str {
-        "system_event"
-    }
     fn metrics(&self) -> Vec<MetricSpec> {
         METRICS.iter().map(MetricSpec::from).collect()
     }

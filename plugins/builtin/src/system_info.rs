@@ -6,11 +6,7 @@
 //! V$SYSTEMINFO has one row per disk drive, identical but for the DRIVER_* columns: the
 //! first row is used (`LIMIT 1`; upstream used `ROWNUM = 1`).
 
-use dmexp_config::DatasourceConfig;
-use dmexp_core::collector::{
-    BuildError, CollectContext, CollectError, Collector, CollectorDescriptor, Family, MetricDef,
-    MetricSpec, Sample,
-};
+use dmexp_core::collector::{CollectorDescriptor, Family, MetricDef, Sample};
 use dmexp_core::query::{cell_f64, Rows};
 
 /// CPU count, physical and virtual memory and disk size (bytes) of the first row.
@@ -53,35 +49,8 @@ pub fn map_rows(rows: &Rows) -> Vec<Sample> {
     out
 }
 
-/// The collector.
-#[derive(Debug, Default)]
-pub struct SystemInfoCollector;
-
-impl Collector for SystemInfoCollector {
-    fn name(&self) -> &str {
-        "system_info"
-    }
-    fn metrics(&self) -> Vec<MetricSpec> {
-        METRICS.iter().map(MetricSpec::from).collect()
-    }
-    fn collect(
-        &self,
-        ctx: &mut dyn CollectContext,
-        out: &mut Vec<Sample>,
-    ) -> Result<(), CollectError> {
-        let rows = ctx.query(SQL)?;
-        out.extend(map_rows(&rows));
-        Ok(())
-    }
-}
-
-fn build(_: &DatasourceConfig) -> Result<Box<dyn Collector>, BuildError> {
-    Ok(Box::new(SystemInfoCollector))
-}
-
 inventory::submit! {
-    CollectorDescriptor::new("system_info", "V$SYSTEMINFO", Family::Database, METRICS, build)
-        .queries(&[SQL])
+    CollectorDescriptor::query("system_info", "V$SYSTEMINFO", Family::Database, METRICS, &[SQL], map_rows)
 }
 
 #[cfg(test)]

@@ -6,11 +6,7 @@
 //! could never fire (UPSTREAM.md §8 C3). Here every tablespace with data files is reported,
 //! with free = 0 when it has no free extent. Results are reused for `bigKeyDataCacheTime`.
 
-use dmexp_config::DatasourceConfig;
-use dmexp_core::collector::{
-    BuildError, CacheClass, CollectContext, CollectError, Collector, CollectorDescriptor, Family,
-    MetricDef, MetricSpec, Sample,
-};
+use dmexp_core::collector::{CacheClass, CollectorDescriptor, Family, MetricDef, Sample};
 use dmexp_core::query::{cell, cell_f64, Rows};
 
 /// Per tablespace: name, total bytes, free pages (NULL when it has no free extent), page size.
@@ -60,41 +56,12 @@ pub fn map_rows(rows: &Rows) -> Vec<Sample> {
     out
 }
 
-/// The collector.
-#[derive(Debug, Default)]
-pub struct TablespaceCollector;
-
-impl Collector for TablespaceCollector {
-    fn name(&self) -> &str {
-        "tablespace"
-    }
-    fn metrics(&self) -> Vec<MetricSpec> {
-        METRICS.iter().map(MetricSpec::from).collect()
-    }
-    fn collect(
-        &self,
-        ctx: &mut dyn CollectContext,
-        out: &mut Vec<Sample>,
-    ) -> Result<(), CollectError> {
-        let rows = ctx.query(SQL)?;
-        out.extend(map_rows(&rows));
-        Ok(())
-    }
-}
-
-fn build(_: &DatasourceConfig) -> Result<Box<dyn Collector>, BuildError> {
-    Ok(Box::new(TablespaceCollector))
-}
-
 inventory::submit! {
-    CollectorDescriptor::new(
+    CollectorDescriptor::query(
         "tablespace",
         "DBA_DATA_FILES, DBA_FREE_SPACE, V$DM_INI",
         Family::Database,
-        METRICS,
-        build,
-    )
-    .queries(&[SQL])
+        METRICS, &[SQL], map_rows)
     .cached(CacheClass::BigKey)
 }
 

@@ -7,11 +7,7 @@
 //! ACCOUNT_STATUS as DM reports it: OPEN, LOCKED, EXPIRED…), which the upstream dashboard's
 //! user table expects but upstream never emitted.
 
-use dmexp_config::DatasourceConfig;
-use dmexp_core::collector::{
-    BuildError, CollectContext, CollectError, Collector, CollectorDescriptor, Family, MetricDef,
-    MetricSpec, Sample,
-};
+use dmexp_core::collector::{CollectorDescriptor, Family, MetricDef, Sample};
 use dmexp_core::dbtime::DbClock;
 use dmexp_core::query::{cell, Rows};
 
@@ -87,35 +83,8 @@ pub fn map_rows(rows: &Rows) -> Vec<Sample> {
     out
 }
 
-/// The collector.
-#[derive(Debug, Default)]
-pub struct UserCollector;
-
-impl Collector for UserCollector {
-    fn name(&self) -> &str {
-        "user"
-    }
-    fn metrics(&self) -> Vec<MetricSpec> {
-        METRICS.iter().map(MetricSpec::from).collect()
-    }
-    fn collect(
-        &self,
-        ctx: &mut dyn CollectContext,
-        out: &mut Vec<Sample>,
-    ) -> Result<(), CollectError> {
-        let rows = ctx.query(SQL)?;
-        out.extend(map_rows(&rows));
-        Ok(())
-    }
-}
-
-fn build(_: &DatasourceConfig) -> Result<Box<dyn Collector>, BuildError> {
-    Ok(Box::new(UserCollector))
-}
-
 inventory::submit! {
-    CollectorDescriptor::new("user", "DBA_USERS, SYSUSERS", Family::Database, METRICS, build)
-        .queries(&[SQL])
+    CollectorDescriptor::query("user", "DBA_USERS, SYSUSERS", Family::Database, METRICS, &[SQL], map_rows)
 }
 
 #[cfg(test)]

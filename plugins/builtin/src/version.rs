@@ -141,9 +141,6 @@ pub fn map_banner(rows: &Rows) -> Option<Sample> {
 pub struct VersionCollector;
 
 impl Collector for VersionCollector {
-    fn name(&self) -> &str {
-        "version"
-    }
     fn metrics(&self) -> Vec<MetricSpec> {
         METRICS.iter().map(MetricSpec::from).collect()
     }

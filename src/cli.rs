@@ -585,6 +585,28 @@ async fn serve(config: Config, args: &Args, web: WebConfig) -> anyhow::Result<()
     for w in &config.warnings {
         tracing::warn!(warning = %w.message, "Configuration warning.");
     }
+    // More descriptors for connections and pools (H3); the connection cap follows the limit.
+    match server::raise_nofile_limit() {
+        server::NofileChange::Raised(old, new) => {
+            tracing::info!(
+                old,
+                new,
+                "Raised the open-files limit (RLIMIT_NOFILE) to the hard limit."
+            )
+        }
+        server::NofileChange::Unchanged(limit) => {
+            tracing::info!(limit = ?limit, "Open-files limit (RLIMIT_NOFILE) already at the hard limit.")
+        }
+        server::NofileChange::Failed(error) => {
+            tracing::warn!(error = %error, "Cannot raise the open-files limit (RLIMIT_NOFILE).")
+        }
+    }
+    let limits = server::ConnectionLimits::default();
+    tracing::info!(
+        max_connections = limits.max_connections,
+        header_read_timeout = ?limits.header_read_timeout,
+        "HTTP connection limits."
+    );
     let (source, loader): (String, Option<ConfigLoader>) = match &config.origin {
         ConfigOrigin::Cli => ("command line".to_owned(), None),
         ConfigOrigin::Toml(p) | ConfigOrigin::Legacy(p) => {

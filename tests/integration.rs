@@ -3,6 +3,11 @@
 
 mod common;
 
+/// Attacks of RELIABILITY_FINDINGS.md by class: slowloris and idle sockets under a low
+/// descriptor limit (H3), authentication timing (L2), hostile file kinds (L5), encodeConfigPwd
+/// ownership (L15), identity-label spoofing at --check-config (M5).
+mod attack;
+
 /// HTTP basic auth end to end.
 mod auth;
 /// One datasource down, all down, recovery: the others keep serving.

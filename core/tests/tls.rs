@@ -504,6 +504,65 @@ async fn a_silent_client_does_not_block_others() {
     running.stop().await;
 }
 
+/// H3 over TLS: a client that finishes the handshake and then sends nothing (or goes idle
+/// after a request) is dropped after the header-read timeout; at the connection cap, silent
+/// and handshaking sockets make room for a real request.
+#[tokio::test]
+async fn idle_tls_connections_are_dropped_and_the_cap_keeps_scrapes_served() {
+    let pki = Pki::new("idle");
+    let web = pki.web_config("", "").unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let limits = server::ConnectionLimits {
+        header_read_timeout: Duration::from_millis(600),
+        write_stall_timeout: Duration::from_secs(5),
+        max_connections: 8,
+    };
+    let tls = web.tls.clone().expect("TLS configured");
+    let task = tokio::spawn(server::serve_tls_with_limits(
+        listener,
+        app_for(&web),
+        tls,
+        limits,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let running = Running { addr, stop: Some(stop), task };
+
+    // Handshake done, then silence: closed by the server.
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let connector = tokio_rustls::TlsConnector::from(pki.default_client());
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut silent = connector.connect(name, tcp).await.unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(5), silent.read(&mut buf)).await;
+    assert!(read.is_ok(), "a silent TLS client was still connected after 5 s");
+    assert!(started.elapsed() >= Duration::from_millis(500), "{:?}", started.elapsed());
+
+    // 30 raw TCP sockets (no handshake) and 10 handshaken silent ones, beyond the cap of 8.
+    let mut held = Vec::new();
+    for _ in 0..30 {
+        held.push(TcpStream::connect(addr).await.unwrap());
+    }
+    let mut held_tls = Vec::new();
+    for _ in 0..10 {
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let name = ServerName::try_from("localhost").unwrap();
+        if let Ok(stream) = connector.connect(name, tcp).await {
+            held_tls.push(stream);
+        }
+    }
+    for _ in 0..3 {
+        let started = Instant::now();
+        assert_eq!(status(addr, pki.default_client(), None).await, Ok(200));
+        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    }
+    running.stop().await;
+}
+
 #[tokio::test]
 async fn shutdown_lets_an_in_flight_request_finish_and_closes_the_port() {
     let pki = Pki::new("shutdown");

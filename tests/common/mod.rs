@@ -95,6 +95,19 @@ impl Exporter {
         Self::launch(name, body, args, None, &[])
     }
 
+    /// Like [`Exporter::start_with_args`] under `prlimit --nofile=soft:hard` (the process
+    /// starts with that open-files limit).
+    pub fn start_with_nofile(
+        name: &str,
+        body: &str,
+        args: &[&str],
+        soft: u64,
+        hard: u64,
+    ) -> Exporter {
+        let limit = format!("--nofile={soft}:{hard}");
+        Self::launch_wrapped(name, body, args, None, &[], &["prlimit", &limit, "--"])
+    }
+
     /// Like [`Exporter::start`] with extra environment variables for the process.
     pub fn start_with_env(name: &str, body: &str, env: &[(&str, &str)]) -> Exporter {
         Self::launch(name, body, &[], None, env)
@@ -114,6 +127,18 @@ impl Exporter {
         tls_ca: Option<PathBuf>,
         env: &[(&str, &str)],
     ) -> Exporter {
+        Self::launch_wrapped(name, body, args, tls_ca, env, &[])
+    }
+
+    /// [`Exporter::launch`] through `wrapper` (a command that execs the rest, e.g. prlimit).
+    fn launch_wrapped(
+        name: &str,
+        body: &str,
+        args: &[&str],
+        tls_ca: Option<PathBuf>,
+        env: &[(&str, &str)],
+        wrapper: &[&str],
+    ) -> Exporter {
         let dir = scratch(name);
         let port = free_port();
         let config = dir.join("dameng_exporter.toml");
@@ -122,7 +147,16 @@ impl Exporter {
             dir.join("logs").display()
         );
         std::fs::write(&config, text).expect("write config");
-        let child = Command::new(env!("CARGO_BIN_EXE_dameng_exporter"))
+        let bin = env!("CARGO_BIN_EXE_dameng_exporter");
+        let mut command = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let child = command
             .arg("--config")
             .arg(&config)
             .args(args)

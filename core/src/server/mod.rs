@@ -35,7 +35,9 @@
 //! ```
 
 mod auth;
+mod conn;
 mod error;
+mod nofile;
 mod routes;
 mod settings;
 mod shutdown;
@@ -62,10 +64,15 @@ use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
 
 pub use auth::{hash_password, AuthError, BasicAuth, BCRYPT_MAX_PASSWORD_BYTES};
+pub use conn::{
+    ConnectionLimits, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_WRITE_STALL_TIMEOUT,
+    MAX_CONNECTIONS_CEILING,
+};
 pub use error::{AppError, ServerError};
+pub use nofile::{raise_nofile_limit, NofileChange};
 pub use settings::{HttpSettings, ServerHandle};
 pub use shutdown::shutdown_signal;
-pub use tls::{serve_tls, TlsSettings};
+pub use tls::{serve_tls, serve_tls_with_limits, TlsSettings};
 
 pub use crate::api::{
     DatasourceStatus, ExporterStatus, HealthState, MetricsSource, ScrapeError, ScrapeRequest,
@@ -239,8 +246,11 @@ fn request_span(request: &Request) -> tracing::Span {
     )
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then stops accepting, lets
-/// in-flight requests finish (each bounded by the request timeout) and returns.
+/// Serves `router` on `listener` until `shutdown` resolves, then stops accepting, closes idle
+/// connections, lets in-flight requests finish (each bounded by the request timeout) and
+/// returns. Connections are bounded by [`ConnectionLimits::default`]: a request head must
+/// arrive within [`DEFAULT_HEADER_READ_TIMEOUT`] (also the keep-alive idle timeout), and at
+/// the connection cap the oldest connection without a request in flight makes room.
 ///
 /// Handlers see the peer address (`ConnectInfo<SocketAddr>`), which the request span records.
 pub async fn serve(
@@ -248,7 +258,15 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with_limits(listener, router, ConnectionLimits::default(), shutdown).await
+}
+
+/// [`serve`] with explicit connection bounds.
+pub async fn serve_with_limits(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    conn::serve_connections(listener, router, None, limits, shutdown).await
 }

@@ -200,6 +200,7 @@ impl ServerHandle {
                     router,
                     Arc::clone(config),
                     self.shared.handshake_timeout,
+                    super::ConnectionLimits::default(),
                     shutdown,
                 )
                 .await

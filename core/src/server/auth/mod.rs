@@ -13,9 +13,11 @@
 //! - The stored bcrypt hash sent as the password is never accepted (no pass-the-hash), and a
 //!   bcrypt-looking string sent against a plaintext password is compared as plaintext.
 //! - `$2b$` and `$2y$` hashes (htpasswd) are bcrypt too, not plaintext.
-//! - Plaintext passwords are compared in constant time ([`subtle`]); an unknown username is
-//!   checked against a dummy bcrypt hash of the highest configured cost, so the response time
-//!   does not tell which usernames exist.
+//! - Plaintext passwords are compared in constant time ([`subtle`]), and every attempt costs
+//!   the same bcrypt work whoever the user is: unknown, present in both sources, with a
+//!   lower-cost hash or a plaintext password (dummy verifies pad it to the highest configured
+//!   cost, see `Authenticator::plan`), so the response time does not tell which usernames
+//!   exist.
 //! - Successful bcrypt checks are remembered (username and password) in a small in-memory
 //!   cache, so a scrape every 15 s does not pay ~0.25 s of CPU (cost 12) each time; bcrypt runs
 //!   on the blocking pool with at most [`MAX_CONCURRENT_BCRYPT`] checks at once, so a flood of
@@ -26,6 +28,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -255,8 +258,13 @@ pub(crate) struct Authenticator {
     /// Cost of the dummy hash that unknown usernames are checked against: the highest cost
     /// among the configured bcrypt hashes, `None` when no password is a bcrypt hash.
     dummy_cost: Option<u32>,
-    /// The dummy hash, made on first use (on the blocking pool, like every bcrypt call).
-    dummy_hash: Arc<OnceLock<Option<Secret>>>,
+    /// Most passwords any one username has (a user in both sources has two): every attempt
+    /// costs this many slots of bcrypt work ([`Authenticator::plan`]).
+    slots: usize,
+    /// Dummy hashes by cost, made on first use (on the blocking pool, like every bcrypt call).
+    dummy_hashes: Arc<DummyHashes>,
+    /// bcrypt work done, in units of 2^cost.
+    work_units: Arc<AtomicU64>,
     /// Verified (username, password) pairs.
     verified: Mutex<VecDeque<(String, Secret)>>,
     bcrypt_slots: Arc<Semaphore>,
@@ -278,10 +286,13 @@ impl Authenticator {
         if map.is_empty() {
             return None;
         }
+        let slots = map.values().map(Vec::len).max().unwrap_or(1);
         Some(Authenticator {
             users: map,
             dummy_cost,
-            dummy_hash: Arc::new(OnceLock::new()),
+            slots,
+            dummy_hashes: Arc::new(std::array::from_fn(|_| OnceLock::new())),
+            work_units: Arc::new(AtomicU64::new(0)),
             verified: Mutex::new(VecDeque::with_capacity(VERIFIED_CACHE_CAPACITY)),
             bcrypt_slots: Arc::new(Semaphore::new(MAX_CONCURRENT_BCRYPT)),
             failures: Mutex::new(FailureTable::default()),
@@ -303,95 +314,128 @@ impl Authenticator {
     }
 
     async fn credentials_match(&self, username: &str, password: &str) -> bool {
-        let Some(stored) = self.users.get(username) else {
-            // Unknown user: spend the same time as for a known one, so that the response
-            // time does not tell which usernames exist.
-            self.dummy_check(password).await;
-            return false;
-        };
-        let mut ok = false;
-        for configured in stored {
-            // No early exit: a user in both sources costs the same whichever password is sent.
-            ok |= self.password_matches(username, configured, password).await;
-        }
-        ok
-    }
-
-    async fn password_matches(&self, username: &str, configured: &Secret, password: &str) -> bool {
-        if bcrypt_prefix(configured.expose()).is_none() {
-            return password.as_bytes().ct_eq(configured.expose().as_bytes()).into();
-        }
-        if password.len() > BCRYPT_MAX_PASSWORD_BYTES {
-            // bcrypt would ignore the tail, so "right 72 bytes + anything" would pass.
-            return false;
-        }
         if self.is_cached(username, password) {
             return true;
         }
-        if bool::from(password.as_bytes().ct_eq(configured.expose().as_bytes())) {
-            // Pass-the-hash: knowing the hash must not be enough.
-            return false;
+        let stored = self.users.get(username).map(Vec::as_slice).unwrap_or(&[]);
+        let plan = self.plan(stored, password);
+        let mut ok = false;
+        // No early exit: a user in both sources costs the same whichever password is sent.
+        for (configured, check) in stored.iter().zip(&plan.checks) {
+            if let Check::Plaintext = check {
+                ok |= bool::from(password.as_bytes().ct_eq(configured.expose().as_bytes()));
+            }
         }
-        let ok = self.bcrypt_verify(password, configured.expose()).await;
-        if ok {
+        ok |= self.run_bcrypt(password, plan).await;
+        // Remembered whenever the attempt cost bcrypt work (a plaintext password among bcrypt
+        // users too: its attempts are padded), so a scrape every 15 s pays it once.
+        if ok && self.dummy_cost.is_some() {
             self.remember(username, password);
         }
         ok
     }
 
-    /// What an unknown username costs: bcrypt against a dummy hash of the highest configured
-    /// cost, or a constant-time comparison when every password is plaintext.
-    async fn dummy_check(&self, password: &str) {
-        let Some(cost) = self.dummy_cost else {
-            let _ = bool::from(password.as_bytes().ct_eq(DUMMY_PLAINTEXT.as_bytes()));
-            return;
+    /// The work of one attempt (L2): every attempt that is not a cached success costs the same
+    /// bcrypt work, [`Authenticator::slots`] × 2^(highest configured cost), whoever the user
+    /// is. Slot `i` checks the user's `i`-th password: a bcrypt hash of cost `c` is verified and
+    /// padded with dummy verifies of costs `c..max` (2^c + 2^c + 2^(c+1) + … + 2^(max-1) =
+    /// 2^max); a plaintext password, a too-long password or the hash sent as the password
+    /// costs one dummy verify at the highest cost; slots the user has no password for (an
+    /// unknown user has none) too.
+    fn plan(&self, stored: &[Secret], password: &str) -> Plan {
+        let mut plan = Plan::default();
+        let Some(max) = self.dummy_cost else {
+            // Plaintext only: constant-time comparisons, no bcrypt at all.
+            plan.checks = stored.iter().map(|_| Check::Plaintext).collect();
+            return plan;
         };
-        let Ok(permit) = Arc::clone(&self.bcrypt_slots).acquire_owned().await else {
-            return;
-        };
-        let candidate = Secret::new(password);
-        let dummy = Arc::clone(&self.dummy_hash);
-        let _ = tokio::task::spawn_blocking(move || {
-            let hash =
-                dummy.get_or_init(|| bcrypt::hash(DUMMY_PLAINTEXT, cost).ok().map(Secret::new));
-            if let Some(hash) = hash {
-                let _ = bcrypt::verify(candidate.expose(), hash.expose());
+        for configured in stored {
+            match bcrypt_cost(configured.expose()) {
+                None => {
+                    plan.checks.push(Check::Plaintext);
+                    plan.dummy_costs.push(max);
+                }
+                // bcrypt would ignore the tail, so "right 72 bytes + anything" would pass.
+                Some(_) if password.len() > BCRYPT_MAX_PASSWORD_BYTES => {
+                    plan.checks.push(Check::Refused);
+                    plan.dummy_costs.push(max);
+                }
+                // Pass-the-hash: knowing the hash must not be enough.
+                Some(_)
+                    if bool::from(password.as_bytes().ct_eq(configured.expose().as_bytes())) =>
+                {
+                    plan.checks.push(Check::Refused);
+                    plan.dummy_costs.push(max);
+                }
+                Some(cost) => {
+                    plan.checks.push(Check::Bcrypt);
+                    plan.hashes.push(configured.clone());
+                    plan.dummy_costs.extend(cost.min(max)..max);
+                }
             }
-            drop(permit);
-        })
-        .await;
+        }
+        for _ in stored.len()..self.slots {
+            plan.dummy_costs.push(max);
+        }
+        plan
     }
 
-    /// Runs bcrypt on the blocking pool.
-    async fn bcrypt_verify(&self, password: &str, hash: &str) -> bool {
+    /// Runs the bcrypt part of `plan` on the blocking pool (one slot of
+    /// [`MAX_CONCURRENT_BCRYPT`]); true when one of its hashes verified `password`.
+    async fn run_bcrypt(&self, password: &str, plan: Plan) -> bool {
+        if plan.hashes.is_empty() && plan.dummy_costs.is_empty() {
+            return false;
+        }
         // The permit moves into the blocking task: if the request times out and this future
         // is dropped, the slot stays taken until bcrypt has actually finished.
         let Ok(permit) = Arc::clone(&self.bcrypt_slots).acquire_owned().await else {
             return false;
         };
         let candidate = Secret::new(password);
-        let hash = Secret::new(hash);
+        let dummies = Arc::clone(&self.dummy_hashes);
+        let work = Arc::clone(&self.work_units);
         let result = tokio::task::spawn_blocking(move || {
-            let matches = bcrypt::verify(candidate.expose(), hash.expose());
+            let mut matched = false;
+            let mut broken = false;
+            for hash in &plan.hashes {
+                match bcrypt::verify(candidate.expose(), hash.expose()) {
+                    Ok(m) => matched |= m,
+                    Err(_) => broken = true,
+                }
+                count_work(&work, bcrypt_cost(hash.expose()));
+            }
+            for &cost in &plan.dummy_costs {
+                if let Some(hash) = dummy_hash(&dummies, cost) {
+                    let _ = bcrypt::verify(candidate.expose(), hash.expose());
+                    count_work(&work, Some(cost));
+                }
+            }
             drop(permit);
-            matches
+            (matched, broken)
         })
         .await;
         match result {
-            Ok(Ok(matches)) => matches,
-            Ok(Err(_)) => {
-                // BcryptError's Display may contain the hash: do not log it.
-                tracing::error!(
-                    "A configured bcrypt hash (basicAuthPassword or basic_auth_users) cannot be \
-                     checked; fix the hash."
-                );
-                false
+            Ok((matched, broken)) => {
+                if broken {
+                    // BcryptError's Display may contain the hash: do not log it.
+                    tracing::error!(
+                        "A configured bcrypt hash (basicAuthPassword or basic_auth_users) cannot \
+                         be checked; fix the hash."
+                    );
+                }
+                matched
             }
             Err(error) => {
                 tracing::error!(error = %error, "Password check task failed.");
                 false
             }
         }
+    }
+
+    /// bcrypt work done so far, in units of 2^cost (for tests of L2).
+    #[cfg(test)]
+    pub(crate) fn work_units(&self) -> u64 {
+        self.work_units.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn is_cached(&self, username: &str, password: &str) -> bool {
@@ -419,6 +463,43 @@ impl Authenticator {
     fn cached_len(&self) -> usize {
         self.verified.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
+}
+
+/// Dummy hashes by bcrypt cost (index = cost, 0..=31).
+type DummyHashes = [OnceLock<Option<Secret>>; 32];
+
+/// The dummy hash of `cost`, made on first use.
+fn dummy_hash(dummies: &DummyHashes, cost: u32) -> Option<&Secret> {
+    let slot = dummies.get(usize::try_from(cost).ok()?)?;
+    slot.get_or_init(|| bcrypt::hash(DUMMY_PLAINTEXT, cost).ok().map(Secret::new)).as_ref()
+}
+
+fn count_work(work: &AtomicU64, cost: Option<u32>) {
+    if let Some(cost) = cost {
+        work.fetch_add(1u64.checked_shl(cost).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+}
+
+/// What one configured password of the user costs in an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// Compared in constant time (and padded with a dummy verify).
+    Plaintext,
+    /// Verified with bcrypt.
+    Bcrypt,
+    /// Refused without bcrypt (too long, or the hash itself), padded with a dummy verify.
+    Refused,
+}
+
+/// The work of one attempt, see [`Authenticator::plan`].
+#[derive(Debug, Default)]
+struct Plan {
+    /// One per configured password of the user, in order.
+    checks: Vec<Check>,
+    /// The user's bcrypt hashes to verify.
+    hashes: Vec<Secret>,
+    /// Costs of the dummy verifies that pad the attempt.
+    dummy_costs: Vec<u32>,
 }
 
 /// Failed logins per client IP, bounded ([`THROTTLE_TABLE_CAPACITY`] entries), plus the

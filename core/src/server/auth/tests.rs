@@ -133,7 +133,8 @@ async fn several_users_each_with_their_own_password() {
     assert_eq!(auth.authenticate(Some(&basic("alice", "a-pw"))).await, Ok(()));
     assert_eq!(auth.authenticate(Some(&basic("bob", "b-pw"))).await, Ok(()));
     assert_eq!(auth.authenticate(Some(&basic("admin", "plain"))).await, Ok(()));
-    assert_eq!(auth.cached_len(), 2);
+    // The plaintext user too: among bcrypt users its attempts are padded with bcrypt work.
+    assert_eq!(auth.cached_len(), 3);
     // Another user's password does not work, cached or not.
     assert!(auth.authenticate(Some(&basic("alice", "b-pw"))).await.is_err());
     assert!(auth.authenticate(Some(&basic("bob", "plain"))).await.is_err());
@@ -142,7 +143,7 @@ async fn several_users_each_with_their_own_password() {
         auth.authenticate(Some(&basic("carol", "a-pw"))).await,
         Err(AuthFailure::Rejected { username: "carol".into() })
     );
-    assert!(matches!(auth.dummy_hash.get(), Some(Some(_))));
+    assert!(auth.work_units() > 0);
 }
 
 #[tokio::test]
@@ -160,7 +161,7 @@ async fn plaintext_only_users_need_no_dummy_bcrypt() {
     let auth = single("admin", "pw");
     assert_eq!(auth.dummy_cost, None);
     assert!(auth.authenticate(Some(&basic("root", "pw"))).await.is_err());
-    assert!(auth.dummy_hash.get().is_none());
+    assert_eq!(auth.work_units(), 0);
 }
 
 #[test]
@@ -257,4 +258,50 @@ fn failure_warnings_are_rate_limited() {
         assert_eq!(table.warn_permit(t0 + Duration::from_secs(1)), None);
     }
     assert_eq!(table.warn_permit(t0 + WARN_INTERVAL), Some(1000));
+}
+
+/// L2: whatever the username (unknown, in both sources, a lower-cost hash, a plaintext
+/// password mixed with bcrypt users) and whatever the password (wrong, too long, the hash
+/// itself, right but not cached yet), an attempt costs the same bcrypt work: slots × 2^max.
+#[tokio::test]
+async fn every_attempt_costs_the_same_bcrypt_work() {
+    let hash = |password: &str, cost: u32| {
+        bcrypt::hash_with_result(password, cost).unwrap().format_for_version(bcrypt::Version::TwoY)
+    };
+    let high_hash = hash("high-pw", 6);
+    let users = [
+        BasicAuth::new("admin", Secret::new("upstream-pw")).unwrap(),
+        BasicAuth::bcrypt_user("admin", &hash("web-pw", 6)).unwrap(),
+        BasicAuth::bcrypt_user("low", &hash("low-pw", 4)).unwrap(),
+        BasicAuth::bcrypt_user("mid", &hash("mid-pw", 5)).unwrap(),
+        BasicAuth::bcrypt_user("high", &high_hash).unwrap(),
+    ];
+    let auth = Authenticator::new(users).unwrap();
+    // Two slots (admin has two passwords), highest cost 6.
+    let per_attempt = 2 * (1 << 6);
+    let long = "x".repeat(BCRYPT_MAX_PASSWORD_BYTES + 8);
+    let attempts: [(&str, &str, bool); 12] = [
+        ("nobody", "pw", false),
+        ("nobody", &long, false),
+        ("admin", "wrong", false),
+        ("admin", &long, false),
+        ("low", "wrong", false),
+        ("mid", "wrong", false),
+        ("high", "wrong", false),
+        ("high", &high_hash, false),
+        ("low", "", false),
+        ("low", "low-pw", true),
+        ("admin", "upstream-pw", true),
+        ("admin", "web-pw", true),
+    ];
+    for (user, password, accepted) in attempts {
+        let before = auth.work_units();
+        let result = auth.authenticate(Some(&basic(user, password))).await;
+        assert_eq!(result.is_ok(), accepted, "{user}");
+        assert_eq!(auth.work_units() - before, per_attempt, "{user} / {} bytes", password.len());
+    }
+    // A cached success costs nothing (it proves knowledge of the password already).
+    let before = auth.work_units();
+    assert_eq!(auth.authenticate(Some(&basic("low", "low-pw"))).await, Ok(()));
+    assert_eq!(auth.work_units(), before);
 }

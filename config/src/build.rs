@@ -403,7 +403,7 @@ fn build_datasource(ctx: &mut Ctx, raw: &RawDatasource) -> DatasourceConfig {
         }
         (None, Some((e, f))) => {
             let path = resolve(&get.ctx.base_dir, f);
-            match std::fs::read_to_string(&path) {
+            match crate::fsread::read_text_file(&path) {
                 Ok(content) => {
                     let p = content.trim_end_matches(['\n', '\r']);
                     if p.is_empty() {
@@ -531,10 +531,15 @@ fn build_datasource(ctx: &mut Ctx, raw: &RawDatasource) -> DatasourceConfig {
     if let Some((e, f)) = get.string("customMetricsFile") {
         let path = resolve(&get.ctx.base_dir, &f);
         if d.enabled && d.register_custom_metrics && !path.is_file() {
+            let what = if path.exists() {
+                "is not a regular file (a directory, FIFO or device)"
+            } else {
+                "does not exist"
+            };
             get.problem(
                 &e,
                 format!(
-                    "{} {sd}: file `{}` does not exist; fix the path (relative to the config file), \
+                    "{} {sd}: file `{}` {what}; fix the path (relative to the config file), \
                      or set registerCustomMetrics = false",
                     e.written,
                     path.display()

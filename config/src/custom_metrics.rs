@@ -214,7 +214,7 @@ pub fn load_custom_metrics_with(
     path: &Path,
     options: &CustomMetricsOptions,
 ) -> Result<CustomMetricsFile, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Invalid {
+    let text = crate::fsread::read_text_file(path).map_err(|e| ConfigError::Invalid {
         file: path.display().to_string(),
         problems: vec![Problem::new(format!(
             "cannot read the custom metrics file: {e}; check customMetricsFile (relative paths \

@@ -19,6 +19,7 @@ pub mod dbhost;
 mod defaults;
 mod env;
 mod error;
+mod fsread;
 mod ident;
 mod labels;
 mod legacy;
@@ -42,6 +43,7 @@ pub use custom_metrics::{
 };
 pub use defaults::*;
 pub use error::{ConfigError, Problem};
+pub use fsread::{read_file, read_text_file, MAX_CONFIG_FILE_BYTES};
 pub use model::*;
 pub use rewrite::{encrypt_passwords_in_file, RewriteOutcome};
 
@@ -58,7 +60,7 @@ pub const DEFAULT_CONFIG: &str = include_str!("../default.toml");
 /// with a [`ConfigWarning`] showing the TOML to save). Relative paths inside the file
 /// (customMetricsFile, dbPwdFile, plugin paths) are resolved against the file's directory.
 pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path)
+    let text = fsread::read_text_file(path)
         .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
     load_str(&text, path)
 }

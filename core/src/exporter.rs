@@ -46,7 +46,8 @@ struct ReloadState {
 /// The exporter state shared by the HTTP server, the signal handler and the health tasks.
 pub struct Exporter {
     runtime: ArcSwap<Runtime>,
-    loader: Option<ConfigLoader>,
+    /// In an `Arc` so that a reload runs it on the blocking pool.
+    loader: Option<Arc<ConfigLoader>>,
     config_source: String,
     build_info: BuildInfo,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -94,7 +95,7 @@ impl Exporter {
         };
         Ok(Arc::new(Exporter {
             runtime: ArcSwap::from_pointee(runtime),
-            loader,
+            loader: loader.map(Arc::new),
             config_source,
             build_info,
             tasks: Mutex::new(Vec::new()),
@@ -147,10 +148,17 @@ impl Exporter {
         let Some(loader) = &self.loader else {
             return Err("no configuration file to reload (command-line mode)".to_owned());
         };
-        let config = loader()?;
         let old = self.runtime.load_full();
-        let (new, report) = Runtime::build_reusing(&config, self.build_info.clone(), Some(&old))
-            .map_err(|e| e.to_string())?;
+        // Reading the files (config, dbPwdFile, custom metrics, plugins) blocks: off the async
+        // workers, so a slow or hostile path delays only this reload (L5).
+        let (loader, build_info, previous) =
+            (Arc::clone(loader), self.build_info.clone(), Arc::clone(&old));
+        let (new, report) = tokio::task::spawn_blocking(move || {
+            let config = loader()?;
+            Runtime::build_reusing(&config, build_info, Some(&previous)).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| format!("the reload task failed: {e}"))??;
         let new = Arc::new(new);
         // Health tasks of the old runtime stop; the new runtime's start (datasources kept
         // from the old one keep their health state and their open connections).

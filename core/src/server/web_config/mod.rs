@@ -130,7 +130,7 @@ pub struct WebConfig {
 impl WebConfig {
     /// Reads and validates the web config file.
     pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = dmexp_config::read_text_file(path).map_err(|e| {
             WebConfigError::new(
                 path,
                 "",

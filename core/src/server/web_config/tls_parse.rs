@@ -113,16 +113,17 @@ fn pem_source(
         }
         (None, Some(path)) => {
             let resolved = ctx.resolve(path.trim());
-            let bytes = std::fs::read(&resolved).map_err(|e| {
-                ctx.error(
-                    file_key,
-                    format!(
+            let bytes = dmexp_config::read_file(&resolved, dmexp_config::MAX_CONFIG_FILE_BYTES)
+                .map_err(|e| {
+                    ctx.error(
+                        file_key,
+                        format!(
                         "cannot read {}: {e} (relative paths are resolved against the directory \
                          of the web config file)",
                         resolved.display()
                     ),
-                )
-            })?;
+                    )
+                })?;
             Ok(Some(PemSource { key: file_key.to_owned(), bytes }))
         }
         (None, None) => Ok(None),

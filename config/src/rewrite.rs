@@ -125,12 +125,15 @@ fn is_read_only_error(e: &io::Error) -> bool {
 /// `ENC(...)` form. Comments, layout, key order and unknown keys are kept byte-for-byte;
 /// values built from `${ENV}`, `dbPwdFile` passwords, `ENC(...)` values and
 /// `basicAuthPassword` are left alone. The new file is written to a temporary file in the
-/// same directory, synced, given the old permissions and renamed over the old one.
+/// same directory, given the old owner (uid and gid) and permissions, synced and renamed over
+/// the old one; a symlinked config rewrites the link's target and keeps the link. When the
+/// owner cannot be kept (the exporter is neither root nor the owner), the file is left
+/// unchanged ([`RewriteOutcome::ReadOnly`] with the reason).
 pub fn encrypt_passwords_in_file(path: &Path) -> Result<RewriteOutcome, ConfigError> {
     let read_err = |source| ConfigError::Read { path: path.to_path_buf(), source };
     // Follow a symlink so the link itself stays a link.
     let real: PathBuf = fs::canonicalize(path).map_err(read_err)?;
-    let text = fs::read_to_string(&real).map_err(read_err)?;
+    let text = crate::fsread::read_text_file(&real).map_err(read_err)?;
     let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
     let body = &text[bom..];
 
@@ -178,7 +181,7 @@ pub fn encrypt_passwords_in_file(path: &Path) -> Result<RewriteOutcome, ConfigEr
             });
         }
     }
-    match write_atomically(&real, &dir, out.as_bytes(), meta.permissions()) {
+    match write_atomically(&real, &dir, out.as_bytes(), &meta) {
         Ok(()) => Ok(RewriteOutcome::Rewritten { datasources: names }),
         Err(e) if is_read_only_error(&e) => Ok(RewriteOutcome::ReadOnly {
             reason: format!("cannot write `{}`: {e}", real.display()),
@@ -187,12 +190,39 @@ pub fn encrypt_passwords_in_file(path: &Path) -> Result<RewriteOutcome, ConfigEr
     }
 }
 
+#[cfg(unix)]
+fn keep_owner(file: &fs::File, original: &fs::Metadata) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    let now = file.metadata()?;
+    if now.uid() == original.uid() && now.gid() == original.gid() {
+        return Ok(());
+    }
+    std::os::unix::fs::fchown(file, Some(original.uid()), Some(original.gid())).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "cannot keep the file's owner (uid {} gid {}): {e}; the file is left unchanged; run \
+                 dameng_exporter as that user, or encrypt the password with --encryptPwd and \
+                 edit the file",
+                original.uid(),
+                original.gid()
+            ),
+        )
+    })
+}
+
+#[cfg(not(unix))]
+fn keep_owner(_file: &fs::File, _original: &fs::Metadata) -> io::Result<()> {
+    Ok(())
+}
+
 fn write_atomically(
     target: &Path,
     dir: &Path,
     bytes: &[u8],
-    perms: fs::Permissions,
+    original: &fs::Metadata,
 ) -> io::Result<()> {
+    let perms = original.permissions();
     let file_name =
         target.file_name().map_or_else(|| "config".into(), |n| n.to_string_lossy().into_owned());
     let nanos = std::time::SystemTime::now()
@@ -201,7 +231,9 @@ fn write_atomically(
     let tmp = dir.join(format!(".{file_name}.tmp-{}-{nanos}", std::process::id()));
     let result = (|| {
         let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        // Restrict first: the content must never be readable by more users than before.
+        // The old owner first (L15: a root-run exporter must not hand the file to root), then
+        // the old mode (chown may clear set-id bits), both before any content is written.
+        keep_owner(&f, original)?;
         f.set_permissions(perms)?;
         f.write_all(bytes)?;
         f.sync_all()?;

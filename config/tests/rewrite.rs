@@ -148,6 +148,35 @@ fn symlinked_config_keeps_the_link() {
     assert!(fs::read_to_string(&path).unwrap().contains("ENC("));
 }
 
+/// L15: the rewrite keeps the owner and the mode of the file, through a symlink too. Needs
+/// root to give the file to another user (the test run in CI is root; elsewhere it checks
+/// the mode only and says so).
+#[test]
+fn owner_and_mode_are_kept() {
+    use std::os::unix::fs::MetadataExt as _;
+    let path = setup("rewrite-owner", &ds("a", "h:1"));
+    let link = path.parent().unwrap().join("owner-link.toml");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+    let root = fs::metadata(&path).unwrap().uid() == 0;
+    if root {
+        std::os::unix::fs::chown(&path, Some(65534), Some(65533)).unwrap();
+    } else {
+        eprintln!("owner_and_mode_are_kept: not root, only the mode is checked");
+    }
+    let before = fs::metadata(&path).unwrap();
+    assert!(matches!(encrypt_passwords_in_file(&link).unwrap(), RewriteOutcome::Rewritten { .. }));
+    let after = fs::metadata(&path).unwrap();
+    assert!(fs::read_to_string(&path).unwrap().contains("ENC("));
+    assert_ne!(after.ino(), before.ino(), "the file was replaced (renamed over)");
+    assert_eq!(after.permissions().mode() & 0o7777, 0o640);
+    assert_eq!((after.uid(), after.gid()), (before.uid(), before.gid()));
+    if root {
+        assert_eq!((after.uid(), after.gid()), (65534, 65533));
+    }
+    assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+}
+
 #[test]
 fn invalid_files_are_errors() {
     let path = write_cfg("rewrite-bad", "[[datasource]\nname = 1\n");

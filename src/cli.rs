@@ -470,6 +470,9 @@ fn custom_metrics_summary(ds: &DatasourceConfig) -> String {
     }
     match dmexp_core::custom::load(ds) {
         None => format!("{shown} (registerCustomMetrics = false: not loaded)"),
+        Some(Ok(f)) if !dmexp_core::custom::identity_problems(ds, &f).is_empty() => format!(
+            "{shown} REFUSED: this datasource would run without custom metrics (errors below)"
+        ),
         Some(Ok(f)) => {
             let contexts: Vec<&str> = f.metrics.iter().map(|m| m.context.as_str()).collect();
             let warn = match f.warnings.len() {
@@ -495,11 +498,25 @@ fn custom_metrics_refused(config: &Config) -> bool {
                 for w in &f.warnings {
                     eprintln!("warning: datasource {}: {}", ds.name, w.message);
                 }
+                // M5: a label replacing the datasource's identity refuses the file at runtime.
+                let clashes = dmexp_core::custom::identity_problems(ds, &f);
+                if !clashes.is_empty() {
+                    refused += 1;
+                    eprintln!(
+                        "error: datasource {}: custom metrics file refused; the exporter would run \
+                         this datasource without custom metrics:",
+                        ds.name
+                    );
+                    for clash in clashes {
+                        eprintln!("  {clash}");
+                    }
+                }
             }
             Some(Err(e)) => {
                 refused += 1;
                 eprintln!(
-                    "error: datasource {}: custom metrics file refused; the exporter would run                      this datasource without custom metrics:",
+                    "error: datasource {}: custom metrics file refused; the exporter would run \
+                     this datasource without custom metrics:",
                     ds.name
                 );
                 for line in e.to_string().lines() {
@@ -511,7 +528,8 @@ fn custom_metrics_refused(config: &Config) -> bool {
     }
     if refused > 0 {
         eprintln!(
-            "error: {refused} custom metrics file(s) refused (try one with --test-custom-metrics              FILE --datasource NAME)"
+            "error: {refused} custom metrics file(s) refused (try one with --test-custom-metrics \
+             FILE --datasource NAME)"
         );
     }
     refused > 0

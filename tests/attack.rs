@@ -281,3 +281,58 @@ fn l5_hostile_files_at_reload_keep_the_old_configuration() {
     let (status, body) = post_reload(exp.port);
     assert_eq!(status, 200, "{body}");
 }
+
+/// M5 at `--check-config`: a custom-metric label column named `datasource` or like one of the
+/// datasource's labels is exit 2 naming the file, the metric and the label; a label that
+/// collides with nothing passes.
+#[test]
+fn m5_identity_label_spoofing_fails_check_config_naming_file_and_metric() {
+    let dir = scratch("attack-m5");
+    let head =
+        format!("listenAddress = \"127.0.0.1:0\"\nlogDir = \"{}\"\n", dir.join("logs").display());
+    for (i, (labels, clash, code)) in [
+        ("\"datasource\", \"env\"", Some("datasource"), 2),
+        ("\"role\"", Some("role"), 2),
+        ("\"site\"", None, 0),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let cm = dir.join(format!("spoof{i}.toml"));
+        let columns = labels
+            .replace('"', "")
+            .split(", ")
+            .map(|c| format!("'x' AS {c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        std::fs::write(
+            &cm,
+            format!(
+                "[[metric]]\ncontext = \"spoof{i}\"\nlabels = [{labels}]\nrequest = \"SELECT {columns}, 42 AS v\"\nmetricsdesc = {{ v = \"spoofed identity\" }}\n"
+            ),
+        )
+        .expect("write");
+        let extra =
+            format!("labels = \"env=rt,role=attacker\"\ncustomMetricsFile = \"{}\"", cm.display());
+        let cfg = dir.join(format!("c{i}.toml"));
+        std::fs::write(
+            &cfg,
+            format!("{head}{}", fixture_ds(Engine::Sqlite, "p", "primary", &extra)),
+        )
+        .expect("write");
+        let (got, out) = run_bounded(
+            &["--config", cfg.to_str().expect("utf-8"), "--check-config"],
+            &dir,
+            Duration::from_secs(20),
+        );
+        assert_eq!(got, code, "{labels}: {out}");
+        if let Some(label) = clash {
+            let expected = format!(
+                "{}: metric #1 (context \"spoof{i}\"): label `{label}` of metric `dmdbms_spoof{i}_v` collides with the datasource's identity label `{label}`",
+                cm.display()
+            );
+            assert!(out.contains(&expected), "{expected}\n{out}");
+            assert!(out.contains("REFUSED"), "{out}");
+        }
+    }
+}

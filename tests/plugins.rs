@@ -223,6 +223,34 @@ fn check_config_reports_every_load_failure_by_kind() {
     assert!(line("missing").contains("no such file"), "{out}");
 }
 
+/// M5 for plugins at `--check-config`: the site plugin's `table` label collides with a
+/// datasource label `table`, so the plugin is refused (exit 2) naming the metric and label;
+/// the same plugin on a datasource without that label loads.
+#[test]
+fn check_config_refuses_a_plugin_label_that_collides_with_the_datasource_identity() {
+    let dir = scratch("plugins-identity");
+    let clash = offline_ds(
+        "clash",
+        &format!("labels = \"table=spoofed\"\n{}", plugin(&lib("site_plugin"), FINE)),
+    );
+    let fine = offline_ds("fine", &plugin(&lib("site_plugin"), FINE));
+    let path = dir.join("c.toml");
+    std::fs::write(&path, format!("{clash}{fine}")).expect("write");
+    let (code, out, err) =
+        run_cli(&["--check-config", "--config", path.to_str().expect("utf-8")], &dir);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(out.contains("- fine: site_business 0.1.0 loaded (2 metrics)"), "{out}");
+    let line = out.lines().find(|l| l.starts_with("- clash: ")).expect("clash line");
+    assert!(
+        line.contains("metric \"site_table_rows\" declares the label \"table\", which is one of the datasource's identity labels"),
+        "{line}"
+    );
+    assert!(
+        err.contains("datasource `clash`") && err.contains("1 plugin(s) failed to load"),
+        "{err}"
+    );
+}
+
 #[test]
 fn world_or_group_writable_plugins_are_refused() {
     let dir = scratch("plugins-perm");

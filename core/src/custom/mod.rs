@@ -164,6 +164,22 @@ pub fn collectors(ds: &DatasourceConfig) -> Vec<ExtraCollector> {
     out
 }
 
+/// The metrics of `file` whose labels would replace the identity of datasource `ds` (M5): one
+/// message per metric, naming the file, the metric and the label; empty when none. The
+/// runtime refuses the file on any ([`collectors`]); `--check-config` reports them the same.
+pub fn identity_problems(ds: &DatasourceConfig, file: &CustomMetricsFile) -> Vec<String> {
+    let factory = DescFactory::new(Some(&ds.datasource_label()), &ds.labels);
+    file.metrics
+        .iter()
+        .filter_map(|m| {
+            let describe = m.describe();
+            let collector = CustomCollector::new(&ds.name, m.clone());
+            identity_clash(&factory, &collector)
+                .map(|clash| format!("{}: {describe}: {clash}", file.path.display()))
+        })
+        .collect()
+}
+
 /// Why `collector` may not run for a datasource with these const labels: a label (column or
 /// static label) named `datasource` or like one of the datasource's `labels` would replace
 /// the datasource's identity (a file that reads one instance could pose as another).
@@ -171,7 +187,8 @@ fn identity_clash(factory: &DescFactory, collector: &CustomCollector) -> Option<
     let specs = collector.metrics();
     let (spec, label) = specs.iter().find_map(|s| factory.identity_clash(s).map(|l| (s, l)))?;
     Some(format!(
-        "label `{label}` of metric `{}` collides with the datasource's identity label          `{label}`; rename the column (… AS other_name) or the static label",
+        "label `{label}` of metric `{}` collides with the datasource's identity label \
+         `{label}`; rename the column (… AS other_name) or the static label",
         spec.name
     ))
 }

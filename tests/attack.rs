@@ -1,4 +1,4 @@
-//! Attacks of RELIABILITY_FINDINGS.md, one test per class, against the real binary. Every
+//! Attacks of the issue #15 attack run, one test per class, against the real binary. Every
 //! test is bounded in time (seconds, no sleeps beyond the timeouts under test). The index of
 //! every H/M/L item and the test covering it is in README.md, "Security".
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-/// Attacks of RELIABILITY_FINDINGS.md by class: slowloris and idle sockets under a low
+/// Attacks of issue #15 by class: slowloris and idle sockets under a low
 /// descriptor limit (H3), authentication timing (L2), hostile file kinds (L5), encodeConfigPwd
 /// ownership (L15), identity-label spoofing at --check-config (M5).
 mod attack;

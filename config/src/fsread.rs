@@ -1,4 +1,4 @@
-//! Bounded reads of the files the exporter is given (RELIABILITY_FINDINGS L5): the
+//! Bounded reads of the files the exporter is given (issue #15, finding L5): the
 //! configuration, custom-metrics, password (`dbPwdFile`) and web-config files must be regular
 //! files of at most [`MAX_CONFIG_FILE_BYTES`]. `/dev/zero`, a FIFO, a directory or a huge file
 //! is an error naming what the path is, never an out-of-memory or a read that blocks: the

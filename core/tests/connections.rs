@@ -1,4 +1,4 @@
-//! Connection bounds of `server::serve` over real sockets (RELIABILITY_FINDINGS H3): a silent,
+//! Connection bounds of `server::serve` over real sockets (issue #15, finding H3): a silent,
 //! trickling (slowloris) or idle keep-alive client is dropped after the header-read timeout, a
 //! client that stops reading its response after the write-stall timeout, and at the
 //! connection cap idle sockets make room so that a client sending its request right away is

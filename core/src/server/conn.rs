@@ -1,5 +1,5 @@
 //! Accepting and serving connections, plain or TLS, with the bounds that keep clients which
-//! never finish a request from starving scrapes (RELIABILITY_FINDINGS H3).
+//! never finish a request from starving scrapes (issue #15, finding H3).
 //!
 //! - **Header-read and idle timeout** ([`ConnectionLimits::header_read_timeout`]): a request's
 //!   head must arrive completely within this time, counted from the accept (or the end of the

@@ -224,8 +224,14 @@ async fn serve_http<IO>(
     let result = tokio::select! {
         result = conn.as_mut() => result,
         () = state.evict.notified() => {
-            tracing::debug!(remote_addr = %peer, "Idle connection closed for a new one (connection cap).");
-            return;
+            if state.busy.load(Ordering::Acquire) == 0 {
+                tracing::debug!(remote_addr = %peer, "Idle connection closed for a new one (connection cap).");
+                return;
+            }
+            // A request arrived since the eviction was decided: it finishes, then the
+            // connection closes.
+            conn.as_mut().graceful_shutdown();
+            conn.await
         }
         () = stopped(&mut stop) => {
             conn.as_mut().graceful_shutdown();

@@ -35,10 +35,9 @@ pub use cli::{
 };
 pub use crypto::{decrypt_password, encrypt_password, is_encrypted, EncError};
 pub use custom_metrics::{
-    calls_only_known_functions, check_read_only_query, load_custom_metrics,
-    load_custom_metrics_with, parse_custom_metrics, CustomMetric, CustomMetricKind,
-    CustomMetricsFile, CustomMetricsOptions, ValueColumn, ValueMap, CUSTOM_METRIC_PREFIX,
-    DEFAULT_CUSTOM_MAX_ROWS, MAX_CUSTOM_MAX_ROWS, MAX_CUSTOM_QUERY_TIMEOUT,
+    load_custom_metrics, load_custom_metrics_with, parse_custom_metrics, CustomMetric,
+    CustomMetricKind, CustomMetricsFile, CustomMetricsOptions, ValueColumn, ValueMap,
+    CUSTOM_METRIC_PREFIX, DEFAULT_CUSTOM_MAX_ROWS, MAX_CUSTOM_MAX_ROWS, MAX_CUSTOM_QUERY_TIMEOUT,
     MAX_CUSTOM_SCRAPE_INTERVAL, VALUE_MAP_DEFAULT_KEY,
 };
 pub use defaults::*;

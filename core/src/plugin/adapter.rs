@@ -64,44 +64,6 @@ impl super::host::HostServices for HostEnv<'_> {
     }
 }
 
-/// Skips whitespace and SQL comments at the start of `sql`.
-fn skip_blanks(mut s: &str) -> &str {
-    loop {
-        let t = s.trim_start();
-        if let Some(rest) = t.strip_prefix("--") {
-            s = rest.split_once('\n').map_or("", |(_, r)| r);
-        } else if let Some(rest) = t.strip_prefix("/*") {
-            s = rest.split_once("*/").map_or("", |(_, r)| r);
-        } else if let Some(rest) = t.strip_prefix('(') {
-            s = rest;
-        } else {
-            return t;
-        }
-    }
-}
-
-/// The host's quick read-only rule for plugin SQL: one statement whose first keyword is
-/// `SELECT` or `WITH` (a `;` inside a string literal is refused too). It only gives the
-/// clearest message for the common mistake; behind it stand the custom metrics' SQL proof
-/// ([`dmexp_config::check_read_only_query`], a parser) and the datasource's read-only pool
-/// the plugin's queries run on (`DatasourcePool::new_read_only`). A database user with
-/// read-only grants is the operator's own line.
-pub(crate) fn check_read_only(sql: &str) -> Result<(), String> {
-    let body = sql.trim_end().trim_end_matches(';');
-    let start = skip_blanks(body);
-    let word: String = start.chars().take_while(char::is_ascii_alphabetic).collect();
-    if !word.eq_ignore_ascii_case("select") && !word.eq_ignore_ascii_case("with") {
-        return Err(format!(
-            "only read-only queries (SELECT or WITH) are allowed, got {:?}",
-            if word.is_empty() { start.chars().take(20).collect::<String>() } else { word }
-        ));
-    }
-    if body.contains(';') {
-        return Err("only one statement per query is allowed (found ';')".to_owned());
-    }
-    Ok(())
-}
-
 /// The `query` host service: read-only check, row cap, timeout under the deadline.
 pub(crate) fn host_query(
     env: &mut HostEnv<'_>,
@@ -115,10 +77,11 @@ pub(crate) fn host_query(
             "queries are only available during collect (not in create or declare)".to_owned(),
         ));
     };
-    check_read_only(sql).map_err(|e| (DM_INVALID_ARGUMENT, e))?;
-    // The custom metrics' SQL proof (a parser): exactly one statement, no data change
-    // anywhere in it (also `WITH … DELETE`, DML in subqueries).
-    let sql = dmexp_config::check_read_only_query(sql)
+    // The read-only policy shared with custom metrics (dmexp-sqlguard, a parser): exactly one
+    // SELECT/WITH statement, no data change anywhere in it (also `WITH … DELETE`, DML in
+    // subqueries), no function with lasting effects. Behind it stands the datasource's
+    // read-only pool the plugin's queries run on (`DatasourcePool::new_read_only`).
+    let sql = dmexp_sqlguard::check_read_only(sql)
         .map_err(|e| (DM_INVALID_ARGUMENT, format!("not a single read-only query: {e}")))?;
     let sql = sql.as_str();
     let cap = if max_rows == 0 { DM_DEFAULT_MAX_ROWS } else { max_rows.min(DM_MAX_ROWS) };
@@ -324,33 +287,6 @@ impl Collector for LoadedCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn read_only_rule() {
-        for ok in [
-            "SELECT 1",
-            "  select * from t;",
-            "WITH x AS (SELECT 1) SELECT * FROM x",
-            "-- comment\nSELECT 1",
-            "/* hint */ SELECT 1",
-            "(SELECT 1) UNION (SELECT 2)",
-            "SELECT /*+DM_EXPORTER*/ COUNT(*) FROM V$SESSIONS",
-        ] {
-            assert!(check_read_only(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "DELETE FROM t",
-            "update t set a = 1",
-            "SELECT 1; DROP TABLE t",
-            "-- SELECT\nDROP TABLE t",
-            "/* SELECT */ INSERT INTO t VALUES (1)",
-            "",
-            "SELECTX 1",
-            "SELECT 'a;b'",
-        ] {
-            assert!(check_read_only(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn kinds_are_checked() {

@@ -247,8 +247,8 @@ pub fn collectors(ds: &DatasourceConfig) -> (Vec<ExtraCollector>, Vec<PluginStat
     let mut out = Vec::new();
     if !loaded.is_empty() {
         // Plugin SQL runs on the datasource's read-only pool (as custom metrics do): every
-        // connection is made read-only before use, or refused. The host's first-keyword
-        // check (adapter::check_read_only) is the second line of defence.
+        // connection is made read-only before use, or refused. The host's SQL proof
+        // (dmexp_sqlguard::check_read_only, in adapter::host_query) is the first line.
         // Two connections per plugin: one may stay with a collect that overran its deadline
         // (plugin code cannot be interrupted) without starving the other plugins.
         match DatasourcePool::new_read_only(ds, loaded.len() * 2) {

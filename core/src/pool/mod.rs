@@ -25,7 +25,7 @@
 //! statement is run again — one more round trip — when the connection may have been changed.
 //! A fresh connection is read-only (set and verified above). Each connection keeps a
 //! *tainted* flag: a query that may call a function not known to be side-effect free
-//! ([`dmexp_config::calls_only_known_functions`]: only PostgreSQL built-ins such as `COUNT`,
+//! ([`dmexp_sqlguard::calls_only_known_functions`]: only PostgreSQL built-ins such as `COUNT`,
 //! `COALESCE`, `UPPER`, `TO_CHAR`, `NOW`; the answer is cached per connection and SQL text)
 //! taints the connection, and so does any failed query (part of it may have run). The
 //! statement is re-run before a query on a tainted connection (clearing the flag when it
@@ -216,7 +216,7 @@ impl OdbcConn {
         timeout_secs: Option<usize>,
         max_rows: Option<usize>,
     ) -> Result<crate::query::Rows, QueryError> {
-        let known = self.known_sql.answer(sql, dmexp_config::calls_only_known_functions);
+        let known = self.known_sql.answer(sql, dmexp_sqlguard::calls_only_known_functions);
         let mut tainted = self.tainted;
         let this = &*self;
         let conn = &this.conn;

@@ -13,7 +13,7 @@ use crate::query::QueryError;
 /// Bound of [`KnownSql`] (custom metrics and plugins send a fixed set of queries).
 const KNOWN_SQL_CACHE: usize = 256;
 
-/// Per SQL text, the answer of [`dmexp_config::calls_only_known_functions`]; cleared when it
+/// Per SQL text, the answer of [`dmexp_sqlguard::calls_only_known_functions`]; cleared when it
 /// reaches [`KNOWN_SQL_CACHE`] entries.
 #[derive(Debug, Default)]
 pub(super) struct KnownSql(HashMap<String, bool>);
@@ -309,7 +309,7 @@ mod tests {
         let decided = std::cell::Cell::new(0);
         let decide = |sql: &str| {
             decided.set(decided.get() + 1);
-            dmexp_config::calls_only_known_functions(sql)
+            dmexp_sqlguard::calls_only_known_functions(sql)
         };
         assert!(cache.answer("SELECT COUNT(*) AS n FROM t", decide));
         assert!(!cache.answer("SELECT set_config('a', 'b', false) AS x", decide));

@@ -599,23 +599,27 @@ fn postgres_sql_that_slips_past_the_parser_cannot_change_data() {
         "CREATE SEQUENCE ro_seq",
         "CREATE TABLE ro_items (id INTEGER)",
         "CREATE FUNCTION ro_insert() RETURNS INTEGER LANGUAGE plpgsql AS $$ BEGIN INSERT INTO ro_items VALUES (1); RETURN 1; END $$",
+        // nextval and set_config are refused by the SQL proof when called in the request
+        // (dmexp-sqlguard); behind a user function the parser cannot see them.
+        "CREATE FUNCTION ro_next() RETURNS BIGINT LANGUAGE plpgsql AS $$ BEGIN RETURN nextval('ro_seq'); END $$",
+        "CREATE FUNCTION ro_flip() RETURNS INTEGER LANGUAGE plpgsql AS $$ BEGIN PERFORM set_config('default_transaction_read_only', 'off', false); RETURN 1; END $$",
         "CREATE TABLE DUAL (ID INTEGER)",
         "INSERT INTO DUAL VALUES (1)",
     ] {
         exec(&conn, sql);
     }
     let dir = scratch("custom-pg-ro-files");
-    // Every request is a plain SELECT, so the parser lets it through; the read-only
-    // connection must stop the writes. `reset` turns the session default off for the next
-    // transaction; the exporter re-applies read-only before the next query (set_config is not a
-    // known side-effect-free function, see the next test).
+    // Every request is a plain SELECT of a user function, so the parser lets it through; the
+    // read-only connection must stop the writes. `reset` turns the session default off for the
+    // next transaction; the exporter re-applies read-only before the next query (ro_flip is
+    // not a known side-effect-free function, see the next test).
     let file = write(
         &dir,
         "m.toml",
         r#"
 [[metric]]
 context = "seq"
-request = "SELECT nextval('ro_seq') AS v"
+request = "SELECT ro_next() AS v"
 metricsdesc = { v = "v" }
 
 [[metric]]
@@ -625,7 +629,7 @@ metricsdesc = { n = "n" }
 
 [[metric]]
 context = "reset"
-request = "SELECT CASE WHEN set_config('default_transaction_read_only', 'off', false) = 'off' THEN 1 ELSE 0 END AS done"
+request = "SELECT ro_flip() AS done"
 metricsdesc = { done = "d" }
 
 [[metric]]
@@ -726,6 +730,8 @@ fn postgres_read_only_is_reasserted_only_after_queries_that_may_have_changed_it(
     for sql in [
         "CREATE TABLE ro_items (id INTEGER)",
         "CREATE FUNCTION ro_insert() RETURNS INTEGER LANGUAGE plpgsql AS $$ BEGIN INSERT INTO ro_items VALUES (1); RETURN 1; END $$",
+        // set_config of the read-only default is refused in a request; a user function hides it.
+        "CREATE FUNCTION ro_flip() RETURNS INTEGER LANGUAGE plpgsql AS $$ BEGIN PERFORM set_config('default_transaction_read_only', 'off', false); RETURN 1; END $$",
         // The documented limitation: the text check cannot see a function inside a view.
         "CREATE VIEW ro_hidden AS SELECT set_config('default_transaction_read_only', 'off', false) AS v",
     ] {
@@ -760,7 +766,7 @@ metricsdesc = {{ on_flag = "f" }}
 
 [[metric]]
 context = "reset"
-request = "SELECT CASE WHEN set_config('default_transaction_read_only', 'off', false) = 'off' THEN 1 ELSE 0 END AS done"
+request = "SELECT ro_flip() AS done"
 metricsdesc = {{ done = "d" }}
 
 [[metric]]
@@ -770,7 +776,7 @@ metricsdesc = {{ on_flag = "f" }}
 
 [[metric]]
 context = "reset_again"
-request = "SELECT CASE WHEN set_config('default_transaction_read_only', 'off', false) = 'off' THEN 1 ELSE 0 END AS done"
+request = "SELECT ro_flip() AS done"
 metricsdesc = {{ done = "d" }}
 
 [[metric]]
@@ -809,7 +815,8 @@ metricsdesc = {{ n = "n" }}
         "{out}"
     );
     assert!(out.contains(&format!("dmdbms_after_ins_on_flag{{{d}}} 1")), "{out}");
-    // An explicit set_config taints the connection: the next query is re-asserted first.
+    // A call of a function not known to be side-effect free (ro_flip runs set_config) taints
+    // the connection: the next query is re-asserted first.
     assert!(out.contains(&format!("dmdbms_reset_done{{{d}}} 1")), "{out}");
     assert!(out.contains(&format!("dmdbms_after_reset_on_flag{{{d}}} 1")), "{out}");
     assert!(out.contains(&format!("dmdbms_reset_again_done{{{d}}} 1")), "{out}");
@@ -831,6 +838,87 @@ metricsdesc = {{ n = "n" }}
     }
     drop(e);
     assert_eq!(scalar(&conn, "SELECT COUNT(*) FROM ro_items"), "0");
+}
+
+/// L13: PostgreSQL lets large objects and advisory locks through a read-only transaction, so
+/// the SQL proof refuses those calls before anything runs: at load (the exporter serves the
+/// datasource without the file), at `--check-config` and in the dry run, each with the reason,
+/// the file, the line and the metric. Nothing is created, no lock is taken.
+#[test]
+fn postgres_functions_with_lasting_effects_are_refused_before_they_run() {
+    let db = ScratchDb::create("l13");
+    let conn = odbc_connect(&db.cs());
+    let large_objects = || scalar(&conn, "SELECT COUNT(*) FROM pg_largeobject_metadata");
+    let advisory_locks =
+        || scalar(&conn, "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory'");
+    assert_eq!(large_objects(), "0");
+    let dir = scratch("custom-pg-l13-files");
+    let file = write(
+        &dir,
+        "l13.toml",
+        r#"[[metric]]
+context = "fine"
+request = "SELECT COUNT(*) AS n FROM pg_largeobject_metadata"
+metricsdesc = { n = "large objects" }
+
+[[metric]]
+context = "lo"
+request = "SELECT lo_create(0) AS o"
+metricsdesc = { o = "o" }
+
+[[metric]]
+context = "lock"
+request = "SELECT 1 AS l FROM pg_catalog.pg_advisory_lock(4242)"
+metricsdesc = { l = "l" }
+"#,
+    );
+    let f = file.display().to_string();
+    let lo = format!(
+        "{f}:8: metric #2 (context \"lo\"), key \"request\": calls lo_create: large-object \
+         functions create, change, export or read large objects, and PostgreSQL lets them \
+         change data even in a read-only transaction; custom metrics and plugins only read, so \
+         the request is refused (remove the call) (request line 1, column 8)"
+    );
+    let lock = format!(
+        "{f}:13: metric #3 (context \"lock\"), key \"request\": calls pg_advisory_lock: an \
+         advisory lock can outlive the query (a session lock stays with the pooled connection), \
+         and PostgreSQL allows it in a read-only transaction; custom metrics and plugins only \
+         read, so the request is refused (remove the call) (request line 1, column 31)"
+    );
+    let body = format!(
+        "[[datasource]]\nname = \"scratch\"\nodbcConnectionString = \"{}\"\nregisterDatabaseMetrics = false\nqueryTimeout = 3\n{}",
+        db.cs(),
+        file_key(&file)
+    );
+    let cfg = dir.join("cfg.toml");
+    std::fs::write(&cfg, &body).expect("write config");
+    let c = cfg.to_str().expect("utf-8");
+
+    let (code, out, err) = run_cli(&["--check-config", "--config", c], &dir);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(err.contains(&lo) && err.contains(&lock), "{err}");
+
+    let (code, out, err) =
+        run_cli(&["--config", c, "--test-custom-metrics", file.to_str().expect("utf-8")], &dir);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(format!("{out}{err}").contains(&lo), "{out}\n{err}");
+    assert!(format!("{out}{err}").contains(&lock), "{out}\n{err}");
+    assert!(!out.contains("dmdbms_fine_n"), "the refused file ran: {out}");
+
+    let e = Exporter::start("custom-pg-l13", &body);
+    for _ in 0..2 {
+        let t = e.metrics();
+        expect(&t, "dameng_exporter_custom_metrics_load_success{datasource=\"scratch\"}", 0.0);
+        assert!(series(&t, "dmdbms_lo_o").is_empty() && series(&t, "dmdbms_fine_n").is_empty());
+        assert_eq!(advisory_locks(), "0");
+    }
+    let logs = e.all_logs();
+    assert!(logs.contains("Custom metrics file refused"), "{logs}");
+    assert!(logs.contains("calls lo_create: large-object functions"), "{logs}");
+    assert!(logs.contains("calls pg_advisory_lock: an advisory lock"), "{logs}");
+    drop(e);
+    assert_eq!(large_objects(), "0");
+    assert_eq!(advisory_locks(), "0");
 }
 
 /// The collectors of a datasource queue per pool: a fast datasource is served by the first

@@ -10,8 +10,9 @@
 //! r2d2 was tried first and dropped: its checkout retries logins in a loop until timeout.
 //!
 //! **Read-only pools** ([`DatasourcePool::new_read_only`]) serve SQL the exporter did not
-//! write (custom metrics): defence in depth behind the SQL parser, so a statement that slips
-//! past it still cannot change data. Every connection asks for `SQL_ATTR_ACCESS_MODE =
+//! write (custom metrics, plugins): defence in depth behind the SQL proof (dmexp-sqlguard), so
+//! a statement that slips past it cannot change data on DM8 or SQLite (on PostgreSQL see the
+//! known limitation below). Every connection asks for `SQL_ATTR_ACCESS_MODE =
 //! SQL_MODE_READ_ONLY` before connecting (DM8 honours it: writes fail with -6506), then,
 //! because some drivers ignore that attribute, the engine found from the DBMS name (or the
 //! connection string's driver) gets its own session setting, checked before the connection
@@ -38,7 +39,8 @@
 //! through PostgreSQL's attribute notation (`t.f` meaning `f(t)`), or a user-created
 //! overload of a known built-in's name — is not seen, so such a view can leave the session
 //! read-write for the next query that calls only known functions (which can then write only
-//! through another such hidden call). This concerns PostgreSQL only, the test and emulation
+//! through another such hidden call), and a hidden `lo_create` or `pg_advisory_lock`, which
+//! PostgreSQL allows in read-only transactions, has its effect (RELIABILITY finding L13). This concerns PostgreSQL only, the test and emulation
 //! engine: on DM8, the production engine, read-only is the connection attribute
 //! `SQL_ATTR_ACCESS_MODE`, enforced by the server for every statement, and SQLite's
 //! `query_only` cannot be changed from a `SELECT`; neither re-asserts anything.

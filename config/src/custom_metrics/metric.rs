@@ -12,6 +12,8 @@ use crate::raw::suggest;
 use crate::toml_walk::type_name;
 
 impl Loader<'_> {
+    /// One `[[metric]]` (1-based `index`, header at `line`), or `None` after recording its
+    /// problems.
     pub(super) fn metric(
         &mut self,
         table: &dyn TableLike,
@@ -35,8 +37,66 @@ impl Loader<'_> {
         let found = self.keys(table, &what);
         let get = |name: &str| found.iter().find(|f| f.name == name);
 
+        let context = self.context(get("context"), &what, line);
+        let request = self.request(table, get("request"), &what, line);
+        let labels = self.labels(get("labels"), &what);
+        let mut values = self.values(table, get("metricsdesc"), &what, line, &context, &labels);
+        self.value_types(get("metricstype"), &what, &labels, &mut values);
+        if let Some(f) = get("valuemap") {
+            self.value_maps(f, &what, &labels, &mut values);
+        }
+        let static_labels = self.static_labels(get("staticlabels"), &what, &labels);
+        let mut ignore_zero_result = false;
+        if let Some(f) = get("ignorezeroresult") {
+            let at = At { what: &what, key: &f.written, line: f.line };
+            match f.item.as_bool() {
+                Some(b) => ignore_zero_result = b,
+                None => self.error(
+                    &at,
+                    format!("must be true or false (no quotes), found {}", type_name(f.item)),
+                ),
+            }
+        }
+        let mut query_timeout = defaults.query_timeout;
+        if let Some(f) = get("querytimeout") {
+            let at = At { what: &what, key: &f.written, line: f.line };
+            query_timeout = self.duration(f.item, &at, MAX_CUSTOM_QUERY_TIMEOUT, "\"10s\"");
+        }
+        let mut scrape_interval = defaults.scrape_interval;
+        if let Some(f) = get("scrapeinterval") {
+            let at = At { what: &what, key: &f.written, line: f.line };
+            scrape_interval = self.duration(f.item, &at, MAX_CUSTOM_SCRAPE_INTERVAL, "\"5m\"");
+        }
+        let mut max_rows = defaults.max_rows;
+        if let Some(f) = get("maxrows") {
+            let at = At { what: &what, key: &f.written, line: f.line };
+            if let Some(n) = self.max_rows(f.item, &at) {
+                max_rows = n;
+            }
+        }
+
+        if self.problems.len() > before {
+            return None;
+        }
+        Some(CustomMetric {
+            index,
+            line,
+            context,
+            labels,
+            static_labels,
+            request,
+            values,
+            ignore_zero_result,
+            query_timeout,
+            scrape_interval,
+            max_rows,
+        })
+    }
+
+    /// `context`: the metric group, letters, digits and `_` (empty when missing or wrong).
+    fn context(&mut self, found: Option<&Found<'_>>, what: &str, line: usize) -> String {
         let mut context = String::new();
-        match get("context") {
+        match found {
             None => self.problems.push(
                 Problem::new(format!(
                     "{what} has no \"context\"; add e.g. context = \"my_app\" (metric names are \
@@ -46,7 +106,7 @@ impl Loader<'_> {
                 .with_key("context"),
             ),
             Some(f) => {
-                let at = At { what: &what, key: &f.written, line: f.line };
+                let at = At { what, key: &f.written, line: f.line };
                 match self.string(f.item, &at, "\"my_app\"") {
                     Some(c) if c.trim().is_empty() => {
                         self.error(&at, "is empty; name the metric group, e.g. \"my_app\"")
@@ -70,9 +130,20 @@ impl Loader<'_> {
                 }
             }
         }
+        context
+    }
 
+    /// `request`: proven to be one read-only query by dmexp-sqlguard (empty when missing or
+    /// refused).
+    fn request(
+        &mut self,
+        table: &dyn TableLike,
+        found: Option<&Found<'_>>,
+        what: &str,
+        line: usize,
+    ) -> String {
         let mut request = String::new();
-        match get("request") {
+        match found {
             None => self.problems.push(
                 Problem::new(format!(
                     "{what} has no \"request\"; add the SQL query, e.g. request = \"SELECT COUNT(*) \
@@ -83,7 +154,7 @@ impl Loader<'_> {
                 .with_key("request"),
             ),
             Some(f) => {
-                let at = At { what: &what, key: &f.written, line: f.line };
+                let at = At { what, key: &f.written, line: f.line };
                 if let Some(sql) = self.string(f.item, &at, "\"SELECT … FROM …\"") {
                     match dmexp_sqlguard::check_read_only(&sql) {
                         Ok(text) => request = text,
@@ -95,10 +166,14 @@ impl Loader<'_> {
                 }
             }
         }
+        request
+    }
 
+    /// `labels`: result columns (lower-case) whose values become labels.
+    fn labels(&mut self, found: Option<&Found<'_>>, what: &str) -> Vec<String> {
         let mut labels: Vec<String> = Vec::new();
-        if let Some(f) = get("labels") {
-            let at = At { what: &what, key: &f.written, line: f.line };
+        if let Some(f) = found {
+            let at = At { what, key: &f.written, line: f.line };
             match f.item.as_array() {
                 None => self.error(
                     &at,
@@ -132,9 +207,21 @@ impl Loader<'_> {
                 }
             }
         }
+        labels
+    }
 
+    /// `metricsdesc`: the value columns, each one metric `dmdbms_<context>_<column>`.
+    fn values(
+        &mut self,
+        table: &dyn TableLike,
+        found: Option<&Found<'_>>,
+        what: &str,
+        line: usize,
+        context: &str,
+        labels: &[String],
+    ) -> Vec<ValueColumn> {
         let mut values: Vec<ValueColumn> = Vec::new();
-        match get("metricsdesc") {
+        match found {
             None => self.problems.push(
                 Problem::new(format!(
                     "{what} has no \"metricsdesc\": it names the value columns; add e.g. \
@@ -145,7 +232,7 @@ impl Loader<'_> {
                 .with_key("metricsdesc"),
             ),
             Some(f) => {
-                let at = At { what: &what, key: &f.written, line: f.line };
+                let at = At { what, key: &f.written, line: f.line };
                 match f.item.as_table_like() {
                     None => self.error(
                         &at,
@@ -163,7 +250,7 @@ impl Loader<'_> {
                     Some(t) => {
                         for (col, item) in t.iter() {
                             let line = self.item_line(item, f.line);
-                            let at = At { what: &what, key: &f.written, line };
+                            let at = At { what, key: &f.written, line };
                             let c = col.trim().to_lowercase();
                             let Some(help) = item.as_str() else {
                                 self.error(
@@ -208,9 +295,19 @@ impl Loader<'_> {
                 }
             }
         }
+        values
+    }
 
-        if let Some(f) = get("metricstype") {
-            let at = At { what: &what, key: &f.written, line: f.line };
+    /// `metricstype`: counter or gauge per value column.
+    fn value_types(
+        &mut self,
+        found: Option<&Found<'_>>,
+        what: &str,
+        labels: &[String],
+        values: &mut [ValueColumn],
+    ) {
+        if let Some(f) = found {
+            let at = At { what, key: &f.written, line: f.line };
             match f.item.as_table_like() {
                 None => self.error(
                     &at,
@@ -222,7 +319,7 @@ impl Loader<'_> {
                 Some(t) => {
                     for (col, item) in t.iter() {
                         let line = self.item_line(item, f.line);
-                        let at = At { what: &what, key: &f.written, line };
+                        let at = At { what, key: &f.written, line };
                         let c = col.trim().to_lowercase();
                         let kind = match item.as_str().map(|s| s.trim().to_lowercase()) {
                             Some(s) if s == "counter" => CustomMetricKind::Counter,
@@ -280,14 +377,18 @@ impl Loader<'_> {
                 }
             }
         }
+    }
 
-        if let Some(f) = get("valuemap") {
-            self.value_maps(f, &what, &labels, &mut values);
-        }
-
+    /// `staticlabels`: fixed label names and values, in file order.
+    fn static_labels(
+        &mut self,
+        found: Option<&Found<'_>>,
+        what: &str,
+        labels: &[String],
+    ) -> Vec<(String, String)> {
         let mut static_labels: Vec<(String, String)> = Vec::new();
-        if let Some(f) = get("staticlabels") {
-            let at = At { what: &what, key: &f.written, line: f.line };
+        if let Some(f) = found {
+            let at = At { what, key: &f.written, line: f.line };
             match f.item.as_table_like() {
                 None => self.error(
                     &at,
@@ -300,7 +401,7 @@ impl Loader<'_> {
                 Some(t) => {
                     for (name, item) in t.iter() {
                         let line = self.item_line(item, f.line);
-                        let at = At { what: &what, key: &f.written, line };
+                        let at = At { what, key: &f.written, line };
                         let value = match item.as_value() {
                             Some(Value::String(s)) => s.value().clone(),
                             Some(Value::Integer(i)) => i.value().to_string(),
@@ -340,52 +441,7 @@ impl Loader<'_> {
                 }
             }
         }
-
-        let mut ignore_zero_result = false;
-        if let Some(f) = get("ignorezeroresult") {
-            let at = At { what: &what, key: &f.written, line: f.line };
-            match f.item.as_bool() {
-                Some(b) => ignore_zero_result = b,
-                None => self.error(
-                    &at,
-                    format!("must be true or false (no quotes), found {}", type_name(f.item)),
-                ),
-            }
-        }
-        let mut query_timeout = defaults.query_timeout;
-        if let Some(f) = get("querytimeout") {
-            let at = At { what: &what, key: &f.written, line: f.line };
-            query_timeout = self.duration(f.item, &at, MAX_CUSTOM_QUERY_TIMEOUT, "\"10s\"");
-        }
-        let mut scrape_interval = defaults.scrape_interval;
-        if let Some(f) = get("scrapeinterval") {
-            let at = At { what: &what, key: &f.written, line: f.line };
-            scrape_interval = self.duration(f.item, &at, MAX_CUSTOM_SCRAPE_INTERVAL, "\"5m\"");
-        }
-        let mut max_rows = defaults.max_rows;
-        if let Some(f) = get("maxrows") {
-            let at = At { what: &what, key: &f.written, line: f.line };
-            if let Some(n) = self.max_rows(f.item, &at) {
-                max_rows = n;
-            }
-        }
-
-        if self.problems.len() > before {
-            return None;
-        }
-        Some(CustomMetric {
-            index,
-            line,
-            context,
-            labels,
-            static_labels,
-            request,
-            values,
-            ignore_zero_result,
-            query_timeout,
-            scrape_interval,
-            max_rows,
-        })
+        static_labels
     }
 
     fn value_maps(

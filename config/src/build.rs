@@ -3,7 +3,6 @@
 //! Every problem is collected; none stops the others from being found.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use crate::crypto::decrypt_password;
 use crate::defaults::*;
@@ -15,6 +14,7 @@ use crate::model::{
     LogLevel, PluginConfig, Secret,
 };
 use crate::raw::{Ctx, Entry, RawConfig, RawDatasource, Section, Val};
+use crate::schema::{self, Apply, Key};
 use crate::toml_walk::{ds_scope, Scope};
 
 /// Typed access to one section with problem reporting.
@@ -100,21 +100,6 @@ impl Get<'_> {
         Some(v)
     }
 
-    /// `n × factor` seconds as a Duration, reporting overflow.
-    fn duration(&mut self, key: &str, default: u64, secs_per_unit: u64) -> Option<Duration> {
-        let v = self.uint(key, default)?;
-        match v.checked_mul(secs_per_unit) {
-            Some(s) => Some(Duration::from_secs(s)),
-            None => {
-                if let Some(e) = self.entry(key).cloned() {
-                    let msg = format!("{} = {v} {} is too large", e.written, self.scope.describe);
-                    self.problem(&e, msg);
-                }
-                Some(Duration::from_secs(default.saturating_mul(secs_per_unit)))
-            }
-        }
-    }
-
     fn narrow<T: TryFrom<u64>>(&mut self, key: &str, v: u64, fallback: T) -> T {
         match T::try_from(v) {
             Ok(t) => t,
@@ -124,6 +109,42 @@ impl Get<'_> {
                     self.problem(&e, msg);
                 }
                 fallback
+            }
+        }
+    }
+}
+
+/// Reads the keys of `table` whose [`Apply`] is generic into `target`; the [`Apply::Custom`]
+/// keys are read by the section's code below, after these.
+fn apply_declared<T>(get: &mut Get<'_>, table: &[Key<T>], target: &mut T) {
+    for k in table {
+        match k.apply {
+            Apply::Custom => {}
+            Apply::Bool(field) => {
+                if let Some(b) = get.boolean(k.name) {
+                    *field(target) = b;
+                }
+            }
+            Apply::Text(field) => {
+                if let Some((_, s)) = get.string(k.name) {
+                    *field(target) = s;
+                }
+            }
+            Apply::Count { default, range, set } => {
+                let v = match range {
+                    Some((min, max, unit)) => get.uint_in(k.name, default, min, max, unit),
+                    None => get.uint(k.name, default),
+                };
+                if let Some(v) = v {
+                    if !set(target, v) {
+                        if let Some(e) = get.entry(k.name).cloned() {
+                            let msg =
+                                format!("{} = {v} {} is too large", e.written, get.scope.describe);
+                            get.problem(&e, msg);
+                        }
+                        set(target, default);
+                    }
+                }
             }
         }
     }
@@ -159,6 +180,7 @@ pub(crate) fn apply_global(ctx: &mut Ctx, sec: &Section, g: &mut GlobalConfig) {
         scope: Scope { describe: "at the top level".to_string(), datasource: None },
         line: 0,
     };
+    apply_declared(&mut get, schema::global::GLOBAL, g);
     if let Some(e) = get.entry("listenAddress").cloned() {
         let v = get.string_or("listenAddress", DEFAULT_LISTEN_ADDRESS);
         if valid_listen_address(&v) {
@@ -208,27 +230,12 @@ pub(crate) fn apply_global(ctx: &mut Ctx, sec: &Section, g: &mut GlobalConfig) {
             }
         };
     }
-    if let Some(v) = get.uint("logMaxSize", DEFAULT_LOG_MAX_SIZE_MB) {
-        g.log_max_size_mb = v;
-    }
-    if let Some(v) = get.uint("logMaxBackups", DEFAULT_LOG_MAX_BACKUPS as u64) {
-        g.log_max_backups = get.narrow("logMaxBackups", v, DEFAULT_LOG_MAX_BACKUPS);
-    }
-    if let Some(v) = get.uint("logMaxAge", DEFAULT_LOG_MAX_AGE_DAYS) {
-        g.log_max_age_days = v;
-    }
     if let Some(e) = get.entry("logDir") {
         g.log_dir = match &e.val {
             Val::Str(s) if s.is_empty() => None,
             Val::Str(s) => Some(PathBuf::from(s)),
             _ => g.log_dir.clone(),
         };
-    }
-    if let Some(b) = get.boolean("encodeConfigPwd") {
-        g.encode_config_pwd = b;
-    }
-    if let Some(b) = get.boolean("enableBasicAuth") {
-        g.enable_basic_auth = b;
     }
     if let Some(e) = get.entry("basicAuthUsername") {
         if let Val::Str(s) = &e.val {
@@ -256,15 +263,6 @@ pub(crate) fn apply_global(ctx: &mut Ctx, sec: &Section, g: &mut GlobalConfig) {
                 }
             }
         }
-    }
-    if let Some(d) = get.duration("retryIntervalSeconds", DEFAULT_RETRY_INTERVAL_SECS, 1) {
-        g.retry_interval = d;
-    }
-    if let Some(b) = get.boolean("enableHealthPing") {
-        g.enable_health_ping = b;
-    }
-    if let Some(d) = get.duration("globalTimeoutSeconds", DEFAULT_GLOBAL_TIMEOUT_SECS, 1) {
-        g.global_timeout = d;
     }
     if let Some(e) = get.entry("collectionMode").cloned() {
         let v = get.string_or("collectionMode", "blocking");
@@ -294,13 +292,6 @@ pub(crate) fn apply_global(ctx: &mut Ctx, sec: &Section, g: &mut GlobalConfig) {
                 ),
             ),
         }
-    }
-    if let Some(v) = get.uint("maxConcurrentGroups", DEFAULT_MAX_CONCURRENT_GROUPS as u64) {
-        g.max_concurrent_groups =
-            get.narrow("maxConcurrentGroups", v, DEFAULT_MAX_CONCURRENT_GROUPS);
-    }
-    if let Some(d) = get.duration("groupTimeout", DEFAULT_GROUP_TIMEOUT_SECS, 1) {
-        g.group_timeout = d;
     }
     if let Some(e) = get.entry("scrapeTimeoutFactor").cloned() {
         if let Val::Float(f) = e.val {
@@ -354,10 +345,7 @@ fn build_datasource(ctx: &mut Ctx, raw: &RawDatasource) -> DatasourceConfig {
     let sd = get.scope.describe.clone();
     // The same, as the subject of a sentence: "[[datasource]] #1 (a) has no dbHost".
     let subj = sd.trim_start_matches("in ").to_string();
-    d.description = get.string_or("description", &d.description);
-    if let Some(b) = get.boolean("enabled") {
-        d.enabled = b;
-    }
+    apply_declared(&mut get, schema::datasource::DATASOURCE, &mut d);
     d.connection.db_host = get.string("dbHost").map(|(_, s)| s);
     if let Some((e, h)) = get.string("dbHost") {
         if host_key(&h).is_empty() {
@@ -371,8 +359,6 @@ fn build_datasource(ctx: &mut Ctx, raw: &RawDatasource) -> DatasourceConfig {
             get.ctx.warn(e.line, format!("{} {sd}: option {w}", e.written), false);
         }
     }
-    d.connection.db_user = get.string_or("dbUser", "");
-    d.connection.odbc_driver = get.string_or("odbcDriver", DEFAULT_ODBC_DRIVER);
     d.connection.odbc_connection_string =
         get.string("odbcConnectionString").map(|(_, s)| Secret::new(s));
 
@@ -450,14 +436,6 @@ fn build_datasource(ctx: &mut Ctx, raw: &RawDatasource) -> DatasourceConfig {
         }
     }
 
-    if let Some(v) = get.uint_in("queryTimeout", DEFAULT_QUERY_TIMEOUT_SECS, 1, 300, " (seconds)") {
-        d.connection.query_timeout = Duration::from_secs(v);
-    }
-    if let Some(v) =
-        get.uint_in("maxOpenConns", DEFAULT_MAX_OPEN_CONNS.into(), 1, MAX_MAX_OPEN_CONNS as u64, "")
-    {
-        d.connection.max_open_conns = get.narrow("maxOpenConns", v, DEFAULT_MAX_OPEN_CONNS);
-    }
     d.connection.max_idle_conns = d.connection.max_open_conns;
     if let Some(v) = get.uint("maxIdleConns", d.connection.max_open_conns.into()) {
         if v > u64::from(d.connection.max_open_conns) {
@@ -473,36 +451,6 @@ fn build_datasource(ctx: &mut Ctx, raw: &RawDatasource) -> DatasourceConfig {
             d.connection.max_idle_conns =
                 get.narrow("maxIdleConns", v, d.connection.max_open_conns);
         }
-    }
-    if let Some(x) = get.duration("connMaxLifetime", DEFAULT_CONN_MAX_LIFETIME_MIN, 60) {
-        d.connection.conn_max_lifetime = x;
-    }
-    if let Some(x) = get.duration("bigKeyDataCacheTime", DEFAULT_BIG_KEY_DATA_CACHE_MIN, 60) {
-        d.big_key_data_cache_time = x;
-    }
-    if let Some(x) = get.duration("alarmKeyCacheTime", DEFAULT_ALARM_KEY_CACHE_MIN, 60) {
-        d.alarm_key_cache_time = x;
-    }
-    if let Some(b) = get.boolean("checkSlowSQL") {
-        d.check_slow_sql = b;
-    }
-    if let Some(v) = get.uint("slowSqlTime", DEFAULT_SLOW_SQL_TIME_MS) {
-        d.slow_sql_time = Duration::from_millis(v);
-    }
-    if let Some(v) = get.uint("slowSqlMaxRows", DEFAULT_SLOW_SQL_MAX_ROWS.into()) {
-        d.slow_sql_max_rows = get.narrow("slowSqlMaxRows", v, DEFAULT_SLOW_SQL_MAX_ROWS);
-    }
-    if let Some(b) = get.boolean("registerHostMetrics") {
-        d.register_host_metrics = b;
-    }
-    if let Some(b) = get.boolean("registerDatabaseMetrics") {
-        d.register_database_metrics = b;
-    }
-    if let Some(b) = get.boolean("registerDmhsMetrics") {
-        d.register_dmhs_metrics = b;
-    }
-    if let Some(b) = get.boolean("registerCustomMetrics") {
-        d.register_custom_metrics = b;
     }
     if let Some(e) = get.entry("priority").cloned() {
         if let Val::Int(n) = e.val {

@@ -3,14 +3,11 @@
 
 use crate::error::Problem;
 use crate::raw::{
-    find_spec, suggest, Ctx, Entry, KeySpec, Kind, RawConfig, RawDatasource, Section, Val, DS_KEYS,
-    GLOBAL_KEYS,
+    ds_keys, find_spec, global_keys, suggest, Ctx, Entry, KeySpec, Kind, RawConfig, RawDatasource,
+    Section, Val,
 };
+use crate::schema;
 use crate::toml_walk::{ds_scope, Scope, Walker};
-
-/// v1.1 keys whose v1.2 name differs (matched case-insensitively).
-const RENAMED: &[(&str, &str)] =
-    &[("checkSlowSql", "checkSlowSQL"), ("slowSqlLimitRows", "slowSqlMaxRows")];
 
 /// v1.1 keys that have no meaning any more.
 const IGNORED: &[&str] = &["configFile"];
@@ -37,12 +34,13 @@ fn content_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
 }
 
 fn resolve_key(key: &str) -> Option<(KeySpec, bool)> {
+    // v1.1 keys whose v1.2 name differs (declared as `legacy` in the schema).
     let canonical =
-        RENAMED.iter().find(|(a, _)| a.eq_ignore_ascii_case(key)).map_or(key, |(_, b)| *b);
-    if let Some(s) = find_spec(GLOBAL_KEYS, canonical) {
+        schema::legacy_names().find(|(a, _)| a.eq_ignore_ascii_case(key)).map_or(key, |(_, b)| b);
+    if let Some(s) = find_spec(global_keys(), canonical) {
         return Some((s, true));
     }
-    find_spec(DS_KEYS, canonical).map(|s| (s, false))
+    find_spec(ds_keys(), canonical).map(|s| (s, false))
 }
 
 /// True when every content line is `key=value` with an identifier key and an unquoted
@@ -81,11 +79,11 @@ pub(crate) fn parse(walker: &mut Walker<'_>, text: &str) -> RawConfig {
     let mut ds = RawDatasource { index: 1, line: 0, ..Default::default() };
     let top = Scope { describe: "in the legacy file".to_string(), datasource: None };
     let ds_sc = ds_scope(1, Some("default"));
-    let all_names: Vec<&str> = GLOBAL_KEYS
+    let all_names: Vec<&str> = global_keys()
         .iter()
-        .chain(DS_KEYS)
+        .chain(ds_keys())
         .map(|s| s.name)
-        .chain(RENAMED.iter().map(|(a, _)| *a))
+        .chain(schema::legacy_names().map(|(a, _)| a))
         .collect();
     for (lineno, line) in content_lines(text) {
         let Some((k, v)) = line.split_once('=') else {
@@ -150,7 +148,7 @@ pub(crate) fn parse(walker: &mut Walker<'_>, text: &str) -> RawConfig {
     }
     for (key, value) in V11_DEFAULTS {
         if ds.keys.get(key).is_none() && !(*key == "dbPwd" && ds.keys.get("dbPwdFile").is_some()) {
-            if let Some(spec) = find_spec(DS_KEYS, key) {
+            if let Some(spec) = find_spec(ds_keys(), key) {
                 ds.keys.push(spec.name, Val::Str((*value).to_string()));
             }
         }

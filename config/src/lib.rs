@@ -26,6 +26,7 @@ mod legacy;
 mod model;
 mod raw;
 mod rewrite;
+pub mod schema;
 mod toml_walk;
 
 use std::path::{Path, PathBuf};

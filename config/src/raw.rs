@@ -2,9 +2,11 @@
 //! context that collects problems and warnings.
 
 use std::path::PathBuf;
+use std::sync::LazyLock;
 
 use crate::error::Problem;
 use crate::model::ConfigWarning;
+use crate::schema;
 
 /// Expected TOML type of a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,84 +30,34 @@ impl Kind {
     }
 }
 
-/// A key the schema knows.
+/// The parse-level view of a declared key (`crate::schema::Key`): name and TOML type.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct KeySpec {
     pub(crate) name: &'static str,
     pub(crate) kind: Kind,
 }
 
-const fn k(name: &'static str, kind: Kind) -> KeySpec {
-    KeySpec { name, kind }
+static GLOBAL_SPECS: LazyLock<Vec<KeySpec>> =
+    LazyLock::new(|| schema::specs(schema::global::GLOBAL));
+static DS_SPECS: LazyLock<Vec<KeySpec>> =
+    LazyLock::new(|| schema::specs(schema::datasource::DATASOURCE));
+static PLUGIN_SPECS: LazyLock<Vec<KeySpec>> =
+    LazyLock::new(|| schema::specs(schema::datasource::PLUGIN));
+
+/// Global (top-level) keys, from the schema.
+pub(crate) fn global_keys() -> &'static [KeySpec] {
+    &GLOBAL_SPECS
 }
 
-/// Global (top-level) keys.
-pub(crate) const GLOBAL_KEYS: &[KeySpec] = &[
-    k("listenAddress", Kind::Str),
-    k("metricPath", Kind::Str),
-    k("version", Kind::Str),
-    k("logLevel", Kind::Str),
-    k("logMaxSize", Kind::Int),
-    k("logMaxBackups", Kind::Int),
-    k("logMaxAge", Kind::Int),
-    k("logDir", Kind::Str),
-    k("encodeConfigPwd", Kind::Bool),
-    k("enableBasicAuth", Kind::Bool),
-    k("basicAuthUsername", Kind::Str),
-    k("basicAuthPassword", Kind::Str),
-    k("retryIntervalSeconds", Kind::Int),
-    k("enableHealthPing", Kind::Bool),
-    k("globalTimeoutSeconds", Kind::Int),
-    k("collectionMode", Kind::Str),
-    k("collectStrategy", Kind::Str),
-    k("maxConcurrentGroups", Kind::Int),
-    k("groupTimeout", Kind::Int),
-    k("scrapeTimeoutFactor", Kind::Float),
-];
+/// `[[datasource]]` keys, from the schema.
+pub(crate) fn ds_keys() -> &'static [KeySpec] {
+    &DS_SPECS
+}
 
-/// `[[datasource]]` keys.
-pub(crate) const DS_KEYS: &[KeySpec] = &[
-    k("name", Kind::Str),
-    k("description", Kind::Str),
-    k("enabled", Kind::Bool),
-    k("dbHost", Kind::Str),
-    k("dbUser", Kind::Str),
-    k("dbPwd", Kind::Str),
-    k("dbPwdFile", Kind::Str),
-    k("odbcDriver", Kind::Str),
-    k("odbcConnectionString", Kind::Str),
-    k("queryTimeout", Kind::Int),
-    k("maxOpenConns", Kind::Int),
-    k("maxIdleConns", Kind::Int),
-    k("connMaxLifetime", Kind::Int),
-    k("bigKeyDataCacheTime", Kind::Int),
-    k("alarmKeyCacheTime", Kind::Int),
-    k("checkSlowSQL", Kind::Bool),
-    k("slowSqlTime", Kind::Int),
-    k("slowSqlMaxRows", Kind::Int),
-    k("registerHostMetrics", Kind::Bool),
-    k("registerDatabaseMetrics", Kind::Bool),
-    k("registerDmhsMetrics", Kind::Bool),
-    k("registerCustomMetrics", Kind::Bool),
-    k("priority", Kind::Int),
-    k("labels", Kind::Str),
-    k("customMetricsFile", Kind::Str),
-    k("disabledCollectors", Kind::StrArray),
-    k("connectionInitSql", Kind::StrArray),
-];
-
-/// `[[datasource.plugin]]` keys (besides the `config` table).
-pub(crate) const PLUGIN_KEYS: &[KeySpec] = &[k("path", Kind::Str)];
-
-/// Names users write for a key that has another name here (CLI spellings, legacy names).
-pub(crate) const ALIASES: &[(&str, &str)] = &[
-    ("slowSqlLimitRows", "slowSqlMaxRows"),
-    ("dbPassword", "dbPwd"),
-    ("password", "dbPwd"),
-    ("user", "dbUser"),
-    ("host", "dbHost"),
-    ("customMetrics", "customMetricsFile"),
-];
+/// `[[datasource.plugin]]` keys (besides the `config` table), from the schema.
+pub(crate) fn plugin_keys() -> &'static [KeySpec] {
+    &PLUGIN_SPECS
+}
 
 /// Finds a key: exact match first, then case-insensitive (as BurntSushi/toml does).
 pub(crate) fn find_spec(specs: &[KeySpec], key: &str) -> Option<KeySpec> {
@@ -122,7 +74,7 @@ pub(crate) fn suggest<'a>(
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
     let lower = key.to_ascii_lowercase();
-    if let Some((_, to)) = ALIASES.iter().find(|(a, _)| a.eq_ignore_ascii_case(key)) {
+    if let Some((_, to)) = schema::aliases().find(|(a, _)| a.eq_ignore_ascii_case(key)) {
         return Some(to);
     }
     let mut best: Option<(&str, f64)> = None;

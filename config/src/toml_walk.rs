@@ -6,8 +6,8 @@ use toml_edit::{Item, Key, TableLike, Value};
 use crate::env;
 use crate::error::Problem;
 use crate::raw::{
-    find_spec, suggest, Ctx, Entry, KeySpec, Kind, LineIndex, RawConfig, RawDatasource, RawPlugin,
-    Section, Val, DS_KEYS, GLOBAL_KEYS, PLUGIN_KEYS,
+    ds_keys, find_spec, global_keys, plugin_keys, suggest, Ctx, Entry, KeySpec, Kind, LineIndex,
+    RawConfig, RawDatasource, RawPlugin, Section, Val,
 };
 
 /// Which form a parsed TOML document has.
@@ -280,11 +280,11 @@ impl Walker<'_> {
         let top = Scope { describe: "at the top level".to_string(), datasource: None };
         match form {
             TomlForm::Single => {
-                let all: Vec<KeySpec> = GLOBAL_KEYS.iter().chain(DS_KEYS).copied().collect();
+                let all: Vec<KeySpec> = global_keys().iter().chain(ds_keys()).copied().collect();
                 let (section, _) = self.walk_table(root, &all, &[], None, &top);
                 let mut ds = RawDatasource { index: 1, line: 0, ..Default::default() };
                 for e in section.entries {
-                    if GLOBAL_KEYS.iter().any(|s| s.name == e.key) {
+                    if global_keys().iter().any(|s| s.name == e.key) {
                         raw.global.entries.push(e);
                     } else {
                         ds.keys.entries.push(e);
@@ -298,10 +298,10 @@ impl Walker<'_> {
             TomlForm::Multi => {
                 let (global, specials) = self.walk_table(
                     root,
-                    GLOBAL_KEYS,
+                    global_keys(),
                     &["datasource"],
                     Some((
-                        DS_KEYS,
+                        ds_keys(),
                         "is a [[datasource]] key; move it into each [[datasource]] that needs it",
                     )),
                     &top,
@@ -333,10 +333,10 @@ impl Walker<'_> {
         let scope = ds_scope(index, name.as_deref());
         let (keys, specials) = self.walk_table(
             t,
-            DS_KEYS,
+            ds_keys(),
             &["plugin"],
             Some((
-                GLOBAL_KEYS,
+                global_keys(),
                 "is a global key; move it to the top of the file, before the first [[datasource]]",
             )),
             &scope,
@@ -359,7 +359,7 @@ impl Walker<'_> {
                     datasource: scope.datasource.clone(),
                 };
                 let (pkeys, pspecials) =
-                    self.walk_table(pt, PLUGIN_KEYS, &["config"], None, &pscope);
+                    self.walk_table(pt, plugin_keys(), &["config"], None, &pscope);
                 let mut config_toml = String::new();
                 for (_, cline, citem) in pspecials {
                     match citem.as_table_like() {

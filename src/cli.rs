@@ -387,6 +387,18 @@ fn yes(b: bool) -> &'static str {
     }
 }
 
+/// `a, b, c`, or `-` when empty.
+fn list(items: Vec<String>) -> String {
+    if items.is_empty() {
+        "-".to_owned()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// `--check-config`: the configuration in a few lines per datasource; the "changed from the
+/// default" lines come from the key declarations (`dmexp_config::schema`), so a new key is
+/// listed without touching this function. Never a password.
 fn summary(config: &Config) -> String {
     use std::fmt::Write as _;
     let g = &config.global;
@@ -408,6 +420,8 @@ fn summary(config: &Config) -> String {
         g.collect_strategy,
         g.global_timeout.as_secs()
     );
+    let _ =
+        writeln!(s, "changed from the default: {}", list(dmexp_config::schema::changed_global(g)));
     let _ = writeln!(s, "{} datasource(s):", config.datasources.len());
     for ds in &config.datasources {
         let _ = writeln!(s, "{}", datasource_summary(ds));
@@ -432,7 +446,8 @@ fn datasource_summary(ds: &DatasourceConfig) -> String {
          pool: maxOpenConns={open} maxIdleConns={idle} connMaxLifetime={life}s | queryTimeout={qt}s\n    \
          switches: database={db} host={host} dmhs={dmhs} custom={custom} slowSQL={slow} ({slowms} ms, {slowrows} rows)\n    \
          caches: bigKeyDataCacheTime={big}s alarmKeyCacheTime={alarm}s\n    \
-         labels: {labels}\n    collectors: {collectors}\n    customMetricsFile: {cmf}\n    plugins: {plugins}",
+         labels: {labels}\n    collectors: {collectors}\n    customMetricsFile: {cmf}\n    plugins: {plugins}\n    \
+         changed from the default: {changed}",
         name = ds.name,
         state = if ds.enabled { "enabled" } else { "disabled" },
         label = ds.datasource_label(),
@@ -453,6 +468,7 @@ fn datasource_summary(ds: &DatasourceConfig) -> String {
         labels = if labels.is_empty() { "-".to_owned() } else { labels.join(",") },
         collectors = if collectors.is_empty() { "-".to_owned() } else { collectors.join(",") },
         cmf = custom_metrics_summary(ds),
+        changed = list(dmexp_config::schema::changed_datasource(ds)),
         plugins = if ds.plugins.is_empty() {
             "-".to_owned()
         } else {

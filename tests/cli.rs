@@ -13,6 +13,9 @@ fn check_config_prints_the_summary_of_the_example() {
         "test-db [enabled] datasource=\"test-db@192.168.1.200:5236\" priority=3",
         "maxOpenConns=5 maxIdleConns=1 connMaxLifetime=1200s | queryTimeout=20s",
         "labels: cluster=test,role=master,zone=shanghai",
+        // Derived from the key declarations (config/src/schema).
+        "changed from the default: enableBasicAuth=true, basicAuthUsername=\"admin\", collectStrategy=\"hybrid\"\n",
+        "changed from the default: description=\"测试环境主库\", dbHost=\"192.168.1.200:5236\"",
         "custom_metrics_test.toml",
         "collectors: ",
         "instance,",

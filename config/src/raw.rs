@@ -8,27 +8,7 @@ use crate::error::Problem;
 use crate::model::ConfigWarning;
 use crate::schema;
 
-/// Expected TOML type of a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Str,
-    Int,
-    Float,
-    Bool,
-    StrArray,
-}
-
-impl Kind {
-    pub(crate) fn describe(self) -> &'static str {
-        match self {
-            Kind::Str => "a string",
-            Kind::Int => "an integer",
-            Kind::Float => "a number",
-            Kind::Bool => "a boolean (true or false)",
-            Kind::StrArray => "an array of strings",
-        }
-    }
-}
+pub(crate) use crate::schema::Kind;
 
 /// The parse-level view of a declared key (`crate::schema::Key`): name and TOML type.
 #[derive(Debug, Clone, Copy)]

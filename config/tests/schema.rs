@@ -182,3 +182,60 @@ fn declared_aliases_are_suggested() {
         "{w:?}"
     );
 }
+
+/// A valid value other than the default for `key`, by type (overrides for keys whose
+/// strings are validated).
+fn probe(key: &schema::KeyInfo, dir: &Path) -> String {
+    match key.name {
+        "listenAddress" => "\":9300\"".into(),
+        "metricPath" => "\"/m\"".into(),
+        "logLevel" => "\"debug\"".into(),
+        "collectionMode" => "\"fast\"".into(),
+        "collectStrategy" => "\"serial\"".into(),
+        "labels" => "\"env=prod\"".into(),
+        "customMetricsFile" => {
+            let p = dir.join("m.toml");
+            fs::write(&p, "").unwrap();
+            format!("{:?}", p.display().to_string())
+        }
+        _ => match key.kind {
+            schema::Kind::Bool => (key.default != "`true`").to_string(),
+            schema::Kind::Int if key.default == "`2`" => "3".into(),
+            schema::Kind::Int => "2".into(),
+            schema::Kind::Float => "0.5".into(),
+            schema::Kind::Str => "\"x\"".into(),
+            schema::Kind::StrArray => "[\"x\"]".into(),
+        },
+    }
+}
+
+/// A datasource that needs no dbHost, dbUser or dbPwd, so each of them can be probed.
+const BARE: &str = "[[datasource]]\nname = \"a\"\nodbcConnectionString = \"DSN=x\"\n";
+
+#[test]
+fn every_shown_key_is_read_into_the_model() {
+    // A declaration whose value nothing reads (a forgotten build step or a wrong field in
+    // `Apply`) fails here: setting the key must change what `show` reports.
+    let dir = tmpdir("schema-probe");
+    for k in schema::keys().iter().filter(|k| !k.secret) {
+        let value = probe(k, &dir);
+        let (text, changed): (String, fn(&Config) -> Vec<String>) = match k.scope {
+            Scope::Global => (format!("{} = {value}\n{}", k.name, ds("a", "h:1")), |c| {
+                schema::changed_global(&c.global)
+            }),
+            Scope::Datasource if k.name == "name" => continue,
+            Scope::Datasource => (format!("{BARE}{} = {value}\n", k.name), |c| {
+                schema::changed_datasource(&c.datasources[0])
+            }),
+            Scope::Plugin => continue,
+        };
+        if k.name == "version" {
+            continue; // read and ignored, by design
+        }
+        let path = dir.join("dameng_exporter.toml");
+        fs::write(&path, &text).unwrap();
+        let cfg = load_file(&path).unwrap_or_else(|e| panic!("{} = {value}: {e}", k.name));
+        let want = format!("{}={value}", k.name);
+        assert!(changed(&cfg).contains(&want), "{want} not in {:?}", changed(&cfg));
+    }
+}

@@ -21,9 +21,37 @@ pub(crate) mod global;
 mod render;
 
 use crate::model::{DatasourceConfig, GlobalConfig};
-use crate::raw::{KeySpec, Kind};
+use crate::raw::KeySpec;
 
 pub use render::{render_default_toml, render_reference, Lang, REFERENCE_BEGIN, REFERENCE_END};
+
+/// The TOML type of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A string.
+    Str,
+    /// An integer.
+    Int,
+    /// A number (an integer is accepted).
+    Float,
+    /// `true` or `false`.
+    Bool,
+    /// An array of strings.
+    StrArray,
+}
+
+impl Kind {
+    /// "a string", "an integer", … for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Kind::Str => "a string",
+            Kind::Int => "an integer",
+            Kind::Float => "a number",
+            Kind::Bool => "a boolean (true or false)",
+            Kind::StrArray => "an array of strings",
+        }
+    }
+}
 
 /// Where a key is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +142,10 @@ pub struct KeyInfo {
     pub name: &'static str,
     /// Where it is written.
     pub scope: Scope,
+    /// Its TOML type.
+    pub kind: Kind,
+    /// A secret (or password handling): never shown in summaries.
+    pub secret: bool,
     /// Whether reload applies it.
     pub reload: Reload,
     /// The CLI flag that overrides it.
@@ -155,6 +187,8 @@ impl<T> Key<T> {
         KeyInfo {
             name: self.name,
             scope,
+            kind: self.kind,
+            secret: self.secret,
             reload: self.reload,
             flag: self.flag,
             default: self.default,

@@ -6,7 +6,8 @@
 //! [`encrypt_passwords_in_file`] for `encodeConfigPwd = true`, [`encrypt_password`] /
 //! [`decrypt_password`], and [`DEFAULT_CONFIG`], the commented reference file. Custom metrics
 //! files (`customMetricsFile`, the upstream `[[metric]]` format): [`load_custom_metrics`] /
-//! [`load_custom_metrics_with`].
+//! [`load_custom_metrics_with`]. Every key is declared once in [`schema`], from which the
+//! parser, [`DEFAULT_CONFIG`] and the README reference are derived.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

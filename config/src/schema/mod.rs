@@ -1,15 +1,15 @@
 //! The one declaration of every configuration key.
 //!
-//! Each key is declared once, as a [`Key`] in the table of its section
-//! ([`global::GLOBAL`], [`datasource::DATASOURCE`], [`datasource::PLUGIN`]), next to the field it
+//! Each key is declared once, as a `Key` in the table of its section
+//! (`global::GLOBAL`, `datasource::DATASOURCE`, `datasource::PLUGIN`), next to the field it
 //! fills: name, TOML type, aliases, default, documentation (English and Chinese), CLI flag,
-//! whether a reload applies it, how it is read and validated ([`Apply`]) and how its effective
-//! value is shown ([`Key::show`]). Everything else is derived from these tables:
+//! whether a reload applies it, how it is read and validated (`Apply`) and how its effective
+//! value is shown (`Key::show`). Everything else is derived from these tables:
 //!
 //! - parsing: the key lists of `toml_walk` and `legacy` (case-insensitive matching, line
 //!   numbers, "did you mean" suggestions from the names and aliases);
-//! - validation of the simple keys ([`Apply::Bool`], [`Apply::Text`], [`Apply::Count`]) in
-//!   `build.rs`; keys with cross-key rules are [`Apply::Custom`] and read there by name;
+//! - validation of the simple keys (`Apply::Bool`, `Apply::Text`, `Apply::Count`) in
+//!   `build.rs`; keys with cross-key rules are `Apply::Custom` and read there by name;
 //! - `config/default.toml` ([`render_default_toml`]) and the README configuration reference
 //!   ([`render_reference`]); `config/tests/schema.rs` fails when either file is stale and prints
 //!   the command that regenerates them;

@@ -187,3 +187,20 @@ fn sigterm_stops_gracefully() {
     let status = exp.terminate();
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn every_declared_flag_is_a_command_line_flag() {
+    // The flags named in the key declarations (and so in default.toml and the README tables)
+    // exist on the command line.
+    let (code, out, err) = run_cli(&["--help"], &root());
+    assert_eq!(code, 0, "{err}");
+    let flags: Vec<&str> = dmexp_config::schema::keys().iter().filter_map(|k| k.flag).collect();
+    assert!(flags.len() > 20, "{flags:?}");
+    for f in flags {
+        assert!(
+            out.split(|c: char| c.is_whitespace() || c == ',' || c == '=' || c == '[')
+                .any(|w| w == f),
+            "{f} is declared in config/src/schema but `--help` does not list it:\n{out}"
+        );
+    }
+}

@@ -210,9 +210,9 @@ pub(crate) const DATASOURCE: &[Key<DatasourceConfig>] = &[
         secret: true,
         default: "—",
         sample: Sample::Set("\"SYSDBA\""),
-        doc: "Password: plaintext or `ENC(...)` from `dameng_exporter --encryptPwd P`. Change the sample.",
+        doc: "Password: plaintext or `ENC(...)` from `dameng_exporter --encryptPwd P`; for real secrecy use `dbPwdFile` or `${ENV}`.",
         gloss: "密码",
-        zh: "数据库密码：明文或 `--encryptPwd` 生成的 `ENC(...)`；请修改示例值",
+        zh: "数据库密码：明文或 `--encryptPwd` 生成的 `ENC(...)`（保密请用 `dbPwdFile` 或环境变量）",
         ..Key::BASE
     },
     Key {

@@ -256,6 +256,22 @@ fn of<'a>(text: &'a str, metric: &str, ds: &str) -> Vec<&'a str> {
     series(text, metric).into_iter().filter(|l| l.contains(&tag)).collect()
 }
 
+/// Group C collectors of `ds` with `dameng_exporter_collector_skipped{reason="not_applicable"}` 1.
+fn not_applicable(text: &str, ds: &str) -> Vec<String> {
+    COLLECTORS
+        .iter()
+        .filter(|c| {
+            let s = selector(
+                "dameng_exporter_collector_skipped",
+                ds,
+                &[("collector", c), ("reason", "not_applicable")],
+            );
+            value(text, &s) == Some(1.0)
+        })
+        .map(|c| (*c).to_owned())
+        .collect()
+}
+
 fn assert_success(text: &str, ds: &str, collector: &str) {
     let s = selector("dameng_exporter_collector_success", ds, &[("collector", collector)]);
     assert_eq!(value(text, &s), Some(1.0), "{s}\n{text}");
@@ -300,7 +316,7 @@ fn fresh_log_row(cs: &str) -> (i64, String) {
     .expect("query the fixture");
     let row = rows.first().expect("row 106");
     let time = row[0].as_deref().expect("LOG_TIME");
-    let clock = DbClock::from_current_timestamp(row[1].as_deref().expect("now")).expect("clock");
+    let clock = DbClock::from_server_now(row[1].as_deref().expect("now")).expect("clock");
     let t = clock.unix_seconds(time).expect("LOG_TIME parses") as i64;
     let w = dbtime::parse(time).expect("LOG_TIME parses").wall;
     let label = format!(
@@ -382,6 +398,12 @@ fn run(engine: Engine, name: &str) {
     // Every other row is older than five minutes.
     check(&text, "standby", &standby(), Some(0));
     check(&text, "odd", &odd(), Some(0));
+    // Probe-gated collectors whose view or columns the build lacks are skipped as not
+    // applicable, not silent (the old build lacks V$DMMONITOR, V$CKPT, V$SYSTEM_EVENT and the
+    // V$DB_CACHE counters).
+    assert_eq!(not_applicable(&text, "primary"), Vec::<String>::new());
+    assert_eq!(not_applicable(&text, "standby"), Vec::<String>::new());
+    assert_eq!(not_applicable(&text, "odd"), ["ckpt", "dict_cache", "monitor", "system_event"]);
     for (ds, pid) in FIXTURE_PIDS {
         check_foreign_pid(&text, ds, pid);
     }
@@ -389,6 +411,22 @@ fn run(engine: Engine, name: &str) {
     let again = exp.metrics();
     check(&again, "standby", &standby(), Some(0));
     check(&again, "odd", &odd(), Some(0));
+    assert_eq!(not_applicable(&again, "odd"), ["ckpt", "dict_cache", "monitor", "system_event"]);
+    // Logged once per collector, not per scrape (the exporter logs to stdout and stderr:
+    // stdout counted).
+    let output = exp.output();
+    let stdout = output.split("--- stderr").next().unwrap_or_default();
+    for c in ["ckpt", "dict_cache", "monitor", "system_event"] {
+        let lines = stdout
+            .lines()
+            .filter(|l| {
+                l.contains("Collector not applicable")
+                    && l.contains("datasource=odd ")
+                    && l.contains(&format!("collector={c} "))
+            })
+            .count();
+        assert_eq!(lines, 1, "{c}:\n{output}");
+    }
     crate::scrape::promtool_check(&text);
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use dmexp_config::DatasourceConfig;
 
+use crate::pool::Engine;
 use crate::query::{QueryError, Rows};
 
 /// Prometheus metric type.
@@ -157,6 +158,26 @@ pub enum CollectError {
     /// A collector outside core (a site plugin) reported a failure in its own words.
     #[error("{0}")]
     Failed(String),
+    /// The collector does not apply to this database: a feature probe found a view or
+    /// column it needs missing in this DM build or topology (the text says which). A skip
+    /// with `reason="not_applicable"`, not a failure.
+    #[error("not applicable: {0}")]
+    NotApplicable(String),
+}
+
+impl CollectError {
+    /// [`CollectError::NotApplicable`] for a view that this DM build does not have.
+    pub fn missing_view(view: &str) -> Self {
+        CollectError::NotApplicable(format!("this DM build has no view {view} (V$DYNAMIC_TABLES)"))
+    }
+
+    /// [`CollectError::NotApplicable`] for columns that a view of this DM build lacks.
+    pub fn missing_columns(view: &str, columns: &[&str]) -> Self {
+        CollectError::NotApplicable(format!(
+            "view {view} of this DM build lacks (some of) the columns {} (V$DYNAMIC_TABLE_COLUMNS)",
+            columns.join(", ")
+        ))
+    }
 }
 
 /// Static description of a built-in collector, registered with `inventory::submit!`.
@@ -203,7 +224,8 @@ impl CollectorDescriptor {
         }
     }
 
-    /// For `inventory::submit!`: the common shape, one statement whose rows `map` turns into
+    /// For `inventory::submit!`: the common shape, one statement (a [`crate::dialect`]
+    /// template, run with [`CollectContext::query_template`]) whose rows `map` turns into
     /// samples of `metrics`. The collector is this declaration; no [`Collector`] to write:
     ///
     /// ```ignore
@@ -288,7 +310,7 @@ impl Collector for QueryCollector {
         ctx: &mut dyn CollectContext,
         out: &mut Vec<Sample>,
     ) -> Result<(), CollectError> {
-        let rows = ctx.query(self.sql)?;
+        let rows = ctx.query_template(self.sql)?;
         out.extend((self.map)(&rows));
         Ok(())
     }
@@ -319,6 +341,18 @@ pub trait CollectContext {
     ) -> Result<Rows, QueryError>;
     /// The datasource's configuration.
     fn datasource(&self) -> &DatasourceConfig;
+    /// The engine behind the connection (from the DBMS name the driver reports), for the
+    /// per-engine expressions of [`crate::dialect`]. Without a connection: [`Engine::Other`],
+    /// which [`crate::dialect`] treats as DM.
+    fn engine(&self) -> Engine {
+        Engine::Other
+    }
+    /// Runs the built-in statement template `template` ([`crate::dialect::expand`] for this
+    /// connection's engine) like [`CollectContext::query`].
+    fn query_template(&mut self, template: &str) -> Result<Rows, QueryError> {
+        let sql = crate::dialect::expand(template, self.engine());
+        self.query(&sql)
+    }
     /// Time left for this collector.
     fn remaining(&self) -> Duration;
     /// Whether this DM build has the dynamic view `view` (upper-case name, e.g.
@@ -436,6 +470,7 @@ impl SkipReason {
     pub fn of(error: &CollectError) -> Option<SkipReason> {
         match error {
             CollectError::Query(q) => SkipReason::of_query(q),
+            CollectError::NotApplicable(_) => Some(SkipReason::NotApplicable),
             CollectError::Shape(_) | CollectError::Failed(_) => None,
         }
     }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use dmexp_config::DatasourceConfig;
 
 use crate::collector::{columns_probe_sql, is_plain_identifier, view_probe_sql, CollectContext};
-use crate::pool::PoolGuard;
+use crate::pool::{Engine, PoolGuard};
 use crate::query::{QueryError, Rows};
 
 /// The context of a collector that needs no connection.
@@ -82,6 +82,10 @@ impl CollectContext for BlockingContext {
 
     fn datasource(&self) -> &DatasourceConfig {
         &self.config
+    }
+
+    fn engine(&self) -> Engine {
+        self.guard.engine()
     }
 
     fn remaining(&self) -> Duration {

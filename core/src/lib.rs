@@ -11,6 +11,7 @@ pub mod collector;
 pub mod context;
 pub mod custom;
 pub mod dbtime;
+pub mod dialect;
 pub mod exporter;
 pub mod health;
 pub mod logging;

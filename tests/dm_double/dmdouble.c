@@ -474,17 +474,34 @@ static int is_write(const char *sql) {
     return 0;
 }
 
-/* ---- rewriting SYSDATE, CURRENT_TIMESTAMP, LOCALTIMESTAMP, SESSID() */
+/* ---- rewriting SYSDATE, CURRENT_TIMESTAMP, LOCALTIMESTAMP, SESSID(), TIMESTAMP '...',
+ * SF_GET_SESSION_SQL(...) */
 
 struct rewrite {
     struct buf out;
     const struct knobs *k;
     const char *skip_until; /* skip "()" after SESSID */
+    int sf_active;          /* inside SF_GET_SESSION_SQL( ... ): close the subquery after it */
+    int sf_depth;           /* parenthesis depth inside it */
 };
+
+/* SF_GET_SESSION_SQL(x): the full text of session x's statement. The fixture's V$SESSIONS
+ * holds full texts, so the double answers V$SESSIONS.SQL_TEXT of that session (DM's own
+ * SQL_TEXT column keeps only the first 1000 characters; that cut is not emulated). */
+#define SF_SESSION_SQL "(SELECT DMDOUBLE_S.SQL_TEXT FROM V$SESSIONS DMDOUBLE_S WHERE DMDOUBLE_S.SESS_ID = "
 
 static void rw_text(const char *s, size_t n, void *ctx) {
     struct rewrite *rw = ctx;
     char tmp[256];
+    if (rw->sf_active && n == 1 && (*s == '(' || *s == ')')) {
+        put(&rw->out, s, 1);
+        rw->sf_depth += *s == '(' ? 1 : -1;
+        if (rw->sf_depth == 0) {
+            puts_(&rw->out, ")");
+            rw->sf_active = 0;
+        }
+        return;
+    }
     if (rw->skip_until) {
         /* drop whitespace and "()" following SESSID */
         if (n == 1 && (*s == '(' || *s == ' ')) return;
@@ -512,6 +529,19 @@ static void rw_text(const char *s, size_t n, void *ctx) {
                          "(strftime('%%Y-%%m-%%d %%H:%%M:%%f','now','%+d minutes')||'000')",
                          rw->k->tz_minutes);
                 puts_(&rw->out, tmp);
+                return;
+            }
+            if (ieq(word, "TIMESTAMP")) {
+                /* DM's typed literal TIMESTAMP 'YYYY-MM-DD HH:MM:SS' (日期时间型常量): SQLite
+                 * stores timestamps as text, so the literal is the plain string. */
+                const char *q = s + n;
+                while (*q && isspace((unsigned char)*q)) q++;
+                if (*q == '\'') return;
+            }
+            if (ieq(word, "SF_GET_SESSION_SQL") && !rw->sf_active) {
+                puts_(&rw->out, SF_SESSION_SQL);
+                rw->sf_active = 1;
+                rw->sf_depth = 0;
                 return;
             }
             if (ieq(word, "SESSID")) {

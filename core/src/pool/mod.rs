@@ -593,6 +593,12 @@ impl PoolGuard {
         self.obj.as_ref().map(|c| &c.conn)
     }
 
+    /// The engine of the connection (from the DBMS name its driver reports); [`Engine::Other`]
+    /// once released.
+    pub fn engine(&self) -> Engine {
+        self.obj.as_ref().map_or(Engine::Other, |c| c.engine)
+    }
+
     /// When the connection was opened.
     pub fn created_at(&self) -> Option<std::time::Instant> {
         self.obj.as_ref().map(|o| deadpool::managed::Object::metrics(o).created)

@@ -1,6 +1,8 @@
 //! Archive queue family: archive tasks waiting per archive type (V$ARCH_QUEUE.WAITING).
 //!
-//! Builds without the WAITING column (probed once per connection) report nothing; rows
+//! Builds without the WAITING column (probed once per connection) report nothing (the
+//! collector is skipped as not applicable, `dameng_exporter_collector_skipped{reason=
+//! "not_applicable"} 1`); rows
 //! with a NULL WAITING are skipped, as upstream. The query selects `*` and finds ARCH_TYPE
 //! and WAITING by name, so the same statement runs on builds with and without WAITING.
 //!
@@ -59,7 +61,7 @@ impl Collector for ArchQueueCollector {
         out: &mut Vec<Sample>,
     ) -> Result<(), CollectError> {
         if !ctx.has_columns("V$ARCH_QUEUE", &["WAITING"])? {
-            return Ok(());
+            return Err(CollectError::missing_columns("V$ARCH_QUEUE", &["WAITING"]));
         }
         let rows = ctx.query(SQL)?;
         out.extend(map_rows(&rows));

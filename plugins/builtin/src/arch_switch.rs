@@ -3,8 +3,9 @@
 //!
 //! As upstream, the value is 0 when archiving is off or not valid (see
 //! [`crate::arch_status`]) and when there is no ACTIVE file. Difference from upstream: the
-//! stored `CREATE_TIME` is read in the database's time zone (the offset of its
-//! `CURRENT_TIMESTAMP`, `dmexp_core::dbtime`), not the exporter host's (UPSTREAM.md §8 C7).
+//! stored `CREATE_TIME` is read in the server's time zone (the offset of its local "now",
+//! `SYSDATE` on DM, read in the same query: `dmexp_core::dbtime`), not the exporter host's
+//! (UPSTREAM.md §8 C7) nor the session's.
 
 use dmexp_config::DatasourceConfig;
 use dmexp_core::collector::{
@@ -17,7 +18,7 @@ use dmexp_core::query::{cell, Rows};
 use crate::arch_status::{self, ArchState};
 
 /// Newest ACTIVE archive file and the database clock: always one row.
-pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ MAX(CREATE_TIME), CURRENT_TIMESTAMP \
+pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ MAX(CREATE_TIME), {NOW} \
     FROM V$ARCH_FILE WHERE STATUS = 'ACTIVE'";
 
 const LAST_CREATE_TIME: usize = 0;
@@ -32,7 +33,7 @@ pub const METRICS: &[MetricDef] = &[MetricDef::gauge(
 /// or its time cannot be read (upstream's "unavailable").
 pub fn unix_seconds(rows: &Rows) -> f64 {
     let Some(row) = rows.first() else { return 0.0 };
-    let clock = cell(row, 1).and_then(DbClock::from_current_timestamp);
+    let clock = cell(row, 1).and_then(DbClock::from_server_now);
     match (clock, cell(row, 0)) {
         (Some(clock), Some(created)) => clock.unix_seconds(created).unwrap_or(0.0),
         _ => 0.0,
@@ -62,7 +63,7 @@ impl Collector for ArchSwitchCollector {
         out: &mut Vec<Sample>,
     ) -> Result<(), CollectError> {
         let (state, _) = arch_status::read_state(ctx)?;
-        let rows = if state == ArchState::Valid { Some(ctx.query(SQL)?) } else { None };
+        let rows = if state == ArchState::Valid { Some(ctx.query_template(SQL)?) } else { None };
         out.extend(map_rows(state, rows.as_ref()));
         Ok(())
     }
@@ -96,11 +97,11 @@ mod tests {
 
     #[test]
     fn newest_file_in_the_database_zone() {
-        // DM: stored wall-clock time in the zone of CURRENT_TIMESTAMP (+08:00).
+        // DM: stored wall-clock time in the zone of the server (+08:00).
         let r = one(Some("2026-11-24 07:45:12"), Some("2026-11-24 10:00:00.000000 +08:00"));
         assert_eq!(map_rows(ArchState::Valid, Some(&r)), vec![Sample::new(0, 1_795_477_512.0)]);
         // SQLite / PostgreSQL fixtures: UTC.
-        let r = one(Some("2026-11-24 07:45:12"), Some("2026-11-24 17:00:00"));
+        let r = one(Some("2026-11-24 07:45:12"), Some("2026-11-24 17:00:00 +00:00"));
         assert_eq!(unix_seconds(&r), 1_795_506_312.0);
         let r = one(Some("2026-11-24 07:45:12.000000"), Some("2026-11-24 17:00:00.5+00"));
         assert_eq!(unix_seconds(&r), 1_795_506_312.0);
@@ -108,12 +109,12 @@ mod tests {
 
     #[test]
     fn zero_when_unavailable() {
-        let r = one(Some("2026-11-24 07:45:12"), Some("2026-11-24 17:00:00"));
+        let r = one(Some("2026-11-24 07:45:12"), Some("2026-11-24 17:00:00 +00:00"));
         assert_eq!(map_rows(ArchState::Off, None), vec![Sample::new(0, 0.0)]);
         assert_eq!(map_rows(ArchState::Invalid, Some(&r)), vec![Sample::new(0, 0.0)]);
         assert_eq!(map_rows(ArchState::Valid, None), vec![Sample::new(0, 0.0)]);
-        assert_eq!(unix_seconds(&one(None, Some("2026-11-24 17:00:00"))), 0.0);
-        assert_eq!(unix_seconds(&one(Some("not a time"), Some("2026-11-24 17:00:00"))), 0.0);
+        assert_eq!(unix_seconds(&one(None, Some("2026-11-24 17:00:00 +00:00"))), 0.0);
+        assert_eq!(unix_seconds(&one(Some("not a time"), Some("2026-11-24 17:00:00 +00:00"))), 0.0);
         assert_eq!(unix_seconds(&one(Some("2026-11-24 07:45:12"), Some("??"))), 0.0);
         assert_eq!(unix_seconds(&Rows::default()), 0.0);
     }

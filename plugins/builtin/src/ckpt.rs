@@ -1,7 +1,8 @@
 //! V$CKPT: cumulative checkpoint time, `dmdbms_ckpttime_total` (CKPT_TIME_USED, ms).
 //!
 //! V$CKPT is missing in some builds (DM8.md §5): the collector asks V$DYNAMIC_TABLES once
-//! per connection (`has_view`) and emits nothing without it (upstream matched the error
+//! per connection (`has_view`); without it the collector is skipped as not applicable
+//! (`dameng_exporter_collector_skipped{reason="not_applicable"} 1`; upstream matched the error
 //! text `v$CKPT` instead).
 
 use dmexp_config::DatasourceConfig;
@@ -47,7 +48,7 @@ impl Collector for CkptCollector {
         out: &mut Vec<Sample>,
     ) -> Result<(), CollectError> {
         if !ctx.has_view(VIEW)? {
-            return Ok(());
+            return Err(CollectError::missing_view(VIEW));
         }
         let rows = ctx.query(SQL)?;
         out.extend(map_rows(&rows));

@@ -3,7 +3,9 @@
 //! (DISABLED_DICT_NUM).
 //!
 //! Older builds lack these columns (DM8.md §5). Each is probed once per connection with
-//! `has_columns`; a missing column gives no series, and with none of them no query runs. A
+//! `has_columns`; a missing column gives no series, and with none of them no query runs (the
+//! collector is skipped as not applicable, `dameng_exporter_collector_skipped{reason=
+//! "not_applicable"} 1`). A
 //! statement naming a column the build lacks cannot even be prepared there, so the row is
 //! read with `SELECT *` and the columns are found by the names the driver reports. V$DB_CACHE
 //! can hold one row per cache pool (POOL_ID): each counter is the sum over the rows.
@@ -70,7 +72,8 @@ impl Collector for DictCacheCollector {
             }
         }
         if present.is_empty() {
-            return Ok(());
+            let columns: Vec<&str> = COUNTERS.iter().map(|(c, _)| *c).collect();
+            return Err(CollectError::missing_columns(VIEW, &columns));
         }
         let rows = ctx.query(SQL)?;
         out.extend(map_rows(&rows, &present));

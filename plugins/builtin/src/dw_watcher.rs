@@ -3,8 +3,8 @@
 //! OPEN 1, MOUNT 2, SUSPEND 3, anything else 4 (the mapping of `dmdbms_status_info`).
 //!
 //! The view exists only where data guard is compiled in: the collector asks
-//! V$DYNAMIC_TABLES once per connection (`has_view`) and emits nothing without it
-//! (upstream queried it unconditionally, and also joined V$INSTANCE without using it).
+//! V$DYNAMIC_TABLES once per connection (`has_view`); without it the collector is skipped
+//! as not applicable (`dameng_exporter_collector_skipped{reason="not_applicable"} 1`; upstream queried it unconditionally, and also joined V$INSTANCE without using it).
 
 use dmexp_config::DatasourceConfig;
 use dmexp_core::collector::{
@@ -59,7 +59,7 @@ impl Collector for DwWatcherCollector {
         out: &mut Vec<Sample>,
     ) -> Result<(), CollectError> {
         if !ctx.has_view(VIEW)? {
-            return Ok(());
+            return Err(CollectError::missing_view(VIEW));
         }
         let rows = ctx.query(SQL)?;
         out.extend(map_rows(&rows));

@@ -1,8 +1,9 @@
 //! V$INSTANCE family: instance start time, status and mode, plus the counts of waiting
 //! transactions (V$TRXWAIT), deadlock history (V$DEADLOCK_HISTORY) and threads (V$THREADS).
 //!
-//! One portable query reads everything, including the database's `CURRENT_TIMESTAMP`, which
-//! is "now" for `dmdbms_start_day` and the zone for `START_TIME` (see `dmexp_core::dbtime`).
+//! One query reads everything, including the server's local "now" (`SYSDATE` on DM,
+//! `dmexp_core::dialect`), which is "now" for `dmdbms_start_day` and gives the zone of
+//! `START_TIME` (see `dmexp_core::dbtime`).
 //!
 //! `dmdbms_switching_occurs` (1 normal, 0 = the instance's `MODE$` changed) is a latch kept in
 //! the collector, which lives as long as its datasource: the first mode seen is the baseline
@@ -23,7 +24,7 @@ use dmexp_core::dbtime::DbClock;
 use dmexp_core::query::{cell, cell_f64, Rows};
 
 /// The instance query: one row.
-pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ START_TIME, STATUS$, MODE$, CURRENT_TIMESTAMP, \
+pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ START_TIME, STATUS$, MODE$, {NOW}, \
     (SELECT COUNT(*) FROM V$TRXWAIT), (SELECT COUNT(*) FROM V$DEADLOCK_HISTORY), \
     (SELECT COUNT(*) FROM V$THREADS) FROM V$INSTANCE";
 
@@ -81,7 +82,7 @@ pub fn mode_code(mode: Option<&str>) -> f64 {
 pub fn map_rows(rows: &Rows) -> Vec<Sample> {
     let mut out = Vec::new();
     let Some(row) = rows.first() else { return out };
-    let clock = cell(row, 3).and_then(DbClock::from_current_timestamp);
+    let clock = cell(row, 3).and_then(DbClock::from_server_now);
     if let (Some(clock), Some(start)) = (clock, cell(row, 0)) {
         if let Some(t) = clock.unix_seconds(start) {
             out.push(Sample::new(START_TIME, t));
@@ -153,7 +154,7 @@ impl Collector for InstanceCollector {
         ctx: &mut dyn CollectContext,
         out: &mut Vec<Sample>,
     ) -> Result<(), CollectError> {
-        let rows = ctx.query(SQL)?;
+        let rows = ctx.query_template(SQL)?;
         out.extend(map_rows(&rows));
         if let Some(mode) = mode_of(&rows) {
             let hold = ctx.datasource().alarm_key_cache_time;

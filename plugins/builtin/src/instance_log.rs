@@ -1,8 +1,8 @@
 //! V$INSTANCE_LOG_HISTORY: instance log events other than INFO and WARN from the last five
 //! minutes, `dmdbms_instance_log_error_info{pid, level, log_time, txt}` = 1.
 //!
-//! "Now" is the database's own `CURRENT_TIMESTAMP`, read in the same query, and LOG_TIME is
-//! interpreted in its zone (`dmexp_core::dbtime`); the five-minute window is applied here,
+//! "Now" is the server's local time (`SYSDATE` on DM, `dmexp_core::dialect`), read in the
+//! same query, and LOG_TIME is interpreted in its zone (`dmexp_core::dbtime`); the five-minute window is applied here,
 //! not in SQL (no portable date arithmetic). The newest [`MAX_ROWS`] error rows are read;
 //! exact duplicates (same pid, level, time and text) become one series (upstream issue #26:
 //! duplicates failed every scrape).
@@ -12,7 +12,7 @@ use dmexp_core::dbtime::DbClock;
 use dmexp_core::query::{cell, Rows};
 
 /// Error events, newest first, with the database clock.
-pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ LOG_TIME, PID, LEVEL$, TXT, CURRENT_TIMESTAMP \
+pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ LOG_TIME, PID, LEVEL$, TXT, {NOW} \
     FROM V$INSTANCE_LOG_HISTORY WHERE LEVEL$ NOT IN ('INFO', 'WARN') \
     ORDER BY LOG_TIME DESC LIMIT 1000";
 
@@ -31,13 +31,13 @@ pub const METRICS: &[MetricDef] = &[MetricDef::gauge(
 .with_labels(&["pid", "level", "log_time", "txt"])];
 
 /// Maps the result of [`SQL`] to samples: rows whose LOG_TIME is at most [`WINDOW_SECS`]
-/// before the row's `CURRENT_TIMESTAMP` (later times count too, as upstream's
+/// before the row's server "now" (later times count too, as upstream's
 /// `LOG_TIME >= SYSDATE - 5 min`). Rows with an unreadable LOG_TIME or clock are skipped;
 /// NULL pid/level/txt are `""`; exact duplicates are dropped.
 pub fn map_rows(rows: &Rows) -> Vec<Sample> {
     let mut out: Vec<Sample> = Vec::new();
     for row in &rows.rows {
-        let Some(clock) = cell(row, 4).and_then(DbClock::from_current_timestamp) else {
+        let Some(clock) = cell(row, 4).and_then(DbClock::from_server_now) else {
             continue;
         };
         let Some(time) = cell(row, 0) else { continue };
@@ -73,7 +73,7 @@ mod tests {
     use super::*;
 
     const NOW_DM: &str = "2026-11-24 10:00:00.123456 +08:00";
-    const NOW_UTC: &str = "2026-11-24 02:00:00";
+    const NOW_UTC: &str = "2026-11-24 02:00:00 +00:00";
 
     fn rows(data: &[[Option<&str>; 5]]) -> Rows {
         Rows {
@@ -93,7 +93,7 @@ mod tests {
 
     #[test]
     fn five_minute_window_in_the_database_zone() {
-        // DM: stored wall-clock times are in the +08:00 of CURRENT_TIMESTAMP.
+        // DM: stored wall-clock times are in the server's +08:00.
         let r = rows(&[
             [
                 Some("2026-11-24 10:00:30"),

@@ -2,8 +2,11 @@
 //! rows of SYSJOB.SYSJOBHISTORIES2 and SYSJOB.SYSSTEPHISTORIES2 with a non-zero ERRCODE in the
 //! last 31 days, for jobs that have a step of TYPE 6 and a VALID = 'Y' schedule (as upstream).
 //!
-//! "Last 31 days" is computed in Rust from the database's own `CURRENT_TIMESTAMP` (first
-//! query) and compared as a literal, instead of upstream's DM-only `SYSDATE-31`. The SYSJOB
+//! "Last 31 days" ends at the server's local "now" (first query: `SYSDATE` on DM,
+//! `dmexp_core::dialect`), is computed in Rust and compared as a typed `TIMESTAMP '…'`
+//! literal, whose text does not depend on the session's NLS date format
+//! (docs/DM8_EVIDENCE.md F8), instead of upstream's `SYSDATE-31`, which has no portable
+//! form. The SYSJOB
 //! schema exists only after `SP_INIT_JOB_SYS(1)`; without it the collector emits nothing and
 //! the runtime logs that once (upstream: a WARN on every scrape).
 
@@ -15,27 +18,28 @@ use dmexp_core::collector::{
     MetricSpec, Sample,
 };
 use dmexp_core::dbtime::DbClock;
+use dmexp_core::dialect;
+use dmexp_core::pool::Engine;
 use dmexp_core::query::{cell, cell_f64, QueryError, Rows};
 
-use crate::timefmt::bound_text;
+/// The server's clock (a [`dialect`] template).
+pub const NOW_SQL: &str = "SELECT /*+DM_EXPORTER*/ {NOW} FROM DUAL";
 
-/// The database clock.
-pub const NOW_SQL: &str = "SELECT /*+DM_EXPORTER*/ CURRENT_TIMESTAMP";
+/// The token in [`ERRORS_SQL`] that is replaced by the bound (now − 31 days) as a
+/// [`dialect::timestamp_literal`].
+const SINCE: &str = "{SINCE}";
 
-/// The literal in [`ERRORS_SQL`] that is replaced by the real bound (now − 31 days).
-const BOUND_LITERAL: &str = "'2000-01-01 00:00:00'";
-
-/// Failed runs since the bound (the literal is replaced at run time).
+/// Failed runs since the bound ([`SINCE`] is replaced at run time).
 pub const ERRORS_SQL: &str = "SELECT /*+DM_EXPORTER*/ COUNT(*) FROM (\
     SELECT H.NAME FROM SYSJOB.SYSJOBHISTORIES2 H \
-    WHERE H.ERRCODE <> 0 AND H.START_TIME >= '2000-01-01 00:00:00' AND H.NAME IN (\
+    WHERE H.ERRCODE <> 0 AND H.START_TIME >= {SINCE} AND H.NAME IN (\
     SELECT J.NAME FROM SYSJOB.SYSJOBSCHEDULES S \
     JOIN SYSJOB.SYSJOBSTEPS T ON T.JOBID = S.JOBID \
     JOIN SYSJOB.SYSJOBS J ON J.ID = S.JOBID \
     WHERE T.\"TYPE\" = 6 AND S.VALID = 'Y') \
     UNION ALL \
     SELECT H.NAME FROM SYSJOB.SYSSTEPHISTORIES2 H \
-    WHERE H.ERRCODE <> 0 AND H.START_TIME >= '2000-01-01 00:00:00' AND H.NAME IN (\
+    WHERE H.ERRCODE <> 0 AND H.START_TIME >= {SINCE} AND H.NAME IN (\
     SELECT J.NAME FROM SYSJOB.SYSJOBSCHEDULES S \
     JOIN SYSJOB.SYSJOBSTEPS T ON T.JOBID = S.JOBID \
     JOIN SYSJOB.SYSJOBS J ON J.ID = S.JOBID \
@@ -48,12 +52,12 @@ pub const WINDOW: Duration = Duration::from_secs(31 * 86_400);
 pub const METRICS: &[MetricDef] =
     &[MetricDef::gauge("dmdbms_joblog_error_num", "dmdbms_joblog_error_num info information")];
 
-/// [`ERRORS_SQL`] with the bound of the window ending at the database's `now`, or `None` when
-/// `CURRENT_TIMESTAMP` did not come back as a timestamp.
-pub fn errors_sql(now_rows: &Rows) -> Option<String> {
-    let clock =
-        now_rows.first().and_then(|r| cell(r, 0)).and_then(DbClock::from_current_timestamp)?;
-    Some(ERRORS_SQL.replace(BOUND_LITERAL, &format!("'{}'", bound_text(&clock, WINDOW))))
+/// [`ERRORS_SQL`] for `engine` with the bound of the window ending at the server's "now"
+/// (the result of [`NOW_SQL`]), or `None` when that did not come back as a timestamp.
+pub fn errors_sql(now_rows: &Rows, engine: Engine) -> Option<String> {
+    let clock = now_rows.first().and_then(|r| cell(r, 0)).and_then(DbClock::from_server_now)?;
+    let since = dialect::timestamp_literal(engine, clock.wall_before(WINDOW));
+    Some(dialect::expand(ERRORS_SQL, engine).replace(SINCE, &since))
 }
 
 /// Maps the count to a sample (NULL or garbage: none).
@@ -94,10 +98,10 @@ impl Collector for JobCollector {
         ctx: &mut dyn CollectContext,
         out: &mut Vec<Sample>,
     ) -> Result<(), CollectError> {
-        let now = ctx.query(NOW_SQL)?;
-        let Some(sql) = errors_sql(&now) else {
+        let now = ctx.query_template(NOW_SQL)?;
+        let Some(sql) = errors_sql(&now, ctx.engine()) else {
             return Err(CollectError::Shape(format!(
-                "CURRENT_TIMESTAMP is not a timestamp: {:?}",
+                "the server's \"now\" is not a timestamp: {:?}",
                 now.first().and_then(|r| cell(r, 0))
             )));
         };
@@ -132,20 +136,27 @@ mod tests {
     }
 
     #[test]
-    fn bound_is_31_days_before_the_database_clock() {
-        let sql = errors_sql(&one(Some("2026-11-24 17:00:00.123456 +08:00"))).unwrap();
-        assert_eq!(sql.matches("START_TIME >= '2026-10-24 17:00:00'").count(), 2, "{sql}");
-        assert!(!sql.contains("2000-01-01"));
-        let sql = errors_sql(&one(Some("2026-03-02 00:00:00"))).unwrap();
-        assert_eq!(sql.matches("'2026-01-30 00:00:00'").count(), 2, "{sql}");
-        assert_eq!(errors_sql(&one(Some("soon"))), None);
-        assert_eq!(errors_sql(&one(None)), None);
-        assert_eq!(errors_sql(&Rows::default()), None);
+    fn bound_is_31_days_before_the_server_clock_as_a_typed_literal() {
+        let sql = errors_sql(&one(Some("2026-11-24 17:00:00.123456 +08:00")), Engine::Dm).unwrap();
+        assert_eq!(
+            sql.matches("START_TIME >= TIMESTAMP '2026-10-24 17:00:00'").count(),
+            2,
+            "{sql}"
+        );
+        assert!(!sql.contains('{'), "{sql}");
+        let sql = errors_sql(&one(Some("2026-03-02 00:00:00 +00:00")), Engine::Sqlite).unwrap();
+        assert_eq!(sql.matches("START_TIME >= '2026-01-30 00:00:00'").count(), 2, "{sql}");
+        let sql = errors_sql(&one(Some("2026-03-02 00:00:00 +00:00")), Engine::PostgreSql).unwrap();
+        assert_eq!(sql.matches("START_TIME >= TIMESTAMP '2026-01-30 00:00:00'").count(), 2);
+        assert_eq!(errors_sql(&one(Some("soon")), Engine::Dm), None);
+        assert_eq!(errors_sql(&one(None), Engine::Dm), None);
+        assert_eq!(errors_sql(&Rows::default(), Engine::Dm), None);
     }
 
     #[test]
-    fn template_has_the_literal_twice() {
-        assert_eq!(ERRORS_SQL.matches(BOUND_LITERAL).count(), 2);
+    fn template_has_the_token_twice_and_no_date_literal() {
+        assert_eq!(ERRORS_SQL.matches(SINCE).count(), 2);
+        assert!(!ERRORS_SQL.contains("'2"), "{ERRORS_SQL}");
     }
 
     #[test]

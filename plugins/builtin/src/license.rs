@@ -4,8 +4,8 @@
 //! Upstream put the day count itself into the label `date_day_str`, so the series changed
 //! identity every day (UPSTREAM.md §8 C9). Here `date_day_str` holds the expiry date
 //! (`YYYY-MM-DD`), or `无限制` when there is none, so the label set is stable while the value
-//! counts down. Days are calendar days between the database's today (its
-//! `CURRENT_TIMESTAMP`, in its offset) and the expiry date: 0 on the last valid day, negative
+//! counts down. Days are calendar days between the server's today (its local "now",
+//! `SYSDATE` on DM) and the expiry date: 0 on the last valid day, negative
 //! once expired. Upstream used the exporter host's clock, UTC midnight and rounding.
 
 use dmexp_core::collector::{CollectorDescriptor, Family, MetricDef, Sample};
@@ -15,7 +15,7 @@ use dmexp_core::query::{cell, Rows};
 use crate::timefmt::date_text;
 
 /// Expiry date and the database clock.
-pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ EXPIRED_DATE, CURRENT_TIMESTAMP FROM V$LICENSE";
+pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ EXPIRED_DATE, {NOW} FROM V$LICENSE";
 
 /// Label value for a licence without expiry (upstream's).
 pub const UNLIMITED: &str = "无限制";
@@ -35,7 +35,7 @@ pub fn map_rows(rows: &Rows) -> Vec<Sample> {
         match cell(row, 0).map(str::trim).filter(|d| !d.is_empty()) {
             None => out.push(Sample::with_labels(0, vec![UNLIMITED.to_owned()], -1.0)),
             Some(expiry) => {
-                let Some(clock) = cell(row, 1).and_then(DbClock::from_current_timestamp) else {
+                let Some(clock) = cell(row, 1).and_then(DbClock::from_server_now) else {
                     continue;
                 };
                 // The date part is the day, whatever time a DATETIME column carries.

@@ -2,7 +2,8 @@
 //! (`dmdbms_monitor_info`, value = MID).
 //!
 //! V$DMMONITOR is absent from older builds (DM8.md §5): the collector asks V$DYNAMIC_TABLES
-//! once per connection (`has_view`) and emits nothing when the view is missing. Upstream
+//! once per connection (`has_view`); without it the collector is skipped as not applicable
+//! (`dameng_exporter_collector_skipped{reason="not_applicable"} 1`). Upstream
 //! asked on every scrape.
 
 use dmexp_config::DatasourceConfig;
@@ -66,7 +67,7 @@ impl Collector for MonitorCollector {
         out: &mut Vec<Sample>,
     ) -> Result<(), CollectError> {
         if !ctx.has_view(VIEW)? {
-            return Ok(());
+            return Err(CollectError::missing_view(VIEW));
         }
         let rows = ctx.query(SQL)?;
         out.extend(map_rows(&rows));

@@ -14,7 +14,7 @@ use dmexp_core::dbtime::DbClock;
 use dmexp_core::query::{cell, Rows};
 
 /// Commit times per apply row, and the database clock (for the zone of the stored times).
-pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ APPLY_CMT_TIME, LAST_CMT_TIME, CURRENT_TIMESTAMP \
+pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ APPLY_CMT_TIME, LAST_CMT_TIME, {NOW} \
     FROM V$RAPPLY_STAT";
 
 /// Metrics of this collector, upstream name and help text (UPSTREAM.md §3.2 #36).
@@ -25,7 +25,7 @@ pub const METRICS: &[MetricDef] = &[MetricDef::gauge(
 
 /// `LAST_CMT_TIME − APPLY_CMT_TIME` of one row in whole seconds (truncated toward zero).
 fn lag(row: &[Option<String>]) -> Option<f64> {
-    let clock = DbClock::from_current_timestamp(cell(row, 2)?)?;
+    let clock = DbClock::from_server_now(cell(row, 2)?)?;
     let applied = clock.instant(cell(row, 0)?)?;
     let last = clock.instant(cell(row, 1)?)?;
     Some((last - applied).whole_seconds() as f64)
@@ -54,7 +54,7 @@ inventory::submit! {
 mod tests {
     use super::*;
 
-    const NOW: Option<&str> = Some("2026-11-24 17:00:00");
+    const NOW: Option<&str> = Some("2026-11-24 17:00:00 +00:00");
 
     fn rows(data: &[[Option<&str>; 3]]) -> Rows {
         Rows {

@@ -1,6 +1,7 @@
 //! Redo log LSN family: the checkpoint, file, flush and current LSNs of V$RLOG as counters
 //! labelled `lsn_type`. V$RLOG and its four LSN columns are probed once per connection;
-//! without them nothing is reported. Over several rows the largest value counts, and a NULL
+//! without them the collector is skipped as not applicable
+//! (`dameng_exporter_collector_skipped{reason="not_applicable"} 1`). Over several rows the largest value counts, and a NULL
 //! column has no series, as upstream.
 
 use dmexp_config::DatasourceConfig;
@@ -48,8 +49,11 @@ impl Collector for RlogLsnCollector {
         ctx: &mut dyn CollectContext,
         out: &mut Vec<Sample>,
     ) -> Result<(), CollectError> {
-        if !ctx.has_view("V$RLOG")? || !ctx.has_columns("V$RLOG", &LSN_TYPES)? {
-            return Ok(());
+        if !ctx.has_view("V$RLOG")? {
+            return Err(CollectError::missing_view("V$RLOG"));
+        }
+        if !ctx.has_columns("V$RLOG", &LSN_TYPES)? {
+            return Err(CollectError::missing_columns("V$RLOG", &LSN_TYPES));
         }
         let rows = ctx.query(SQL)?;
         out.extend(map_rows(&rows));

@@ -4,11 +4,12 @@
 //!
 //! Differences from upstream: the datasource's own `checkSlowSQL` / `slowSqlTime` /
 //! `slowSqlMaxRows` apply (upstream used the first datasource's); the elapsed time is
-//! computed in Rust from `LAST_RECV_TIME` and the database's `CURRENT_TIMESTAMP` (read in the
+//! computed in Rust from `LAST_RECV_TIME` and the server's local "now" (`SYSDATE` on DM, read in the
 //! same query) instead of DM's `DATEDIFF(MS, …, SYSDATE)`; `conn_ip` is `CLNT_IP` with an
 //! `::ffff:` prefix removed instead of `SUBSTR(CLNT_IP, 8, 13)`, which cut addresses longer
-//! than 13 characters; the SQL text is V$SESSIONS.SQL_TEXT (DM keeps its first 1000
-//! characters) because upstream's `SF_GET_SESSION_SQL` is a DM-only function.
+//! than 13 characters. The SQL text is the full statement, as upstream: on DM
+//! `SF_GET_SESSION_SQL(SESS_ID)` (V$SESSIONS.SQL_TEXT keeps only the first 1000 characters,
+//! docs/DM8_EVIDENCE.md F10), elsewhere V$SESSIONS.SQL_TEXT (`dmexp_core::dialect`).
 
 use std::cmp::Ordering;
 
@@ -27,7 +28,7 @@ use crate::timefmt::wall_text;
 /// literal relied on an implicit string→DATETIME conversion that depends on the session's NLS
 /// format (docs/DM8_EVIDENCE.md F8).
 pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ SESS_ID, CURR_SCH, THRD_ID, LAST_RECV_TIME, \
-    CLNT_IP, SQL_TEXT, CURRENT_TIMESTAMP FROM V$SESSIONS \
+    CLNT_IP, {SESSION_SQL}, {NOW} FROM V$SESSIONS \
     WHERE STATE = 'ACTIVE' ORDER BY LAST_RECV_TIME, SESS_ID";
 
 /// Metrics of this collector (UPSTREAM.md §3.2 #19).
@@ -53,7 +54,7 @@ pub fn map_rows(rows: &Rows, min_ms: f64, max_rows: usize) -> Vec<Sample> {
     let floor = dbtime::parse(EPOCH_FLOOR);
     let mut found: Vec<(f64, Vec<String>)> = Vec::new();
     for row in &rows.rows {
-        let Some(clock) = cell(row, 6).and_then(DbClock::from_current_timestamp) else {
+        let Some(clock) = cell(row, 6).and_then(DbClock::from_server_now) else {
             continue;
         };
         let Some(recv_cell) = cell(row, 3) else { continue };
@@ -101,7 +102,7 @@ impl Collector for SlowSqlCollector {
         }
         let min_ms = ds.slow_sql_time.as_secs_f64() * 1000.0;
         let max_rows = usize::try_from(ds.slow_sql_max_rows).unwrap_or(usize::MAX);
-        let rows = ctx.query(SQL)?;
+        let rows = ctx.query_template(SQL)?;
         out.extend(map_rows(&rows, min_ms, max_rows));
         Ok(())
     }

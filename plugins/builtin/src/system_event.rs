@@ -2,8 +2,9 @@
 //! `dmdbms_system_event_waits_total{event}` (TOTAL_WAITS).
 //!
 //! Older builds lack the view (DM8.md §5): the collector asks V$DYNAMIC_TABLES and
-//! V$DYNAMIC_TABLE_COLUMNS once per connection (`has_view`, `has_columns`) and emits nothing
-//! when the view or one of its two columns is missing.
+//! V$DYNAMIC_TABLE_COLUMNS once per connection (`has_view`, `has_columns`); when the view or one of its two
+//! columns is missing, the collector is skipped as not applicable
+//! (`dameng_exporter_collector_skipped{reason="not_applicable"} 1`).
 
 use dmexp_config::DatasourceConfig;
 use dmexp_core::collector::{
@@ -55,8 +56,11 @@ impl Collector for SystemEventCollector {
         ctx: &mut dyn CollectContext,
         out: &mut Vec<Sample>,
     ) -> Result<(), CollectError> {
-        if !ctx.has_view(VIEW)? || !ctx.has_columns(VIEW, COLUMNS)? {
-            return Ok(());
+        if !ctx.has_view(VIEW)? {
+            return Err(CollectError::missing_view(VIEW));
+        }
+        if !ctx.has_columns(VIEW, COLUMNS)? {
+            return Err(CollectError::missing_columns(VIEW, COLUMNS));
         }
         let rows = ctx.query(SQL)?;
         out.extend(map_rows(&rows));

@@ -1,9 +1,7 @@
 //! Text forms of database timestamps for labels and SQL literals (`YYYY-MM-DD HH:MM:SS`,
 //! `YYYY-MM-DD`), shared by the collectors that read times.
 
-use std::time::Duration;
-
-use dmexp_core::dbtime::{self, DbClock};
+use dmexp_core::dbtime;
 
 fn ymd_hms(y: i32, mo: u8, d: u8, h: u8, mi: u8, s: u8) -> String {
     format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
@@ -28,13 +26,6 @@ pub(crate) fn date_text(text: &str) -> Option<String> {
     Some(format!("{:04}-{:02}-{:02}", w.year(), w.month() as u8, w.day()))
 }
 
-/// The database's "now" minus `back`, as wall-clock text in the database's offset: a
-/// literal to compare stored timestamps with (`START_TIME >= '…'`).
-pub(crate) fn bound_text(clock: &DbClock, back: Duration) -> String {
-    let t = (clock.now - back).to_offset(clock.offset);
-    ymd_hms(t.year(), t.month() as u8, t.day(), t.hour(), t.minute(), t.second())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,13 +38,5 @@ mod tests {
         assert_eq!(wall_text("garbage"), None);
         assert_eq!(date_text("2030-06-30 00:00:00").as_deref(), Some("2030-06-30"));
         assert_eq!(date_text(""), None);
-    }
-
-    #[test]
-    fn bound_in_the_database_offset() {
-        let c = DbClock::from_current_timestamp("2026-11-24 01:30:00.5 +08:00").unwrap();
-        assert_eq!(bound_text(&c, Duration::from_secs(31 * 86_400)), "2026-10-24 01:30:00");
-        let utc = DbClock::from_current_timestamp("2026-03-01 00:00:00").unwrap();
-        assert_eq!(bound_text(&utc, Duration::from_secs(1)), "2026-02-28 23:59:59");
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! Times are formatted `YYYY-MM-DD HH:MM:SS` and `expiry_date_day` (calendar days until the
 //! password expires, as DM's `DATEDIFF(DAY, SYSDATE, EXPIRY_DATE)`) is computed in Rust from
-//! the database's `CURRENT_TIMESTAMP`. The series also carries `account_status` (DBA_USERS
+//! the server's local "now" (`SYSDATE` on DM, read in the same query). The series also carries `account_status` (DBA_USERS
 //! ACCOUNT_STATUS as DM reports it: OPEN, LOCKED, EXPIRED…), which the upstream dashboard's
 //! user table expects but upstream never emitted.
 
@@ -16,7 +16,7 @@ use crate::timefmt::wall_text;
 /// Users with their read-only flag, status, expiry, tablespace, profile, creation time and
 /// the database clock.
 pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ A.USERNAME, B.RN_FLAG, A.ACCOUNT_STATUS, \
-    A.EXPIRY_DATE, A.DEFAULT_TABLESPACE, A.PROFILE, A.CREATED, CURRENT_TIMESTAMP \
+    A.EXPIRY_DATE, A.DEFAULT_TABLESPACE, A.PROFILE, A.CREATED, {NOW} \
     FROM DBA_USERS A JOIN SYSUSERS B ON A.USER_ID = B.ID \
     WHERE A.USERNAME NOT IN ('SYS', 'SYSSSO', 'SYSAUDITOR') ORDER BY A.USERNAME";
 
@@ -63,7 +63,7 @@ pub fn map_rows(rows: &Rows) -> Vec<Sample> {
         let text = |i: usize| cell(row, i).map(str::trim).unwrap_or_default().to_owned();
         let time =
             |i: usize| cell(row, i).map(|t| wall_text(t).unwrap_or_else(|| t.trim().to_owned()));
-        let clock = cell(row, 7).and_then(DbClock::from_current_timestamp);
+        let clock = cell(row, 7).and_then(DbClock::from_server_now);
         let days = match (clock, cell(row, 3)) {
             (Some(c), Some(expiry)) => c.days_since(expiry).map(|d| (-d).to_string()),
             _ => None,

@@ -935,3 +935,96 @@ fn a_long_value_does_not_run_the_statement_twice() {
         events.lines().filter(|l| l.starts_with("exec ") && l.contains("/* long-value */")).count();
     assert_eq!(runs, 1, "the statement ran {runs} times in one scrape");
 }
+
+/// DM's dialect reaches the driver (docs/DM8_EVIDENCE.md F3, F8, F10): "now" is `SYSDATE`
+/// (never the session-zone `CURRENT_TIMESTAMP`), slow SQL asks `SF_GET_SESSION_SQL(SESS_ID)`
+/// for the full statement text, and the job window is a typed `TIMESTAMP '…'` literal (no
+/// text that the session's NLS format would have to convert). The values are those of the
+/// SQLite driver, which gets `CURRENT_TIMESTAMP` and `SQL_TEXT`.
+#[test]
+fn dm_statements_use_sysdate_sf_get_session_sql_and_typed_literals() {
+    let dir = scratch("dmdouble-dialect");
+    let log = dir.join("events.log");
+    let knobs =
+        format!("DMDOUBLE_SESSION_TZ=+08:00;DMDOUBLE_LOG={};DMDOUBLE_LOG_SQL=1", log.display());
+    let exp = Exporter::start(
+        "dmdouble-dialect-exp",
+        &double_ds("primary", "primary", &knobs, "checkSlowSQL = true"),
+    );
+    let text = exp.metrics();
+    let sqlite = Exporter::start(
+        "dmdouble-dialect-sqlite",
+        &sqlite_ds("primary", "primary", "checkSlowSQL = true"),
+    );
+    let reference = sqlite.metrics();
+    let events = std::fs::read_to_string(&log).expect("double's event log");
+    let builtin: Vec<&str> = events
+        .lines()
+        .filter(|l| l.starts_with("exec ") && l.contains("/*+DM_EXPORTER*/"))
+        .collect();
+    assert!(!builtin.is_empty(), "{events}");
+    for l in &builtin {
+        assert!(!l.contains("CURRENT_TIMESTAMP") && !l.contains("LOCALTIMESTAMP"), "{l}");
+        assert!(!l.contains('{'), "unexpanded token: {l}");
+    }
+    let slow: Vec<&&str> =
+        builtin.iter().filter(|l| l.contains("FROM V$SESSIONS WHERE STATE")).collect();
+    assert_eq!(slow.len(), 1, "{events}");
+    assert!(
+        slow[0].contains(", SF_GET_SESSION_SQL(SESS_ID), SYSDATE FROM V$SESSIONS"),
+        "{}",
+        slow[0]
+    );
+    let job: Vec<&&str> =
+        builtin.iter().filter(|l| l.contains("SYSJOB.SYSJOBHISTORIES2")).collect();
+    assert_eq!(job.len(), 1, "{events}");
+    assert_eq!(job[0].matches("H.START_TIME >= TIMESTAMP '").count(), 2, "{}", job[0]);
+    assert_eq!(
+        builtin.iter().filter(|l| l.contains("SELECT /*+DM_EXPORTER*/ SYSDATE FROM DUAL")).count(),
+        1,
+        "{events}"
+    );
+    // The same labels (full statement texts, receive times) and counts as the SQLite driver.
+    let labels = |t: &str| -> Vec<String> {
+        series(t, "dmdbms_slow_sql_info")
+            .iter()
+            .map(|l| l.rsplit_once(' ').map_or(*l, |(a, _)| a).to_owned())
+            .collect()
+    };
+    assert_eq!(labels(&text), labels(&reference));
+    assert_eq!(labels(&text).len(), 2, "{text}");
+    assert!(
+        labels(&text).iter().any(|l| l.contains("slow_sql=\"INSERT INTO APP.ORDER_HIST")),
+        "{text}"
+    );
+    let job = |t: &str| value(t, "dmdbms_joblog_error_num{datasource=\"primary\"}");
+    assert!(job(&text).is_some(), "{text}");
+    assert_eq!(job(&text), job(&reference));
+}
+
+/// The double's DM dialect: a typed `TIMESTAMP '…'` literal, and `SF_GET_SESSION_SQL(x)` as
+/// the statement text of session `x` (of the outer row, not of the first session).
+#[test]
+fn double_understands_typed_literals_and_sf_get_session_sql() {
+    let c = Raw::connect(&double_cs("primary", "DMDOUBLE_SESSION_TZ=+08:00"), false);
+    assert_eq!(
+        c.one("SELECT TIMESTAMP '2026-10-24 02:00:00' FROM DUAL").unwrap(),
+        "2026-10-24 02:00:00"
+    );
+    assert_eq!(
+        c.one(
+            "SELECT COUNT(*) FROM V$SESSIONS WHERE LAST_RECV_TIME >= TIMESTAMP '2026-11-24 08:09:50'"
+        )
+        .unwrap(),
+        "4"
+    );
+    assert_eq!(
+        c.one("SELECT SF_GET_SESSION_SQL(SESS_ID) FROM V$SESSIONS WHERE SESS_ID = 140382415226584")
+            .unwrap(),
+        "SELECT COUNT(*) FROM REPORT.DAILY_SALES"
+    );
+    assert_eq!(
+        c.one("SELECT SF_GET_SESSION_SQL((140382415213320)) FROM DUAL").unwrap(),
+        "SELECT * FROM V$SESSIONS"
+    );
+}

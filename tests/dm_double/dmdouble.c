@@ -488,7 +488,9 @@ struct rewrite {
 /* SF_GET_SESSION_SQL(x): the full text of session x's statement. The fixture's V$SESSIONS
  * holds full texts, so the double answers V$SESSIONS.SQL_TEXT of that session (DM's own
  * SQL_TEXT column keeps only the first 1000 characters; that cut is not emulated). */
-#define SF_SESSION_SQL "(SELECT DMDOUBLE_S.SQL_TEXT FROM V$SESSIONS DMDOUBLE_S WHERE DMDOUBLE_S.SESS_ID = "
+/* The inner columns are renamed so that the argument (e.g. SESS_ID) names the outer row. */
+#define SF_SESSION_SQL "(SELECT DMDOUBLE_T FROM (SELECT SQL_TEXT AS DMDOUBLE_T, SESS_ID AS DMDOUBLE_ID " \
+                       "FROM V$SESSIONS) WHERE DMDOUBLE_ID = "
 
 static void rw_text(const char *s, size_t n, void *ctx) {
     struct rewrite *rw = ctx;

@@ -589,6 +589,18 @@ mod skip_tests {
         };
         assert_eq!(SkipReason::of_query(&lost), None);
         assert_eq!(SkipReason::of(&CollectError::Shape("x".into())), None);
+        // A feature probe that finds the view or columns missing.
+        let view = CollectError::missing_view("V$CKPT");
+        assert_eq!(SkipReason::of(&view), Some(SkipReason::NotApplicable));
+        assert_eq!(
+            view.to_string(),
+            "not applicable: this DM build has no view V$CKPT (V$DYNAMIC_TABLES)"
+        );
+        let cols = CollectError::missing_columns("V$RLOG", &["CKPT_LSN", "CUR_LSN"]);
+        assert_eq!(SkipReason::of(&cols), Some(SkipReason::NotApplicable));
+        assert!(
+            cols.to_string().contains("V$RLOG") && cols.to_string().contains("CKPT_LSN, CUR_LSN")
+        );
         assert_eq!(SkipReason::Permission.as_str(), "permission");
         assert_eq!(SkipReason::NotApplicable.as_str(), "not_applicable");
     }

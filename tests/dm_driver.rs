@@ -1028,3 +1028,50 @@ fn double_understands_typed_literals_and_sf_get_session_sql() {
         "SELECT * FROM V$SESSIONS"
     );
 }
+
+/// A server whose zone is not UTC (DMDOUBLE_SERVER_TZ: `SYSDATE` is UTC+8 wall time; the
+/// fixture's stored view times are then +08:00 wall times): the exporter takes the server's
+/// offset from `SYSDATE` and its own clock, so every Unix time is exactly 8 h earlier than
+/// with a UTC server, and slow-SQL ages are 8 h longer; the session's zone (-05:00) plays no
+/// part (docs/DM8_EVIDENCE.md F3).
+#[test]
+fn a_server_zone_other_than_utc_is_the_offset_of_stored_times() {
+    let start = |tag: &str, knobs: &str| {
+        Exporter::start(
+            &format!("dmdouble-server-tz-{tag}"),
+            &double_ds("primary", "primary", knobs, "checkSlowSQL = true"),
+        )
+        .metrics()
+    };
+    let utc = start("utc", "DMDOUBLE_SERVER_TZ=+00:00;DMDOUBLE_SESSION_TZ=-05:00");
+    let east = start("east", "DMDOUBLE_SERVER_TZ=+08:00;DMDOUBLE_SESSION_TZ=-05:00");
+    let values = |t: &str, m: &str| -> Vec<(String, f64)> {
+        series(t, m)
+            .iter()
+            .filter_map(|l| {
+                let (k, v) = l.rsplit_once(' ')?;
+                Some((k.to_owned(), v.parse().ok()?))
+            })
+            .collect()
+    };
+    for m in [
+        "dmdbms_start_time_info",
+        "dmdbms_arch_last_create_time_seconds",
+        "dmdbms_redo_last_switch_time_seconds",
+    ] {
+        let (a, b) = (values(&utc, m), values(&east, m));
+        assert!(!a.is_empty(), "{m}: {utc}");
+        assert!(a.iter().all(|(_, v)| *v > 1.7e9), "{m}: {a:?}");
+        assert_eq!(a.len(), b.len(), "{m}");
+        for ((ka, va), (kb, vb)) in a.iter().zip(&b) {
+            assert_eq!(ka, kb);
+            assert_eq!(va - vb, 28_800.0, "{m}: {va} vs {vb}");
+        }
+    }
+    let (a, b) = (crate::golden::slow_sql_ages(&utc), crate::golden::slow_sql_ages(&east));
+    assert_eq!(a.len(), 2, "{utc}");
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        assert!((y - x - 28_800_000.0).abs() < 60_000.0, "slow SQL age {y} vs {x} ms");
+    }
+}

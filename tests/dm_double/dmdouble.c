@@ -56,6 +56,7 @@ struct knobs {
     enum ro_mode rdonly;
     int tz_minutes; /* session time zone, minutes east of UTC */
     char tz_text[16]; /* "+08:00" */
+    int server_tz_minutes; /* the emulated server's zone (SYSDATE), minutes east of UTC */
     long sessid;
     char dbms_ver[64];
     int deny_n;
@@ -516,7 +517,9 @@ static void rw_text(const char *s, size_t n, void *ctx) {
             memcpy(word, s, n);
             word[n] = 0;
             if (ieq(word, "SYSDATE")) {
-                puts_(&rw->out, "strftime('%Y-%m-%d %H:%M:%S','now')");
+                snprintf(tmp, sizeof tmp, "strftime('%%Y-%%m-%%d %%H:%%M:%%S','now','%+d minutes')",
+                         rw->k->server_tz_minutes);
+                puts_(&rw->out, tmp);
                 return;
             }
             if (ieq(word, "CURRENT_TIMESTAMP")) {
@@ -734,6 +737,12 @@ static void parse_knob(struct knobs *k, const char *key, const char *val) {
             snprintf(k->tz_text, sizeof k->tz_text, "%c%02d:%02d", sign < 0 ? '-' : '+', h % 100,
                      m % 100);
         }
+    } else if (ieq(key, "DMDOUBLE_SERVER_TZ")) {
+        int sign = 1, h = 0, m = 0;
+        const char *p = val;
+        if (*p == '-') { sign = -1; p++; }
+        else if (*p == '+') p++;
+        if (sscanf(p, "%d:%d", &h, &m) >= 1) k->server_tz_minutes = sign * (h * 60 + m);
     } else if (ieq(key, "DMDOUBLE_SESSID")) {
         k->sessid = atol(val);
     } else if (ieq(key, "DMDOUBLE_DBMS_VER")) {
@@ -886,7 +895,7 @@ EXPORT SQLRETURN SQL_API SQLDriverConnect(SQLHDBC c, SQLHWND w, SQLCHAR *in, SQL
     knobs_default(&k);
     /* DMDOUBLE_* environment variables are defaults; the connection string overrides them. */
     static const char *const env_knobs[] = {
-        "DMDOUBLE_DEAD", "DMDOUBLE_QTIMEOUT", "DMDOUBLE_RDONLY", "DMDOUBLE_SESSION_TZ",
+        "DMDOUBLE_DEAD", "DMDOUBLE_QTIMEOUT", "DMDOUBLE_RDONLY", "DMDOUBLE_SESSION_TZ", "DMDOUBLE_SERVER_TZ",
         "DMDOUBLE_SESSID", "DMDOUBLE_DBMS_VER", "DMDOUBLE_ERRORS", "DMDOUBLE_DENY",
         "DMDOUBLE_SLOW", "DMDOUBLE_LOG", "DMDOUBLE_LOG_SQL", "DMDOUBLE_PWD", "DMDOUBLE_DATABASE_DIR", NULL};
     for (int i = 0; env_knobs[i]; i++) {

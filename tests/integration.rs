@@ -55,5 +55,8 @@ mod runtime_hardening;
 mod scrape;
 /// Secrets never reach logs, metrics or error messages.
 mod secrets;
+/// One session budget per datasource (maxOpenConns is the total), counted while scrapes
+/// run; the pool metrics.
+mod sessions;
 /// Every built-in statement runs on both fixtures and follows the portable-SQL rules.
 mod sql_portability;

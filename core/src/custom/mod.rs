@@ -95,7 +95,7 @@ pub fn load_file(path: &Path) -> Result<CustomMetricsFile, ConfigError> {
 
 /// The custom-metric collectors of one datasource (see the module docs). Problems are
 /// logged, never returned: a bad file disables that datasource's custom metrics only.
-pub fn collectors(ds: &DatasourceConfig) -> Vec<ExtraCollector> {
+pub fn collectors(ds: &DatasourceConfig, shared: &DatasourcePool) -> Vec<ExtraCollector> {
     let Some(loaded) = load(ds) else { return Vec::new() };
     let path = ds.custom_metrics_file.as_deref().map(Path::display);
     let file = match loaded {
@@ -126,7 +126,7 @@ pub fn collectors(ds: &DatasourceConfig) -> Vec<ExtraCollector> {
     if file.metrics.is_empty() {
         return vec![file_collector(true, 0)];
     }
-    let pool = match DatasourcePool::new_read_only(ds, file.metrics.len()) {
+    let pool = match shared.read_only_pool(ds, file.metrics.len()) {
         Ok(p) => p,
         Err(error) => {
             tracing::error!(datasource = %ds.name, error = %error, "Cannot create the read-only pool for custom metrics; they are disabled.");
@@ -530,7 +530,7 @@ mod tests {
             let ds = datasource_with(case, &spoof(labels, statics));
             let Some(Ok(file)) = load(&ds) else {
                 // The config crate refuses it at load already: also fine for the runtime.
-                let out = collectors(&ds);
+                let out = collectors(&ds, &DatasourcePool::new(&ds).expect("pool"));
                 assert_eq!(out.len(), 1, "{case}");
                 assert_eq!(out[0].name, FILE_COLLECTOR);
                 continue;
@@ -545,13 +545,16 @@ mod tests {
             };
             assert!(why.contains(&format!("label `{label}` of metric `dmdbms_spoof_v`")), "{why}");
             // Only the file collector (load_success 0) is left: no spoofed series.
-            let out = collectors(&ds);
+            let out = collectors(&ds, &DatasourcePool::new(&ds).expect("pool"));
             assert_eq!(out.len(), 1, "{case}");
             assert_eq!(out[0].name, FILE_COLLECTOR);
         }
         // A label that collides with nothing is served.
         let ds = datasource_with("fine", &spoof("\"other\"", ""));
-        let names: Vec<String> = collectors(&ds).into_iter().map(|c| c.name).collect();
+        let names: Vec<String> = collectors(&ds, &DatasourcePool::new(&ds).expect("pool"))
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
         assert_eq!(names, ["custom_spoof", FILE_COLLECTOR]);
     }
 

@@ -209,7 +209,10 @@ fn load_one(
 /// The plugin collectors of one datasource: one per loaded plugin, plus the
 /// `plugin_loaded` collector when the datasource configures any plugin; and the outcome of
 /// each `[[datasource.plugin]]` entry, in config order. Problems never fail the build.
-pub fn collectors(ds: &DatasourceConfig) -> (Vec<ExtraCollector>, Vec<PluginStatus>) {
+pub fn collectors(
+    ds: &DatasourceConfig,
+    shared: &DatasourcePool,
+) -> (Vec<ExtraCollector>, Vec<PluginStatus>) {
     if ds.plugins.is_empty() {
         return (Vec::new(), Vec::new());
     }
@@ -251,7 +254,7 @@ pub fn collectors(ds: &DatasourceConfig) -> (Vec<ExtraCollector>, Vec<PluginStat
         // (dmexp_sqlguard::check_read_only, in adapter::host_query) is the first line.
         // Two connections per plugin: one may stay with a collect that overran its deadline
         // (plugin code cannot be interrupted) without starving the other plugins.
-        match DatasourcePool::new_read_only(ds, loaded.len() * 2) {
+        match shared.read_only_pool(ds, loaded.len() * 2) {
             Ok(pool) => {
                 for (_, name, collector) in loaded {
                     out.push(ExtraCollector {

@@ -52,9 +52,12 @@ use std::time::Duration;
 use dmexp_config::{DatasourceConfig, Secret};
 use odbc_api::{Connection, ConnectionOptions};
 
+mod budget;
 mod connstr;
 mod read_only;
 
+pub use budget::PoolStats;
+use budget::{Checkout, SessionBudget, CHECKOUT};
 pub use connstr::connection_string;
 use connstr::redact;
 pub use read_only::Engine;
@@ -168,6 +171,9 @@ pub struct OdbcConn {
     /// Shared by the pool's connections: a refused `SQL_ATTR_QUERY_TIMEOUT` was logged.
     timeout_warned: Arc<std::sync::atomic::AtomicBool>,
     datasource: Arc<str>,
+    /// This session's slot of the datasource's [`SessionBudget`], freed when it is closed.
+    /// Declared after `conn`, so the slot is freed only once the session is disconnected.
+    _slot: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl OdbcConn {
@@ -176,8 +182,10 @@ impl OdbcConn {
         read_only: Option<ReadOnlySession>,
         engine: Engine,
         manager: &Manager,
+        slot: tokio::sync::OwnedSemaphorePermit,
     ) -> Self {
         OdbcConn {
+            _slot: slot,
             conn,
             discard: false,
             probes: HashMap::new(),
@@ -268,6 +276,10 @@ struct Manager {
     /// A connection that could not be made read-only was logged at error level (once per
     /// pool; later refusals at debug level).
     read_only_refusal_logged: std::sync::atomic::AtomicBool,
+    /// The datasource's session budget, shared with its other pools.
+    budget: Arc<SessionBudget>,
+    /// [`DatasourcePool::id`] of the pool this manager serves.
+    pool_id: u64,
 }
 
 impl deadpool::managed::Manager for Manager {
@@ -275,6 +287,40 @@ impl deadpool::managed::Manager for Manager {
     type Error = QueryError;
 
     async fn create(&self) -> Result<OdbcConn, QueryError> {
+        // A slot of the datasource's budget first: no login while maxOpenConns sessions
+        // are open in all its pools together.
+        let slot = self.budget.acquire(self.pool_id).await?;
+        let login_started = std::time::Instant::now();
+        let created = self.connect().await;
+        let _ = CHECKOUT.try_with(|c| c.login.set(c.login.get() + login_started.elapsed()));
+        let (conn, read_only, engine) = created?;
+        tracing::debug!(datasource = %self.datasource, read_only = read_only.is_some(), engine = ?engine, "Opened ODBC connection.");
+        Ok(OdbcConn::new(conn, read_only, engine, self, slot))
+    }
+
+    async fn recycle(
+        &self,
+        conn: &mut OdbcConn,
+        metrics: &deadpool::managed::Metrics,
+    ) -> deadpool::managed::RecycleResult<QueryError> {
+        if conn.discard {
+            return Err(deadpool::managed::RecycleError::message("discarded"));
+        }
+        if metrics.age() > self.max_lifetime {
+            return Err(deadpool::managed::RecycleError::message("connMaxLifetime reached"));
+        }
+        if connection_dead(conn.engine, || conn.conn.is_dead()) == Some(true) {
+            return Err(deadpool::managed::RecycleError::message("connection is dead"));
+        }
+        Ok(())
+    }
+}
+
+impl Manager {
+    /// One login attempt on a blocking thread: connect, `connectionInitSql`, read-only mode.
+    async fn connect(
+        &self,
+    ) -> Result<(Connection<'static>, Option<ReadOnlySession>, Engine), QueryError> {
         let cs = self.connection_string.clone();
         let login_timeout_sec = self.login_timeout_sec;
         let connection_timeout_sec = self.connection_timeout_sec;
@@ -352,25 +398,7 @@ impl deadpool::managed::Manager for Manager {
                 return Err(e);
             }
         };
-        tracing::debug!(datasource = %self.datasource, read_only = read_only.is_some(), engine = ?engine, "Opened ODBC connection.");
-        Ok(OdbcConn::new(conn, read_only, engine, self))
-    }
-
-    async fn recycle(
-        &self,
-        conn: &mut OdbcConn,
-        metrics: &deadpool::managed::Metrics,
-    ) -> deadpool::managed::RecycleResult<QueryError> {
-        if conn.discard {
-            return Err(deadpool::managed::RecycleError::message("discarded"));
-        }
-        if metrics.age() > self.max_lifetime {
-            return Err(deadpool::managed::RecycleError::message("connMaxLifetime reached"));
-        }
-        if connection_dead(conn.engine, || conn.conn.is_dead()) == Some(true) {
-            return Err(deadpool::managed::RecycleError::message("connection is dead"));
-        }
-        Ok(())
+        Ok((conn, read_only, engine))
     }
 }
 
@@ -399,7 +427,8 @@ type Pool = deadpool::managed::Pool<Manager>;
 pub struct DatasourcePool {
     name: Arc<str>,
     pool: Pool,
-    max_idle: usize,
+    /// The datasource's session budget, shared with its other pools.
+    budget: Arc<SessionBudget>,
     max_open: usize,
     read_only: bool,
     /// Unique per pool built (clones share it): tells whether two collectors share a pool.
@@ -411,7 +440,7 @@ impl std::fmt::Debug for DatasourcePool {
         f.debug_struct("DatasourcePool")
             .field("name", &self.name)
             .field("max_open", &self.max_open)
-            .field("max_idle", &self.max_idle)
+            .field("budget", &self.budget)
             .field("read_only", &self.read_only)
             .finish()
     }
@@ -443,20 +472,50 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
 impl DatasourcePool {
     /// Creates the pool without connecting.
+    ///
+    /// The pool starts the datasource's session budget: `maxOpenConns` sessions in total
+    /// for this pool and every read-only pool made from it with
+    /// [`DatasourcePool::read_only_pool`].
     pub fn new(ds: &DatasourceConfig) -> Result<Self, PoolError> {
-        let max_open = usize::try_from(ds.connection.max_open_conns.max(1)).unwrap_or(1);
-        Self::build(ds, max_open, false)
+        let budget = Self::budget_of(ds);
+        Self::build(ds, budget.max_open(), false, budget)
     }
 
     /// Creates a read-only pool of at most `max_size` connections (capped by maxOpenConns)
-    /// without connecting: for SQL the exporter did not write (custom metrics). Every
-    /// connection is made read-only before use, or refused (see the module docs).
+    /// without connecting, with a session budget of its own (`--test-custom-metrics`).
+    /// Every connection is made read-only before use, or refused (see the module docs).
     pub fn new_read_only(ds: &DatasourceConfig, max_size: usize) -> Result<Self, PoolError> {
-        let max_open = usize::try_from(ds.connection.max_open_conns.max(1)).unwrap_or(1);
-        Self::build(ds, max_size.clamp(1, max_open), true)
+        let budget = Self::budget_of(ds);
+        Self::build(ds, max_size.clamp(1, budget.max_open()), true, budget)
     }
 
-    fn build(ds: &DatasourceConfig, max_open: usize, read_only: bool) -> Result<Self, PoolError> {
+    /// Creates a read-only pool of at most `max_size` connections for SQL the exporter did
+    /// not write (custom metrics, plugins) that draws on this pool's session budget: the
+    /// datasource never holds more than `maxOpenConns` sessions in all its pools together.
+    /// `ds` is the datasource's configuration (the connection settings of this pool).
+    pub fn read_only_pool(
+        &self,
+        ds: &DatasourceConfig,
+        max_size: usize,
+    ) -> Result<Self, PoolError> {
+        let budget = Arc::clone(&self.budget);
+        Self::build(ds, max_size.clamp(1, budget.max_open()), true, budget)
+    }
+
+    fn budget_of(ds: &DatasourceConfig) -> Arc<SessionBudget> {
+        let max_open = usize::try_from(ds.connection.max_open_conns.max(1)).unwrap_or(1);
+        let max_idle = usize::try_from(ds.connection.max_idle_conns).unwrap_or(1);
+        SessionBudget::new(max_open, max_idle)
+    }
+
+    fn build(
+        ds: &DatasourceConfig,
+        max_open: usize,
+        read_only: bool,
+        budget: Arc<SessionBudget>,
+    ) -> Result<Self, PoolError> {
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         environment()?;
         let mut connection_string = connection_string(ds)?;
         if read_only {
@@ -477,6 +536,8 @@ impl DatasourcePool {
             connection_timeout_sec: connection_timeout_sec(ds.connection.query_timeout),
             timeout_warned: Arc::default(),
             read_only_refusal_logged: std::sync::atomic::AtomicBool::new(false),
+            budget: Arc::clone(&budget),
+            pool_id: id,
         };
         let pool = Pool::builder(manager)
             .max_size(max_open)
@@ -486,15 +547,8 @@ impl DatasourcePool {
                 datasource: ds.name.clone(),
                 reason: format!("cannot build the pool: {e}"),
             })?;
-        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        Ok(DatasourcePool {
-            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            name,
-            pool,
-            max_idle: usize::try_from(ds.connection.max_idle_conns).unwrap_or(1).clamp(1, max_open),
-            max_open,
-            read_only,
-        })
+        budget.register(id, pool.weak());
+        Ok(DatasourcePool { id, name, pool, budget, max_open, read_only })
     }
 
     /// Identifies the pool: equal for clones of one pool, different for pools built apart.
@@ -512,21 +566,57 @@ impl DatasourcePool {
         &self.name
     }
 
+    /// The most connections this pool holds at once (`maxOpenConns` for the datasource's
+    /// pool; read-only pools may be smaller). The datasource's pools together hold at most
     /// `maxOpenConns`.
     pub fn max_open(&self) -> usize {
         self.max_open
     }
 
-    /// Checks out a connection, waiting at most `timeout` for a free slot; opens a new
-    /// connection (one login attempt) when none is idle.
+    /// The datasource's sessions over all its pools (the budget this pool draws on).
+    pub fn stats(&self) -> PoolStats {
+        self.budget.stats()
+    }
+
+    /// Checks out a connection, waiting at most `timeout` for a free slot (of this pool and
+    /// of the datasource's session budget); opens a new connection (one login attempt) when
+    /// none is idle. Time spent waiting, not logging in, adds to [`PoolStats::wait`].
     pub async fn get(&self, timeout: Duration) -> Result<PoolGuard, QueryError> {
-        let timeouts = deadpool::managed::Timeouts {
-            wait: Some(timeout),
-            create: Some(timeout + Duration::from_secs(1)),
-            recycle: Some(Duration::from_secs(5)),
+        let started = std::time::Instant::now();
+        let checkout = Checkout {
+            until: started + timeout,
+            timeout,
+            login: std::cell::Cell::new(Duration::ZERO),
+            budget_wait: std::cell::Cell::new(Duration::ZERO),
         };
-        match self.pool.timeout_get(&timeouts).await {
-            Ok(obj) => Ok(PoolGuard { obj: Some(obj), max_idle: self.max_idle }),
+        let (result, blocked) = CHECKOUT
+            .scope(checkout, async {
+                let result = self.checkout(timeout, Duration::ZERO).await;
+                let blocked = matches!(
+                    result,
+                    Err(deadpool::managed::PoolError::Timeout(
+                        deadpool::managed::TimeoutType::Wait
+                    ))
+                );
+                let result = if blocked {
+                    // Every connection of this pool is checked out: wait for one.
+                    self.checkout(timeout, timeout).await
+                } else {
+                    result
+                };
+                let waited = if blocked {
+                    started.elapsed().saturating_sub(CHECKOUT.with(|c| c.login.get()))
+                } else {
+                    CHECKOUT.with(|c| c.budget_wait.get())
+                };
+                self.budget.add_wait(waited);
+                (result, blocked)
+            })
+            .await;
+        let wait = if blocked { timeout } else { Duration::ZERO };
+        let timeouts = self.timeouts(timeout, wait);
+        match result {
+            Ok(obj) => Ok(PoolGuard { obj: Some(obj), budget: Arc::clone(&self.budget) }),
             Err(deadpool::managed::PoolError::Backend(e)) => Err(e),
             Err(deadpool::managed::PoolError::Timeout(deadpool::managed::TimeoutType::Create)) => {
                 Err(QueryError::Pool(PoolError::Connect {
@@ -552,26 +642,49 @@ impl DatasourcePool {
         }
     }
 
-    /// Connections currently open (idle + in use).
+    /// deadpool's timeouts of a checkout: `wait` for a free connection of this pool; the
+    /// creation covers the wait for a slot of the budget (at most `timeout`, then
+    /// [`PoolError::TimedOut`]) and the login.
+    fn timeouts(&self, timeout: Duration, wait: Duration) -> deadpool::managed::Timeouts {
+        deadpool::managed::Timeouts {
+            wait: Some(wait),
+            create: Some(timeout + timeout + Duration::from_secs(1)),
+            recycle: Some(Duration::from_secs(5)),
+        }
+    }
+
+    async fn checkout(
+        &self,
+        timeout: Duration,
+        wait: Duration,
+    ) -> Result<deadpool::managed::Object<Manager>, deadpool::managed::PoolError<QueryError>> {
+        self.pool.timeout_get(&self.timeouts(timeout, wait)).await
+    }
+
+    /// Connections of this pool currently open (idle + in use).
     pub fn open_connections(&self) -> usize {
         self.pool.status().size
     }
 
-    /// Idle connections.
+    /// Idle connections of this pool.
     pub fn idle_connections(&self) -> usize {
         self.pool.status().available
     }
 
-    /// Closes connections idle for longer than [`IDLE_TIMEOUT`].
+    /// Closes connections idle for longer than [`IDLE_TIMEOUT`], in every pool of the
+    /// datasource.
     pub fn close_idle(&self) {
-        self.pool.retain(|_, m| m.last_used() < IDLE_TIMEOUT);
+        drop(self.budget.retain_idle(|m| m.last_used() >= IDLE_TIMEOUT));
+        self.budget.notify();
     }
 
-    /// Closes every idle connection: after a connection-level failure they are most likely
-    /// dead too (server restarted, network cut), and the next checkout must reconnect
-    /// instead of draining dead connections one failure at a time.
+    /// Closes every idle connection of every pool of the datasource: after a
+    /// connection-level failure they are most likely dead too (server restarted, network
+    /// cut), and the next checkout must reconnect instead of draining dead connections one
+    /// failure at a time.
     pub fn clear_idle(&self) {
-        self.pool.retain(|_, _| false);
+        drop(self.budget.retain_idle(|_| true));
+        self.budget.notify();
     }
 
     /// Closes the pool: idle connections are dropped, checked-out ones when returned.
@@ -584,7 +697,8 @@ impl DatasourcePool {
 /// holds `maxIdleConns` idle connections or the connection broke.
 pub struct PoolGuard {
     obj: Option<deadpool::managed::Object<Manager>>,
-    max_idle: usize,
+    /// The datasource's budget: `maxIdleConns` counts idle sessions over all its pools.
+    budget: Arc<SessionBudget>,
 }
 
 impl PoolGuard {
@@ -662,11 +776,19 @@ impl PoolGuard {
 impl Drop for PoolGuard {
     fn drop(&mut self) {
         if let Some(obj) = self.obj.take() {
-            let idle = deadpool::managed::Object::pool(&obj).map_or(0, |p| p.status().available);
-            if obj.discard || idle >= self.max_idle {
-                // Detach and close here (this runs on a blocking thread after a query).
-                drop(deadpool::managed::Object::take(obj));
-            }
+            // One return at a time, so that two sessions returned together do not both
+            // find room under maxIdleConns.
+            let returning = self.budget.returning();
+            let close = if obj.discard || self.budget.idle_full() {
+                Some(deadpool::managed::Object::take(obj))
+            } else {
+                drop(obj);
+                None
+            };
+            drop(returning);
+            // Closed here, outside the lock (this runs on a blocking thread after a query).
+            drop(close);
+            self.budget.notify();
         }
     }
 }

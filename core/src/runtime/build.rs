@@ -132,7 +132,12 @@ impl Runtime {
         let factory = DescFactory::new(Some(&label), &ds.labels);
         let mut collectors = Vec::new();
         let mut plugin_statuses = Vec::new();
-        if ds.enabled {
+        let pool = match previous {
+            Some(p) => p.pool.clone(),
+            None if ds.enabled => Some(DatasourcePool::new(ds)?),
+            None => None,
+        };
+        if let (true, Some(pool)) = (ds.enabled, &pool) {
             for d in registered() {
                 if !collector_enabled(d, ds) {
                     continue;
@@ -153,9 +158,11 @@ impl Runtime {
             // Custom metrics of this datasource (core/src/custom.rs): adapted to the same
             // Collector trait, same const labels and self-metrics as built-ins.
             // Site plugins of this datasource (core/src/plugin/), adapted the same way.
-            let (plugins, statuses) = crate::plugin::collectors(ds);
+            // Their read-only pools draw on the datasource pool's session budget:
+            // maxOpenConns is the total of all of them.
+            let (plugins, statuses) = crate::plugin::collectors(ds, pool);
             plugin_statuses = statuses;
-            let extras = crate::custom::collectors(ds).into_iter().chain(plugins);
+            let extras = crate::custom::collectors(ds, pool).into_iter().chain(plugins);
             for extra in extras {
                 let mut c =
                     collector_runtime(&factory, ds, &extra.name, extra.collector, extra.cache_ttl)?;
@@ -163,11 +170,6 @@ impl Runtime {
                 collectors.push(c);
             }
         }
-        let pool = match previous {
-            Some(p) => p.pool.clone(),
-            None if ds.enabled => Some(DatasourcePool::new(ds)?),
-            None => None,
-        };
         let n = &ds.name;
         let built = DatasourceRuntime {
             self_templates: SelfTemplates {
@@ -177,6 +179,8 @@ impl Runtime {
                 duration: template(&factory, &COLLECTOR_DURATION, n, "self")?,
                 scrape: template(&factory, &SCRAPE_DURATION, n, "self")?,
                 last_success: template(&factory, &LAST_SUCCESS, n, "self")?,
+                pool_connections: template(&factory, &POOL_CONNECTIONS, n, "self")?,
+                pool_wait: template(&factory, &POOL_WAIT, n, "self")?,
             },
             config: ds.clone(),
             shared_config: Arc::new(ds.clone()),

@@ -73,6 +73,7 @@ pub(super) async fn check_once(ds: &Arc<DatasourceRuntime>) {
         // a failed login (DM locks accounts).
         if e.is_connection_level()
             && !e.is_login_failure()
+            && !e.is_pool_busy()
             && ds.health.state() == HealthState::Healthy
         {
             pool.clear_idle();
@@ -81,6 +82,11 @@ pub(super) async fn check_once(ds: &Arc<DatasourceRuntime>) {
     }
     match result {
         Ok(()) => apply(ds, ds.health.success()),
+        // Every session of the budget stayed in use (a slow scrape on maxOpenConns = 1):
+        // the datasource is busy, not down; the next check tries again.
+        Err(e) if e.is_pool_busy() => {
+            tracing::debug!(datasource = %ds.config.name, error = %e, "Health check found every session in use; not counted.");
+        }
         Err(e) if e.is_connection_level() || matches!(e, QueryError::Timeout(_)) => {
             connection_failed(ds, &e);
         }

@@ -89,6 +89,18 @@ const LAST_SUCCESS: MetricDef = MetricDef::gauge(
     "dameng_exporter_last_success_timestamp_seconds",
     "Unix time of the last scrape in which every collector of this datasource succeeded.",
 );
+const POOL_CONNECTIONS: MetricDef = MetricDef::gauge(
+    "dameng_exporter_pool_connections",
+    "Database sessions of the data source over all its pools (health checks, built-in and \
+     custom metrics, plugins), by state: in_use (checked out or logging in) or idle; together \
+     at most maxOpenConns.",
+)
+.with_labels(&["state"]);
+const POOL_WAIT: MetricDef = MetricDef::counter(
+    "dameng_exporter_pool_wait_seconds_total",
+    "Total time spent waiting for a database session of the data source because maxOpenConns \
+     sessions were in use, in seconds.",
+);
 const BUILD_INFO: MetricDef = MetricDef::gauge(
     "dameng_exporter_build_info",
     "A metric with a constant '1' value labeled by version, revision, branch and rustversion \
@@ -187,6 +199,8 @@ struct SelfTemplates {
     duration: MetricTemplate,
     scrape: MetricTemplate,
     last_success: MetricTemplate,
+    pool_connections: MetricTemplate,
+    pool_wait: MetricTemplate,
 }
 
 impl std::fmt::Debug for DatasourceRuntime {

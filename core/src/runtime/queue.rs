@@ -57,6 +57,18 @@ pub(super) enum JobOutcome {
 pub(super) struct RunQueues(Mutex<Vec<Arc<RunQueue>>>);
 
 impl RunQueues {
+    /// Waits until every worker of these queues has ended (its connection is back in the
+    /// pool or closed), at most until `until`: a worker that logged in while the others
+    /// finished the queue returns its session before the scrape is answered.
+    pub(super) async fn settled(&self, until: Instant) {
+        let queues: Vec<Arc<RunQueue>> = lock(&self.0).clone();
+        let until = tokio::time::Instant::from_std(until);
+        for q in queues {
+            let mut rx = q.live.subscribe();
+            let _ = tokio::time::timeout_at(until, rx.wait_for(|n| *n == 0)).await;
+        }
+    }
+
     pub(super) fn queue(
         &self,
         ds: &Arc<DatasourceRuntime>,
@@ -70,10 +82,8 @@ impl RunQueues {
             ds: Arc::clone(ds),
             pool: pool.clone(),
             state: Mutex::new(QueueState::default()),
-            fan_out_at: tokio::time::Instant::from_std(deadline_after(
-                Instant::now(),
-                fan_out_after(),
-            )),
+            connected: tokio::sync::watch::Sender::new(None),
+            live: tokio::sync::watch::Sender::new(0),
         });
         queues.push(Arc::clone(&q));
         q
@@ -82,14 +92,28 @@ impl RunQueues {
 
 /// Collectors of one datasource that share a pool, served by workers: a worker checks out a
 /// connection and runs queued collectors one after another on one blocking thread until the
-/// queue is empty. One worker starts with the first job; [`FAN_OUT_AFTER`] later, jobs still
-/// queued get a worker each (up to the pool size).
+/// queue is empty. [`START_WORKERS`] start with the first jobs; [`FAN_OUT_AFTER`] after the
+/// first of them got its connection, jobs still queued get a worker each (up to the pool
+/// size). A slow login delays the fan-out instead of causing it: the first scrape of a
+/// datasource opens no more sessions than the next ones.
 pub(super) struct RunQueue {
     pub(super) ds: Arc<DatasourceRuntime>,
     pub(super) pool: DatasourcePool,
     pub(super) state: Mutex<QueueState>,
-    /// When jobs still queued fan out ([`FAN_OUT_AFTER`] after the queue was made).
-    pub(super) fan_out_at: tokio::time::Instant,
+    /// When the first worker got its connection (jobs still queued fan out
+    /// [`FAN_OUT_AFTER`] later, see [`RunQueue::fan_out_due`]).
+    pub(super) connected: tokio::sync::watch::Sender<Option<Instant>>,
+    /// Worker tasks not yet ended (a worker ends after its connection went back).
+    pub(super) live: tokio::sync::watch::Sender<usize>,
+}
+
+/// Counts a worker task out of [`RunQueue::live`] when it ends, however it ends.
+struct LiveWorker(Arc<RunQueue>);
+
+impl Drop for LiveWorker {
+    fn drop(&mut self) {
+        self.0.live.send_modify(|n| *n = n.saturating_sub(1));
+    }
 }
 
 #[derive(Default)]
@@ -138,7 +162,22 @@ impl RunQueue {
         st.jobs.push_back(job);
         if st.workers < START_WORKERS.min(self.pool.max_open()) {
             st.workers += 1;
+            self.live.send_modify(|n| *n += 1);
             tokio::spawn(Arc::clone(self).worker());
+        }
+    }
+
+    /// Completes [`FAN_OUT_AFTER`] after the queue's first worker got its connection (never,
+    /// while no worker has one).
+    pub(super) async fn fan_out_due(&self) {
+        let mut rx = self.connected.subscribe();
+        let at = rx.wait_for(Option::is_some).await.ok().and_then(|t| *t);
+        match at {
+            Some(at) => {
+                let due = deadline_after(at, fan_out_after());
+                tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
+            }
+            None => std::future::pending().await,
         }
     }
 
@@ -149,6 +188,7 @@ impl RunQueue {
         st.workers += more;
         drop(st);
         for _ in 0..more {
+            self.live.send_modify(|n| *n += 1);
             tokio::spawn(Arc::clone(self).worker());
         }
     }
@@ -183,7 +223,7 @@ impl RunQueue {
         }
         let connect_failed = matches!(error, QueryError::Pool(PoolError::Connect { .. }));
         if connect_failed && error.is_connection_level() {
-            // M2: other connections of this pool are alive, so the database is up and
+            // M2: other connections of this datasource are alive, so the database is up and
             // this was a refused *extra* session.
             let mut st = lock(&self.state);
             if st.workers > 1 {
@@ -192,7 +232,7 @@ impl RunQueue {
                 return NoConnection::Leave;
             }
             drop(st);
-            if self.pool.open_connections() > 0 && !error.is_login_failure() {
+            if self.pool.stats().open() > 0 && !error.is_login_failure() {
                 return NoConnection::Retry;
             }
         }
@@ -202,6 +242,7 @@ impl RunQueue {
     /// One worker: a connection, then the queue on a blocking thread; a new connection if
     /// that one broke while jobs remain.
     pub(super) async fn worker(self: Arc<Self>) {
+        let _live = LiveWorker(Arc::clone(&self));
         let ds = &self.ds;
         // A job whose connection failed, to run again on a connection opened after `since`.
         let mut retry: Option<(Job, Instant)> = None;
@@ -276,6 +317,13 @@ impl RunQueue {
                     }
                 },
             };
+            self.connected.send_if_modified(|t| {
+                let first = t.is_none();
+                if first {
+                    *t = Some(Instant::now());
+                }
+                first
+            });
             let me = Arc::clone(&self);
             let first = retry.take().map(|(job, _)| job);
             match tokio::task::spawn_blocking(move || me.run_jobs(guard, first)).await {
@@ -378,11 +426,26 @@ impl RunQueue {
                     JobOutcome::Panicked(msg)
                 }
             };
-            let _ = job.reply.send(outcome);
             if guard.is_discarded() {
                 // Jobs left need another connection (the worker leaves if there are none,
                 // and answers them at once if the datasource is now marked unreachable).
+                drop(guard);
+                let _ = job.reply.send(outcome);
                 return WorkerEnd::Reconnect;
+            }
+            // The next job is taken before this one is answered, so that the last answer
+            // comes after the connection is back in the pool: a scrape's answer (and its
+            // pool metrics) sees the sessions it used idle.
+            match self.take_or_leave(|jobs| jobs.pop_front()) {
+                Some(next) => {
+                    let _ = job.reply.send(outcome);
+                    first = Some(next);
+                }
+                None => {
+                    drop(guard);
+                    let _ = job.reply.send(outcome);
+                    return WorkerEnd::Done;
+                }
             }
         }
     }

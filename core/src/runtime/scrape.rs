@@ -173,6 +173,13 @@ impl DatasourceResult {
     pub(super) fn add_to(&self, set: &mut FamilySet) {
         let t = &self.ds.self_templates;
         set.add(&t.up, &[], if self.up { 1.0 } else { 0.0 });
+        if let Some(pool) = &self.ds.pool {
+            // Read now, when the scrape is answered: its own sessions are back in the pool.
+            let st = pool.stats();
+            set.add(&t.pool_connections, &["in_use".to_owned()], st.in_use as f64);
+            set.add(&t.pool_connections, &["idle".to_owned()], st.idle as f64);
+            set.add(&t.pool_wait, &[], st.wait.as_secs_f64());
+        }
         if !self.up {
             // Only exporter-side state (plugin and custom metrics load status) while down.
             for c in &self.collectors {
@@ -373,6 +380,10 @@ pub(super) async fn scrape_datasource(
         .instrument(span)
     });
     result.collectors = join_all(futures).await;
+    // Workers still logging in when the others emptied the queue return their sessions
+    // before the answer (a login at most, within the deadline).
+    let settle = deadline_after(Instant::now(), SETTLE_AFTER_SCRAPE);
+    queues.settled(deadline.map_or(settle, |d| d.min(settle))).await;
     // A collector's success marks an unchecked datasource healthy; a connection-level
     // failure marks it unhealthy. Query errors and timeouts leave the state alone.
     result.up = ds.health.state() == HealthState::Healthy;
@@ -422,6 +433,10 @@ pub(super) async fn run_collector(
     }
     out
 }
+
+/// The longest a scrape's answer waits, once every collector has answered, for the workers
+/// that are still logging in or returning their sessions.
+pub(super) const SETTLE_AFTER_SCRAPE: Duration = Duration::from_secs(1);
 
 /// Per collector: the query timeout plus the time to get a connection (within the deadline).
 pub(super) fn per_collector_budget(ds: &DatasourceRuntime) -> Duration {
@@ -547,7 +562,7 @@ pub(super) async fn run_collector_uncached(
     let outcome = tokio::select! {
         biased;
         r = &mut outcome => r,
-        () = tokio::time::sleep_until(queue.fan_out_at) => {
+        () = queue.fan_out_due() => {
             queue.fan_out();
             outcome.await
         }

@@ -2,11 +2,13 @@
 //!
 //! Built on `deadpool` (a maintained async pool) with every ODBC call on a blocking thread,
 //! never on the async runtime. One process-wide ODBC `Environment` (odbc-api's
-//! `environment()`). `maxOpenConns` bounds the pool, `connMaxLifetime` recycles connections,
-//! `maxIdleConns` caps how many connections are kept idle (extra ones are closed when
-//! returned). A checkout that needs a new connection makes exactly one login attempt and
-//! nothing connects in the background, so a datasource with a wrong password is only tried
-//! by the health checker, with backoff (DM locks accounts after repeated failed logins).
+//! `environment()`). `maxOpenConns` bounds the sessions of all pools of a datasource together
+//! (the read-write pool and the read-only pools made from it share one session budget, see
+//! `budget.rs`), `connMaxLifetime` recycles connections, `maxIdleConns` caps how many
+//! connections the datasource keeps idle (extra ones are closed when returned). A checkout
+//! that needs a new connection makes exactly one login attempt and nothing connects in the
+//! background, so a datasource with a wrong password is only tried by the health checker,
+//! with backoff (DM locks accounts after repeated failed logins).
 //! r2d2 was tried first and dropped: its checkout retries logins in a loop until timeout.
 //!
 //! **Read-only pools** ([`DatasourcePool::new_read_only`]) serve SQL the exporter did not

@@ -350,3 +350,43 @@ fn one_session_budget_keeps_custom_sql_read_only_on_postgres() {
     psql("postgres", &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
     assert!(started.elapsed() < Duration::from_secs(60));
 }
+
+/// maxOpenConns = 2 on the DM double with built-ins and custom metrics: the read-write and
+/// the read-only pool start with one session each and keep it, so five scrapes log in
+/// exactly twice (no fan-out, no health pings, so the count is exact) instead of closing a
+/// session to open one of the other kind every scrape.
+#[test]
+fn two_sessions_serve_builtins_and_custom_sql_without_relogging_on_dm() {
+    let dir = scratch("sessions-dm-two");
+    let log = dir.join("events.log");
+    let body = format!(
+        "enableHealthPing = false\n{}",
+        crate::dm_driver::double_ds(
+            "master",
+            "primary",
+            &format!("DMDOUBLE_SESSION_TZ=+00:00;DMDOUBLE_LOG={}", log.display()),
+            &format!(
+                "maxOpenConns = 2\ncustomMetricsFile = \"{}\"",
+                crate::common::root()
+                    .join("config/examples/custom_metrics_prod_master.toml")
+                    .display()
+            ),
+        )
+    );
+    let exp = Exporter::start_with_env(
+        "sessions-dm-two-exp",
+        &body,
+        &[("DMEXP_FAN_OUT_AFTER_MS", "600000")],
+    );
+    for _ in 0..5 {
+        let t = exp.metrics();
+        assert_eq!(
+            value(&t, "dmdbms_orders_orders{datasource=\"master\",status=\"PAID\"}"),
+            Some(3.0)
+        );
+        assert_eq!(pool_series(&t, "master"), (Some(0.0), Some(2.0), Some(0.0)));
+    }
+    let events = std::fs::read_to_string(&log).expect("double log");
+    let count = |e: &str| events.lines().filter(|l| *l == e).count();
+    assert_eq!((count("connect"), count("disconnect")), (2, 0), "{events}");
+}

@@ -15,10 +15,11 @@
 //!   (1, or 0 when the file was refused: that datasource then has no custom metrics, and
 //!   nothing else changes) and `dameng_exporter_custom_metrics_loaded` (number of metrics).
 //!
-//! Custom queries run on a second, small **read-only pool** of the datasource
-//! ([`DatasourcePool::new_read_only`], at most min(maxOpenConns, number of metrics)
-//! connections): the parser's proof that a request is one read-only query is the first
-//! guard, the read-only connection the second.
+//! Custom queries run on the datasource's **read-only pool**
+//! ([`DatasourcePool::read_only_pool`], shared with plugins and counted in the datasource's
+//! `maxOpenConns` total; at most one session per metric runs at once): the parser's proof
+//! that a request is one read-only query is the first guard, the read-only connection the
+//! second.
 //!
 //! At scrape time, result columns are matched by name, case-insensitively. NULL and
 //! non-numeric values are skipped with a debug log (upstream exported 0); a `valuemap` turns
@@ -126,7 +127,7 @@ pub fn collectors(ds: &DatasourceConfig, shared: &DatasourcePool) -> Vec<ExtraCo
     if file.metrics.is_empty() {
         return vec![file_collector(true, 0)];
     }
-    let pool = match shared.read_only_pool(ds, file.metrics.len()) {
+    let pool = match shared.read_only_pool(ds) {
         Ok(p) => p,
         Err(error) => {
             tracing::error!(datasource = %ds.name, error = %error, "Cannot create the read-only pool for custom metrics; they are disabled.");

@@ -252,9 +252,10 @@ pub fn collectors(
         // Plugin SQL runs on the datasource's read-only pool (as custom metrics do): every
         // connection is made read-only before use, or refused. The host's SQL proof
         // (dmexp_sqlguard::check_read_only, in adapter::host_query) is the first line.
-        // Two connections per plugin: one may stay with a collect that overran its deadline
-        // (plugin code cannot be interrupted) without starving the other plugins.
-        match shared.read_only_pool(ds, loaded.len() * 2) {
+        // The pool (shared with custom metrics) may hold up to maxOpenConns sessions: one
+        // may stay with a collect that overran its deadline (plugin code cannot be
+        // interrupted) while the others serve the other plugins.
+        match shared.read_only_pool(ds) {
             Ok(pool) => {
                 for (_, name, collector) in loaded {
                     out.push(ExtraCollector {

@@ -67,6 +67,9 @@ pub(super) struct SessionBudget {
     wait_nanos: AtomicU64,
     /// Held while a session is returned ([`SessionBudget::returning`]).
     returning: Mutex<()>,
+    /// The datasource's read-only pool (id and pool), shared by custom metrics and plugins
+    /// and by the runtime after a reload that kept the datasource's pool.
+    read_only: Mutex<Option<(u64, deadpool::managed::WeakPool<Manager>)>>,
 }
 
 impl std::fmt::Debug for SessionBudget {
@@ -101,12 +104,25 @@ impl SessionBudget {
             pools: Mutex::new(Vec::new()),
             wait_nanos: AtomicU64::new(0),
             returning: Mutex::new(()),
+            read_only: Mutex::new(None),
         })
     }
 
     /// `maxOpenConns`.
     pub(super) fn max_open(&self) -> usize {
         self.max_open
+    }
+
+    /// The datasource's read-only pool slot (see [`super::DatasourcePool::read_only_pool`]).
+    pub(super) fn read_only_slot(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Option<(u64, deadpool::managed::WeakPool<Manager>)>> {
+        lock(&self.read_only)
+    }
+
+    /// How many live pools draw on the budget.
+    pub(super) fn pools_sharing(&self) -> usize {
+        lock(&self.pools).iter().filter(|(_, p)| p.upgrade().is_some()).count()
     }
 
     /// Adds a pool drawing on the budget.

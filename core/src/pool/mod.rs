@@ -491,17 +491,40 @@ impl DatasourcePool {
         Self::build(ds, max_size.clamp(1, budget.max_open()), true, budget)
     }
 
-    /// Creates a read-only pool of at most `max_size` connections for SQL the exporter did
-    /// not write (custom metrics, plugins) that draws on this pool's session budget: the
-    /// datasource never holds more than `maxOpenConns` sessions in all its pools together.
-    /// `ds` is the datasource's configuration (the connection settings of this pool).
-    pub fn read_only_pool(
-        &self,
-        ds: &DatasourceConfig,
-        max_size: usize,
-    ) -> Result<Self, PoolError> {
+    /// The datasource's read-only pool, for SQL the exporter did not write (custom metrics,
+    /// plugins): made on first use (without connecting), then shared by every caller while
+    /// it lives (custom metrics and plugins, and the runtime built by a reload that kept
+    /// this pool), so read-only sessions are reused instead of split over pools. It draws on
+    /// this pool's session budget: the datasource never holds more than `maxOpenConns`
+    /// sessions in all its pools together. `ds` is the datasource's configuration (the
+    /// connection settings of this pool).
+    pub fn read_only_pool(&self, ds: &DatasourceConfig) -> Result<Self, PoolError> {
         let budget = Arc::clone(&self.budget);
-        Self::build(ds, max_size.clamp(1, budget.max_open()), true, budget)
+        let mut slot = budget.read_only_slot();
+        if let Some((id, pool)) = slot.as_ref().and_then(|(id, w)| w.upgrade().map(|p| (*id, p))) {
+            return Ok(DatasourcePool {
+                id,
+                name: Arc::clone(&self.name),
+                pool,
+                budget: Arc::clone(&budget),
+                max_open: budget.max_open(),
+                read_only: true,
+            });
+        }
+        let made = Self::build(ds, budget.max_open(), true, Arc::clone(&budget))?;
+        *slot = Some((made.id, made.pool.weak()));
+        Ok(made)
+    }
+
+    /// How many pools share this pool's session budget (the datasource's read-write pool and
+    /// its read-only pool, while they live).
+    pub fn pools_sharing(&self) -> usize {
+        self.budget.pools_sharing()
+    }
+
+    /// The datasource's session budget: `maxOpenConns`.
+    pub fn budget_size(&self) -> usize {
+        self.budget.max_open()
     }
 
     fn budget_of(ds: &DatasourceConfig) -> Arc<SessionBudget> {

@@ -84,6 +84,7 @@ impl RunQueues {
             state: Mutex::new(QueueState::default()),
             connected: tokio::sync::watch::Sender::new(None),
             live: tokio::sync::watch::Sender::new(0),
+            start_workers: start_workers(pool),
         });
         queues.push(Arc::clone(&q));
         q
@@ -105,6 +106,21 @@ pub(super) struct RunQueue {
     pub(super) connected: tokio::sync::watch::Sender<Option<Instant>>,
     /// Worker tasks not yet ended (a worker ends after its connection went back).
     pub(super) live: tokio::sync::watch::Sender<usize>,
+    /// Workers started with the first jobs ([`start_workers`]).
+    pub(super) start_workers: usize,
+}
+
+/// [`START_WORKERS`] when the datasource's session budget has room for that many per pool
+/// sharing it, else 1: with `maxOpenConns = 2` the read-write and the read-only pool start
+/// with one session each and keep them, instead of the built-ins taking both and the custom
+/// metrics closing one to log in again every scrape. Fan-out still uses the whole budget.
+pub(super) fn start_workers(pool: &DatasourcePool) -> usize {
+    let pools = pool.pools_sharing().max(1);
+    if pool.budget_size() >= START_WORKERS * pools {
+        START_WORKERS.min(pool.max_open())
+    } else {
+        1
+    }
 }
 
 /// Counts a worker task out of [`RunQueue::live`] when it ends, however it ends.
@@ -160,7 +176,7 @@ impl RunQueue {
     pub(super) fn push(self: &Arc<Self>, job: Job) {
         let mut st = lock(&self.state);
         st.jobs.push_back(job);
-        if st.workers < START_WORKERS.min(self.pool.max_open()) {
+        if st.workers < self.start_workers {
             st.workers += 1;
             self.live.send_modify(|n| *n += 1);
             tokio::spawn(Arc::clone(self).worker());

@@ -11,7 +11,7 @@ use crate::ident::host_key;
 use crate::labels::parse_labels;
 use crate::model::{
     CollectStrategy, CollectionMode, Config, ConfigOrigin, DatasourceConfig, GlobalConfig,
-    LogLevel, PluginConfig, Secret,
+    LogFormat, LogLevel, PluginConfig, Secret,
 };
 use crate::raw::{Ctx, Entry, RawConfig, RawDatasource, Section, Val};
 use crate::schema::{self, Apply, Key};
@@ -229,6 +229,16 @@ pub(crate) fn apply_global(ctx: &mut Ctx, sec: &Section, g: &mut GlobalConfig) {
                 LogLevel::Info
             }
         };
+    }
+    if let Some(e) = get.entry("logFormat").cloned() {
+        let v = get.string_or("logFormat", "text");
+        match LogFormat::parse(&v) {
+            Some(f) => g.log_format = f,
+            None => get.problem(
+                &e,
+                format!("{} = \"{v}\" is not a log format; write text, logfmt or json", e.written),
+            ),
+        }
     }
     if let Some(e) = get.entry("logDir") {
         g.log_dir = match &e.val {

@@ -80,6 +80,8 @@ pub struct CliGlobals {
     pub metric_path: Option<String>,
     /// `--logLevel`.
     pub log_level: Option<String>,
+    /// `--log.format` (`text`, `logfmt`, `json`).
+    pub log_format: Option<String>,
     /// `--logMaxSize` (MiB).
     pub log_max_size: Option<i64>,
     /// `--logMaxBackups`.
@@ -106,6 +108,7 @@ impl fmt::Debug for CliGlobals {
             .field("listen_address", &self.listen_address)
             .field("metric_path", &self.metric_path)
             .field("log_level", &self.log_level)
+            .field("log_format", &self.log_format)
             .field("log_max_size", &self.log_max_size)
             .field("log_max_backups", &self.log_max_backups)
             .field("log_max_age", &self.log_max_age)
@@ -201,6 +204,7 @@ pub fn apply_cli_globals(cfg: &mut Config, g: &CliGlobals) -> Result<(), ConfigE
     push(&mut s, "listenAddress", "listenAddress", text(&g.listen_address));
     push(&mut s, "metricPath", "metricPath", text(&g.metric_path));
     push(&mut s, "logLevel", "logLevel", text(&g.log_level));
+    push(&mut s, "logFormat", "log.format", text(&g.log_format));
     push(&mut s, "logMaxSize", "logMaxSize", g.log_max_size.map(Val::Int));
     push(&mut s, "logMaxBackups", "logMaxBackups", g.log_max_backups.map(Val::Int));
     push(&mut s, "logMaxAge", "logMaxAge", g.log_max_age.map(Val::Int));

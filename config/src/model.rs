@@ -50,6 +50,39 @@ pub enum LogLevel {
     Error,
 }
 
+/// `logFormat` / `--log.format`: how log lines are written (stdout and the log file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// `text` (default): tracing's human-readable lines, `2026-… WARN target: Message. key=value`.
+    #[default]
+    Text,
+    /// `logfmt`: `ts=… level=… msg=… key=value` (Prometheus' `--log.format=logfmt`).
+    Logfmt,
+    /// `json`: one JSON object per line.
+    Json,
+}
+
+impl LogFormat {
+    /// Parses `text`, `logfmt` or `json` (case-insensitive).
+    pub fn parse(s: &str) -> Option<LogFormat> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "text" => Some(LogFormat::Text),
+            "logfmt" => Some(LogFormat::Logfmt),
+            "json" => Some(LogFormat::Json),
+            _ => None,
+        }
+    }
+
+    /// `text`, `logfmt` or `json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Logfmt => "logfmt",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
 /// `collectionMode`: how the per-scrape deadline is applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CollectionMode {

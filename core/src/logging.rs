@@ -34,6 +34,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
+pub use dmexp_config::LogFormat;
 use dmexp_config::{GlobalConfig, LogLevel};
 use file_rotate::compression::Compression;
 use file_rotate::suffix::{AppendCount, SuffixScheme};
@@ -48,6 +49,8 @@ pub const LOG_ENV_VAR: &str = "DMEXP_LOG";
 
 /// Name of the log file inside the log directory.
 pub const LOG_FILE_NAME: &str = "dameng_exporter.log";
+
+mod logfmt;
 
 const MIB: u64 = 1024 * 1024;
 const SECONDS_PER_DAY: u64 = 24 * 60 * 60;
@@ -65,12 +68,12 @@ pub struct LoggingOptions {
     pub max_backups: usize,
     /// Delete rotated files last written more than this many days ago; `0` = no age limit.
     pub max_age_days: u64,
-    /// One JSON object per line instead of text, on both sinks. Default false.
-    pub json: bool,
+    /// Line format on both sinks (`logFormat`, `--log.format`): text, logfmt or JSON.
+    pub format: LogFormat,
 }
 
 impl LoggingOptions {
-    /// Reads `logLevel`, `logDir`, `logMaxSize`, `logMaxBackups` and `logMaxAge`. Text format.
+    /// Reads `logLevel`, `logFormat`, `logDir`, `logMaxSize`, `logMaxBackups` and `logMaxAge`.
     pub fn from_global(cfg: &GlobalConfig) -> Self {
         LoggingOptions {
             level: cfg.log_level,
@@ -78,7 +81,7 @@ impl LoggingOptions {
             max_size_mb: cfg.log_max_size_mb,
             max_backups: cfg.log_max_backups,
             max_age_days: cfg.log_max_age_days,
-            json: false,
+            format: cfg.log_format,
         }
     }
 
@@ -176,9 +179,9 @@ pub fn init(cfg: &LoggingOptions) -> Result<LogGuard, LoggingError> {
         Some(dir) => Some(RotatingFileWriter::open(dir, cfg.rotation())?),
         None => None,
     };
-    let mut layers = vec![fmt_layer(io::stdout, io::stdout().is_terminal(), cfg.json)];
+    let mut layers = vec![fmt_layer(io::stdout, io::stdout().is_terminal(), cfg.format)];
     if let Some(file) = &file {
-        layers.push(fmt_layer(file.clone(), false, cfg.json));
+        layers.push(fmt_layer(file.clone(), false, cfg.format));
     }
     tracing_subscriber::registry()
         .with(layers)
@@ -209,16 +212,20 @@ fn level_name(level: LogLevel) -> &'static str {
 
 type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
 
-/// One formatting layer over `writer`.
-fn fmt_layer<W>(writer: W, ansi: bool, json: bool) -> BoxedLayer
+/// One formatting layer over `writer` (colours only for text on a terminal).
+fn fmt_layer<W>(writer: W, ansi: bool, format: LogFormat) -> BoxedLayer
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let layer = tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(ansi);
-    if json {
-        layer.json().boxed()
-    } else {
-        layer.boxed()
+    let layer = tracing_subscriber::fmt::layer().with_writer(writer);
+    match format {
+        LogFormat::Text => layer.with_ansi(ansi).boxed(),
+        LogFormat::Json => layer.with_ansi(false).json().boxed(),
+        LogFormat::Logfmt => layer
+            .with_ansi(false)
+            .fmt_fields(logfmt::LogfmtFields)
+            .event_format(logfmt::Logfmt)
+            .boxed(),
     }
 }
 
@@ -562,7 +569,7 @@ mod tests {
             max_size_mb: 10,
             max_backups: 3,
             max_age_days: 30,
-            json: false,
+            format: LogFormat::Text,
         };
         assert_eq!(
             opts.rotation(),
@@ -600,7 +607,7 @@ mod tests {
         let tmp = TempDir::new("layer");
         let writer = RotatingFileWriter::open(&tmp.0, policy(1024 * 1024, 1)).unwrap();
         let subscriber =
-            tracing_subscriber::registry().with(fmt_layer(writer.clone(), false, false));
+            tracing_subscriber::registry().with(fmt_layer(writer.clone(), false, LogFormat::Text));
         tracing::subscriber::with_default(subscriber, || {
             tracing::warn!(datasource = %"primary", "Collector failed.");
         });
@@ -616,7 +623,7 @@ mod tests {
         let tmp = TempDir::new("json");
         let writer = RotatingFileWriter::open(&tmp.0, policy(1024 * 1024, 1)).unwrap();
         let subscriber =
-            tracing_subscriber::registry().with(fmt_layer(writer.clone(), false, true));
+            tracing_subscriber::registry().with(fmt_layer(writer.clone(), false, LogFormat::Json));
         tracing::subscriber::with_default(subscriber, || {
             tracing::error!(datasource = %"standby", "Datasource unreachable.");
         });
@@ -626,5 +633,31 @@ mod tests {
         assert!(line.contains(r#""level":"ERROR""#), "{line}");
         assert!(line.contains(r#""message":"Datasource unreachable.""#), "{line}");
         assert!(line.contains(r#""datasource":"standby""#), "{line}");
+    }
+
+    #[test]
+    fn logfmt_layer_writes_key_value_lines_with_span_fields() {
+        use tracing_subscriber::layer::SubscriberExt;
+        let tmp = TempDir::new("logfmt");
+        let writer = RotatingFileWriter::open(&tmp.0, policy(1024 * 1024, 1)).unwrap();
+        let subscriber =
+            tracing_subscriber::registry().with(fmt_layer(writer.clone(), true, LogFormat::Logfmt));
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("health", datasource = %"late");
+            let _in = span.enter();
+            tracing::warn!(collector = "sessions", error = %"无效的表或视图名 [V$X]", "Collector failed.");
+        });
+        let text = fs::read_to_string(writer.path()).unwrap();
+        let line = text.lines().next().unwrap();
+        let (ts, rest) = line.split_once(' ').unwrap();
+        // ts=2026-12-03T05:48:49.123Z
+        assert!(ts.starts_with("ts=") && ts.ends_with('Z') && ts.len() == 27, "{line}");
+        assert_eq!(
+            rest,
+            "level=warn target=dmexp_core::logging::tests msg=\"Collector failed.\" \
+             collector=sessions error=\"无效的表或视图名 [V$X]\" span=health datasource=late"
+        );
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(!text.contains('\u{1b}'), "ANSI escape: {text:?}");
     }
 }

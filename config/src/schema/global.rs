@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::{f, n, q, Apply, Key, Reload, Sample};
 use crate::defaults::*;
-use crate::model::{CollectStrategy, CollectionMode, LogLevel, Secret};
+use crate::model::{CollectStrategy, CollectionMode, LogFormat, LogLevel, Secret};
 use crate::raw::Kind;
 
 /// Global (process-wide) settings.
@@ -20,6 +20,8 @@ pub struct GlobalConfig {
     pub metric_path: String,
     /// `logLevel`, default info.
     pub log_level: LogLevel,
+    /// `logFormat` (ours; `--log.format`), default text.
+    pub log_format: LogFormat,
     /// `logMaxSize` in MiB, default 10.
     pub log_max_size_mb: u64,
     /// `logMaxBackups`, default 3.
@@ -62,6 +64,7 @@ impl Default for GlobalConfig {
             listen_address: DEFAULT_LISTEN_ADDRESS.to_string(),
             metric_path: DEFAULT_METRIC_PATH.to_string(),
             log_level: LogLevel::Info,
+            log_format: LogFormat::Text,
             log_max_size_mb: DEFAULT_LOG_MAX_SIZE_MB,
             log_max_backups: DEFAULT_LOG_MAX_BACKUPS,
             log_max_age_days: DEFAULT_LOG_MAX_AGE_DAYS,
@@ -145,6 +148,20 @@ pub(crate) const GLOBAL: &[Key<GlobalConfig>] = &[
                 LogLevel::Error => "error",
             })
         },
+        ..Key::BASE
+    },
+    Key {
+        name: "logFormat",
+        flag: Some("--log.format"),
+        ours: true,
+        reload: Reload::Restart,
+        group: LOG,
+        default: "`\"text\"`",
+        sample: Sample::Set("\"text\""),
+        doc: "`text` (default), `logfmt` (`ts=… level=… msg=… key=value`) or `json` (one object per line), on the console and in the log file.",
+        gloss: "日志格式",
+        zh: "日志格式：text（默认）、logfmt 或 json（每行一个 JSON 对象）",
+        show: |g| q(g.log_format.as_str()),
         ..Key::BASE
     },
     Key {

@@ -1,4 +1,7 @@
-//! Command line handling and startup.
+//! Command line handling and startup: the flags (Prometheus-style names, upstream names as
+//! aliases), secrets from the environment or files, and the one-shot commands
+//! (`--version`, `--check-config`, `--check-connection`, `--list-collectors`,
+//! `--test-custom-metrics`, `--encryptPwd`, `--encryptBasicAuthPwd`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -7,12 +10,24 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use dmexp_config::{CliDatasource, CliGlobals, Config, ConfigOrigin, DatasourceConfig};
-use dmexp_core::collector::registered;
+use dmexp_config::{CliDatasource, CliGlobals, Config, ConfigOrigin};
 use dmexp_core::exporter::{ConfigLoader, Exporter};
-use dmexp_core::runtime::{BuildInfo, Runtime};
+use dmexp_core::runtime::Runtime;
 use dmexp_core::server::web_config::WebConfig;
 use dmexp_core::server::{self, ServerOptions};
+
+mod doctor;
+mod dry_run;
+mod output;
+mod scrub;
+mod secrets;
+mod summary;
+mod version;
+
+use output::{line, out};
+pub use summary::collector_table;
+use summary::{custom_metrics_refused, summary};
+use version::build_info;
 
 /// Exit code: invalid command line or configuration.
 const EXIT_CONFIG: u8 = 2;
@@ -21,10 +36,18 @@ const EXIT_RUNTIME: u8 = 1;
 
 /// Prometheus exporter for Dameng DM8 databases (many datasources, one process).
 #[derive(Debug, Clone, Parser)]
-#[command(name = "dameng_exporter", version, about, long_about = None)]
+#[command(name = "dameng_exporter", about, long_about = None, disable_version_flag = true)]
 struct Args {
+    /// Print version, git revision and branch, build date and rustc version, and exit.
+    #[arg(short = 'V', long = "version")]
+    version: bool,
     /// Configuration file (TOML multi-datasource, single-datasource, or legacy v1.1 key=value).
-    #[arg(long = "config", visible_alias = "configFile", default_value = "./dameng_exporter.toml")]
+    #[arg(
+        long = "config.file",
+        visible_aliases = ["config", "configFile"],
+        value_name = "FILE",
+        default_value = "./dameng_exporter.toml"
+    )]
     config: PathBuf,
     /// Validate the configuration, print a summary of every datasource and exit (no connection).
     #[arg(long = "check-config")]
@@ -32,6 +55,13 @@ struct Args {
     /// With --check-config: unknown keys are errors, not warnings.
     #[arg(long)]
     strict: bool,
+    /// Connection doctor: log in to each enabled datasource once, run each enabled
+    /// collector (and custom metric, read-only) once, and print per datasource the login
+    /// result, server version, session read-only state and per collector ok / not
+    /// applicable / permission denied (with the GRANT) / error. Exit 0 when every enabled
+    /// datasource logged in, 1 otherwise.
+    #[arg(long = "check-connection")]
+    check_connection: bool,
     /// Print the built-in collectors (name, views, metrics, default state) and exit.
     #[arg(long = "list-collectors")]
     list_collectors: bool,
@@ -44,26 +74,31 @@ struct Args {
     /// configuration has only one).
     #[arg(long = "datasource", value_name = "NAME", requires = "test_custom_metrics")]
     datasource: Option<String>,
-    /// Print ENC(...) for a database password and exit.
-    #[arg(long = "encryptPwd", value_name = "PASSWORD")]
+    /// Print ENC(...) for a database password and exit; `-` reads the password from stdin
+    /// (keeps it out of `ps` and the shell history).
+    #[arg(long = "encryptPwd", value_name = "PASSWORD|-")]
     encrypt_pwd: Option<String>,
     /// TLS, client certificates and basic-auth users: a web config file in the Prometheus
     /// exporter-toolkit format (YAML). Checked at startup and by --check-config.
     #[arg(long = "web.config.file", value_name = "FILE")]
     web_config_file: Option<PathBuf>,
-    /// Print a bcrypt ($2a$, cost 12) hash for basicAuthPassword and exit.
-    #[arg(long = "encryptBasicAuthPwd", value_name = "PASSWORD")]
+    /// Print a bcrypt ($2a$, cost 12) hash for basicAuthPassword and exit; `-` reads the
+    /// password from stdin.
+    #[arg(long = "encryptBasicAuthPwd", value_name = "PASSWORD|-")]
     encrypt_basic_auth_pwd: Option<String>,
 
-    /// Listen address, e.g. `:9200` or `127.0.0.1:9200` (overrides the file).
-    #[arg(long = "listenAddress")]
+    /// Listen address, e.g. `:9200` or `127.0.0.1:9200` (overrides listenAddress).
+    #[arg(long = "web.listen-address", visible_alias = "listenAddress", value_name = "ADDRESS")]
     listen_address: Option<String>,
-    /// Metrics path (overrides the file).
-    #[arg(long = "metricPath")]
+    /// Metrics path (overrides metricPath).
+    #[arg(long = "web.telemetry-path", visible_alias = "metricPath", value_name = "PATH")]
     metric_path: Option<String>,
-    /// Log level: debug, info, warn, error (overrides the file).
-    #[arg(long = "logLevel")]
+    /// Log level: debug, info, warn, error (overrides logLevel).
+    #[arg(long = "log.level", visible_alias = "logLevel", value_name = "LEVEL")]
     log_level: Option<String>,
+    /// Log line format: text (default), logfmt or json (overrides logFormat).
+    #[arg(long = "log.format", value_name = "FORMAT", value_parser = ["text", "logfmt", "json"])]
+    log_format: Option<String>,
     /// Log file size in MB before rotation (overrides the file).
     #[arg(long = "logMaxSize")]
     log_max_size: Option<i64>,
@@ -79,9 +114,17 @@ struct Args {
     /// Basic-auth user name.
     #[arg(long = "basicAuthUsername")]
     basic_auth_username: Option<String>,
-    /// Basic-auth password (plaintext, bcrypt hash or ENC()).
-    #[arg(long = "basicAuthPassword")]
+    /// Basic-auth password (plaintext, bcrypt hash or ENC()). Visible in `ps` until
+    /// scrubbed: prefer $DMEXP_BASIC_AUTH_PASSWORD or --basicAuthPasswordFile.
+    #[arg(long = "basicAuthPassword", value_name = "PASSWORD")]
     basic_auth_password: Option<String>,
+    /// File holding the basic-auth password (regular file, trailing newline ignored).
+    #[arg(
+        long = "basicAuthPasswordFile",
+        value_name = "FILE",
+        conflicts_with = "basic_auth_password"
+    )]
+    basic_auth_password_file: Option<PathBuf>,
     /// Per-scrape time budget in seconds (fast mode: hard cut-off).
     #[arg(long = "globalTimeoutSeconds")]
     global_timeout_seconds: Option<i64>,
@@ -98,9 +141,13 @@ struct Args {
     /// CLI mode: database user.
     #[arg(long = "dbUser")]
     db_user: Option<String>,
-    /// CLI mode: database password (plaintext or ENC()).
-    #[arg(long = "dbPwd")]
+    /// CLI mode: database password (plaintext or ENC()). Visible in `ps` until scrubbed:
+    /// prefer $DMEXP_DB_PASSWORD or --dbPwdFile.
+    #[arg(long = "dbPwd", value_name = "PASSWORD")]
     db_pwd: Option<String>,
+    /// CLI mode: file holding the database password (regular file, trailing newline ignored).
+    #[arg(long = "dbPwdFile", value_name = "FILE", conflicts_with = "db_pwd")]
+    db_pwd_file: Option<PathBuf>,
     /// Accepted for upstream compatibility; ignored (the datasource is named cmdline_<host>).
     #[arg(long = "dbName", hide = true)]
     db_name: Option<String>,
@@ -146,26 +193,48 @@ struct Args {
 }
 
 impl Args {
-    fn cli_globals(&self) -> CliGlobals {
-        CliGlobals {
+    /// The global flags; `--basicAuthPassword` from the flag, its file or its environment
+    /// variable (the file is read again at every reload).
+    fn cli_globals(&self) -> anyhow::Result<CliGlobals> {
+        let basic_auth_password = secrets::resolve(
+            self.basic_auth_password.as_deref(),
+            "--basicAuthPasswordFile",
+            self.basic_auth_password_file.as_deref(),
+            secrets::BASIC_AUTH_PASSWORD_ENV,
+        )?;
+        Ok(CliGlobals {
             listen_address: self.listen_address.clone(),
             metric_path: self.metric_path.clone(),
             log_level: self.log_level.clone(),
+            log_format: self.log_format.clone(),
             log_max_size: self.log_max_size,
             log_max_backups: self.log_max_backups,
             log_max_age: self.log_max_age,
             enable_basic_auth: self.enable_basic_auth,
             basic_auth_username: self.basic_auth_username.clone(),
-            basic_auth_password: self.basic_auth_password.clone(),
+            basic_auth_password,
             global_timeout_seconds: self.global_timeout_seconds,
             collection_mode: self.collection_mode.clone(),
             enable_health_ping: self.enable_health_ping,
-        }
+        })
     }
 
-    /// `Some` in CLI mode (all three of --dbHost --dbUser --dbPwd), an error when only some.
+    /// `Some` in CLI mode (--dbHost, --dbUser and a password from --dbPwd, --dbPwdFile or
+    /// $DMEXP_DB_PASSWORD), an error when only some. The environment variable counts only
+    /// with --dbHost or --dbUser: alone it never turns a config-file start into CLI mode.
     fn cli_datasource(&self) -> anyhow::Result<Option<CliDatasource>> {
-        match (&self.db_host, &self.db_user, &self.db_pwd) {
+        let explicit = self.db_pwd.is_some() || self.db_pwd_file.is_some();
+        let db_pwd = if explicit || self.db_host.is_some() || self.db_user.is_some() {
+            secrets::resolve(
+                self.db_pwd.as_deref(),
+                "--dbPwdFile",
+                self.db_pwd_file.as_deref(),
+                secrets::DB_PASSWORD_ENV,
+            )?
+        } else {
+            None
+        };
+        match (&self.db_host, &self.db_user, &db_pwd) {
             (None, None, None) => Ok(None),
             (Some(h), Some(u), Some(p)) => Ok(Some(CliDatasource {
                 db_host: h.clone(),
@@ -185,27 +254,87 @@ impl Args {
                 alarm_key_cache_time: self.alarm_key_cache_time,
             })),
             _ => anyhow::bail!(
-                "incomplete command-line datasource: --dbHost, --dbUser and --dbPwd must be \
-                 given together (or use --config FILE)"
+                "incomplete command-line datasource: --dbHost, --dbUser and a password (--dbPwd, \
+                 --dbPwdFile FILE or ${}) must be given together (or use --config.file FILE)",
+                secrets::DB_PASSWORD_ENV
             ),
         }
     }
 }
 
+/// The secret-bearing flags scrubbed from the command line, with the safer forms to name in
+/// the warning (`None`: a one-shot command, whose safer form is `-`).
+const SECRET_FLAGS: &[(&str, Option<&str>)] = &[
+    ("--dbPwd", Some("$DMEXP_DB_PASSWORD or --dbPwdFile FILE")),
+    ("--basicAuthPassword", Some("$DMEXP_BASIC_AUTH_PASSWORD or --basicAuthPasswordFile FILE")),
+    ("--encryptPwd", None),
+    ("--encryptBasicAuthPwd", None),
+];
+
+/// Warns about secrets given on the command line and overwrites them in the process's
+/// argument memory, so that `ps` and /proc/PID/cmdline no longer show them (finding L12).
+fn scrub_command_line(args: &Args) {
+    let given = |flag: &str| match flag {
+        "--dbPwd" => args.db_pwd.is_some(),
+        "--basicAuthPassword" => args.basic_auth_password.is_some(),
+        "--encryptPwd" => args.encrypt_pwd.as_deref().is_some_and(|p| p != "-"),
+        "--encryptBasicAuthPwd" => args.encrypt_basic_auth_pwd.as_deref().is_some_and(|p| p != "-"),
+        _ => false,
+    };
+    let flags: Vec<&str> = SECRET_FLAGS.iter().map(|(f, _)| *f).filter(|f| given(f)).collect();
+    if flags.is_empty() {
+        return;
+    }
+    for (flag, safer) in SECRET_FLAGS.iter().filter(|(f, _)| flags.contains(f)) {
+        let safer = safer.map_or_else(|| format!("{flag} - (reads stdin)"), str::to_owned);
+        eprintln!(
+            "warning: {flag} on the command line is visible to other local users (ps, shell \
+             history) until it is scrubbed; use {safer}"
+        );
+    }
+    if let Err(why) = scrub::scrub(&flags) {
+        eprintln!("warning: could not scrub the password from the command line: {why}");
+    }
+}
+
+/// `--encryptPwd` / `--encryptBasicAuthPwd`: the value, or stdin for `-`.
+fn secret_arg(flag: &str, value: &str) -> Result<String, ExitCode> {
+    if value != "-" {
+        return Ok(value.to_owned());
+    }
+    secrets::read_stdin_secret(flag).map_err(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
 /// Entry point: returns the process exit code.
 pub fn run() -> ExitCode {
     let args = Args::parse();
+    if args.version {
+        out(&version::version_text());
+        return ExitCode::SUCCESS;
+    }
+    scrub_command_line(&args);
     if let Some(p) = &args.encrypt_pwd {
-        println!("Encrypted Password: {}", dmexp_config::encrypt_password(p));
+        let p = match secret_arg("--encryptPwd", p) {
+            Ok(p) => p,
+            Err(code) => return code,
+        };
+        line(&format!("Encrypted Password: {}", dmexp_config::encrypt_password(&p)));
         return ExitCode::SUCCESS;
     }
     if let Some(p) = &args.encrypt_basic_auth_pwd {
-        return match bcrypt::hash_with_result(p, 12) {
+        let p = match secret_arg("--encryptBasicAuthPwd", p) {
+            Ok(p) => p,
+            Err(code) => return code,
+        };
+        return match bcrypt::hash_with_result(&p, 12) {
             Ok(h) => {
-                println!(
+                line(&format!(
                     "Encrypted Basic Auth Password: {}",
                     h.format_for_version(bcrypt::Version::TwoA)
-                );
+                ));
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -215,7 +344,7 @@ pub fn run() -> ExitCode {
         };
     }
     if args.list_collectors {
-        print!("{}", collector_table());
+        out(&collector_table());
         return ExitCode::SUCCESS;
     }
     let config = match load_config(&args) {
@@ -246,41 +375,13 @@ pub fn run() -> ExitCode {
         eprintln!("warning: web config: {w}");
     }
     if let Some(file) = &args.test_custom_metrics {
-        return test_custom_metrics(&config, file, args.datasource.as_deref());
+        return dry_run::test_custom_metrics(&config, file, args.datasource.as_deref());
+    }
+    if args.check_connection {
+        return doctor::check_connection(&config);
     }
     if args.check_config {
-        return match Runtime::build(&config, build_info()) {
-            Ok((_, report)) => {
-                print!("{}", summary(&config));
-                if let Some(path) = &args.web_config_file {
-                    println!("web config OK: {}: {}", path.display(), web.summary());
-                }
-                // Site plugins were loaded by the build (instances created, no connection):
-                // one that cannot be loaded makes the configuration fail the check.
-                let plugins = report.plugins;
-                print!("{}", plugins.render());
-                let failed: Vec<_> = plugins.problems().collect();
-                if !failed.is_empty() {
-                    for p in &failed {
-                        eprintln!("error: {p}");
-                    }
-                    eprintln!(
-                        "error: {} plugin(s) failed to load; the exporter would serve without \
-                         them (dameng_exporter_plugin_loaded 0)",
-                        failed.len()
-                    );
-                    return ExitCode::from(EXIT_CONFIG);
-                }
-                if custom_metrics_refused(&config) {
-                    return ExitCode::from(EXIT_CONFIG);
-                }
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(EXIT_CONFIG)
-            }
-        };
+        return check_config(&args, &config, &web);
     }
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -299,13 +400,49 @@ pub fn run() -> ExitCode {
     }
 }
 
+/// `--check-config`: the summary, the web config and the plugins; exit 2 on a problem.
+fn check_config(args: &Args, config: &Config, web: &WebConfig) -> ExitCode {
+    match Runtime::build(config, build_info()) {
+        Ok((_, report)) => {
+            out(&summary(config));
+            if let Some(path) = &args.web_config_file {
+                line(&format!("web config OK: {}: {}", path.display(), web.summary()));
+            }
+            // Site plugins were loaded by the build (instances created, no connection):
+            // one that cannot be loaded makes the configuration fail the check.
+            let plugins = report.plugins;
+            out(&plugins.render());
+            let failed: Vec<_> = plugins.problems().collect();
+            if !failed.is_empty() {
+                for p in &failed {
+                    eprintln!("error: {p}");
+                }
+                eprintln!(
+                    "error: {} plugin(s) failed to load; the exporter would serve without \
+                     them (dameng_exporter_plugin_loaded 0)",
+                    failed.len()
+                );
+                return ExitCode::from(EXIT_CONFIG);
+            }
+            if custom_metrics_refused(config) {
+                return ExitCode::from(EXIT_CONFIG);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
 fn load_config(args: &Args) -> anyhow::Result<Config> {
     let mut config = match args.cli_datasource()? {
         Some(ds) => dmexp_config::from_cli(&ds)?,
         None => {
             if !args.config.exists() {
                 anyhow::bail!(
-                    "config file not found: {} (pass --config FILE, start from \
+                    "config file not found: {} (pass --config.file FILE, start from \
                      config/examples/multi_datasource.toml, or give --dbHost, --dbUser and --dbPwd)",
                     args.config.display()
                 );
@@ -313,6 +450,7 @@ fn load_config(args: &Args) -> anyhow::Result<Config> {
             let mut cfg = dmexp_config::load_file(&args.config)?;
             if cfg.global.encode_config_pwd
                 && !args.check_config
+                && !args.check_connection
                 && args.test_custom_metrics.is_none()
             {
                 encrypt_in_place(&args.config);
@@ -321,7 +459,7 @@ fn load_config(args: &Args) -> anyhow::Result<Config> {
             cfg
         }
     };
-    dmexp_config::apply_cli_globals(&mut config, &args.cli_globals())?;
+    dmexp_config::apply_cli_globals(&mut config, &args.cli_globals()?)?;
     Ok(config)
 }
 
@@ -343,262 +481,6 @@ fn encrypt_in_place(path: &Path) {
         }
         Ok(_) => {}
         Err(e) => eprintln!("warning: encodeConfigPwd: {e}"),
-    }
-}
-
-fn build_info() -> BuildInfo {
-    BuildInfo {
-        version: format!("v{}", env!("CARGO_PKG_VERSION")),
-        revision: option_env!("DMEXP_GIT_REVISION").unwrap_or("unknown").to_owned(),
-        branch: option_env!("DMEXP_GIT_BRANCH").unwrap_or("unknown").to_owned(),
-        rustversion: option_env!("DMEXP_RUSTC_VERSION").unwrap_or("unknown").to_owned(),
-    }
-}
-
-/// `--list-collectors`: generated from the registry.
-pub fn collector_table() -> String {
-    let mut out = String::from(
-        "| collector | switch | default | cache | views | metrics |\n|---|---|---|---|---|---|\n",
-    );
-    for d in registered() {
-        let metrics: Vec<&str> = d.metrics.iter().map(|m| m.name).collect();
-        let cache = match d.cache {
-            dmexp_core::collector::CacheClass::None => "-",
-            dmexp_core::collector::CacheClass::BigKey => "bigKeyDataCacheTime",
-        };
-        out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} |\n",
-            d.name,
-            d.family.as_str(),
-            if d.default_enabled { "on" } else { "off" },
-            cache,
-            d.views,
-            metrics.join(", ")
-        ));
-    }
-    out
-}
-
-fn yes(b: bool) -> &'static str {
-    if b {
-        "on"
-    } else {
-        "off"
-    }
-}
-
-/// `a, b, c`, or `-` when empty.
-fn list(items: Vec<String>) -> String {
-    if items.is_empty() {
-        "-".to_owned()
-    } else {
-        items.join(", ")
-    }
-}
-
-/// `--check-config`: the configuration in a few lines per datasource; the "changed from the
-/// default" lines come from the key declarations (`dmexp_config::schema`), so a new key is
-/// listed without touching this function. Never a password.
-fn summary(config: &Config) -> String {
-    use std::fmt::Write as _;
-    let g = &config.global;
-    let mut s = String::new();
-    let origin = match &config.origin {
-        ConfigOrigin::Toml(p) => format!("{}", p.display()),
-        ConfigOrigin::Legacy(p) => format!("{} (legacy v1.1 format, converted)", p.display()),
-        ConfigOrigin::Cli => "command line".to_owned(),
-    };
-    let _ = writeln!(s, "configuration OK: {origin}");
-    let _ = writeln!(
-        s,
-        "listen {} path {} | log {:?} | basic auth {} | collectionMode {:?} | collectStrategy {:?} | globalTimeout {}s",
-        g.listen_address,
-        g.metric_path,
-        g.log_level,
-        yes(g.enable_basic_auth),
-        g.collection_mode,
-        g.collect_strategy,
-        g.global_timeout.as_secs()
-    );
-    let _ =
-        writeln!(s, "changed from the default: {}", list(dmexp_config::schema::changed_global(g)));
-    let _ = writeln!(s, "{} datasource(s):", config.datasources.len());
-    for ds in &config.datasources {
-        let _ = writeln!(s, "{}", datasource_summary(ds));
-    }
-    s
-}
-
-fn datasource_summary(ds: &DatasourceConfig) -> String {
-    let target = match (&ds.connection.db_host, &ds.connection.odbc_connection_string) {
-        (_, Some(_)) => "odbcConnectionString (hidden)".to_owned(),
-        (Some(h), None) => format!("{h} via driver \"{}\"", ds.connection.odbc_driver),
-        (None, None) => "-".to_owned(),
-    };
-    let labels: Vec<String> = ds.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let collectors: Vec<&str> = registered()
-        .into_iter()
-        .filter(|d| dmexp_core::runtime::collector_enabled(d, ds))
-        .map(|d| d.name)
-        .collect();
-    format!(
-        "- {name} [{state}] datasource=\"{label}\" priority={prio}\n    target: {target}\n    \
-         pool: maxOpenConns={open} maxIdleConns={idle} connMaxLifetime={life}s | queryTimeout={qt}s\n    \
-         switches: database={db} host={host} dmhs={dmhs} custom={custom} slowSQL={slow} ({slowms} ms, {slowrows} rows)\n    \
-         caches: bigKeyDataCacheTime={big}s alarmKeyCacheTime={alarm}s\n    \
-         labels: {labels}\n    collectors: {collectors}\n    customMetricsFile: {cmf}\n    plugins: {plugins}\n    \
-         changed from the default: {changed}",
-        name = ds.name,
-        state = if ds.enabled { "enabled" } else { "disabled" },
-        label = ds.datasource_label(),
-        prio = ds.priority,
-        open = ds.connection.max_open_conns,
-        idle = ds.connection.max_idle_conns,
-        life = ds.connection.conn_max_lifetime.as_secs(),
-        qt = ds.connection.query_timeout.as_secs(),
-        db = yes(ds.register_database_metrics),
-        host = yes(ds.register_host_metrics),
-        dmhs = yes(ds.register_dmhs_metrics),
-        custom = yes(ds.register_custom_metrics),
-        slow = yes(ds.check_slow_sql),
-        slowms = ds.slow_sql_time.as_millis(),
-        slowrows = ds.slow_sql_max_rows,
-        big = ds.big_key_data_cache_time.as_secs(),
-        alarm = ds.alarm_key_cache_time.as_secs(),
-        labels = if labels.is_empty() { "-".to_owned() } else { labels.join(",") },
-        collectors = if collectors.is_empty() { "-".to_owned() } else { collectors.join(",") },
-        cmf = custom_metrics_summary(ds),
-        changed = list(dmexp_config::schema::changed_datasource(ds)),
-        plugins = if ds.plugins.is_empty() {
-            "-".to_owned()
-        } else {
-            ds.plugins.iter().map(|p| p.path.display().to_string()).collect::<Vec<_>>().join(",")
-        },
-    )
-}
-
-/// `customMetricsFile` line of `--check-config`: the file and what loading it gives.
-fn custom_metrics_summary(ds: &DatasourceConfig) -> String {
-    let Some(path) = &ds.custom_metrics_file else { return "-".to_owned() };
-    let shown = path.display();
-    if !ds.enabled {
-        return format!("{shown} (datasource disabled: not loaded)");
-    }
-    match dmexp_core::custom::load(ds) {
-        None => format!("{shown} (registerCustomMetrics = false: not loaded)"),
-        Some(Ok(f)) if !dmexp_core::custom::identity_problems(ds, &f).is_empty() => format!(
-            "{shown} REFUSED: this datasource would run without custom metrics (errors below)"
-        ),
-        Some(Ok(f)) => {
-            let contexts: Vec<&str> = f.metrics.iter().map(|m| m.context.as_str()).collect();
-            let warn = match f.warnings.len() {
-                0 => String::new(),
-                n => format!(", {n} warning(s)"),
-            };
-            format!("{shown} ({} metric(s): {}{warn})", f.metrics.len(), contexts.join(","))
-        }
-        Some(Err(_)) => format!(
-            "{shown} REFUSED: this datasource would run without custom metrics (errors below)"
-        ),
-    }
-}
-
-/// `--check-config`: prints the problems (and warnings) of every enabled datasource's custom
-/// metrics file; true when one was refused. At runtime a refused file disables only that
-/// datasource's custom metrics (dameng_exporter_custom_metrics_load_success 0).
-fn custom_metrics_refused(config: &Config) -> bool {
-    let mut refused = 0;
-    for ds in config.datasources.iter().filter(|d| d.enabled) {
-        match dmexp_core::custom::load(ds) {
-            Some(Ok(f)) => {
-                for w in &f.warnings {
-                    eprintln!("warning: datasource {}: {}", ds.name, w.message);
-                }
-                // M5: a label replacing the datasource's identity refuses the file at runtime.
-                let clashes = dmexp_core::custom::identity_problems(ds, &f);
-                if !clashes.is_empty() {
-                    refused += 1;
-                    eprintln!(
-                        "error: datasource {}: custom metrics file refused; the exporter would run \
-                         this datasource without custom metrics:",
-                        ds.name
-                    );
-                    for clash in clashes {
-                        eprintln!("  {clash}");
-                    }
-                }
-            }
-            Some(Err(e)) => {
-                refused += 1;
-                eprintln!(
-                    "error: datasource {}: custom metrics file refused; the exporter would run \
-                     this datasource without custom metrics:",
-                    ds.name
-                );
-                for line in e.to_string().lines() {
-                    eprintln!("  {line}");
-                }
-            }
-            None => {}
-        }
-    }
-    if refused > 0 {
-        eprintln!(
-            "error: {refused} custom metrics file(s) refused (try one with --test-custom-metrics \
-             FILE --datasource NAME)"
-        );
-    }
-    refused > 0
-}
-
-/// `--test-custom-metrics FILE [--datasource NAME]`: the dry run.
-fn test_custom_metrics(config: &Config, file: &Path, datasource: Option<&str>) -> ExitCode {
-    let names =
-        || config.datasources.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ");
-    let ds = match datasource {
-        Some(name) => config.datasources.iter().find(|d| d.name == name),
-        None if config.datasources.len() == 1 => config.datasources.first(),
-        None => {
-            eprintln!(
-                "error: --test-custom-metrics needs --datasource NAME (datasources: {})",
-                names()
-            );
-            return ExitCode::from(EXIT_CONFIG);
-        }
-    };
-    let Some(ds) = ds else {
-        eprintln!(
-            "error: no datasource named {:?} in the configuration (datasources: {})",
-            datasource.unwrap_or_default(),
-            names()
-        );
-        return ExitCode::from(EXIT_CONFIG);
-    };
-    if !ds.enabled {
-        eprintln!(
-            "note: datasource {} is disabled in the configuration; testing it anyway",
-            ds.name
-        );
-    }
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(EXIT_RUNTIME);
-        }
-    };
-    println!(
-        "# dry run of {} against datasource {} (datasource=\"{}\"), read-only",
-        file.display(),
-        ds.name,
-        ds.datasource_label()
-    );
-    let report = rt.block_on(dmexp_core::custom::dry_run(ds, file));
-    print!("{}", report.render());
-    if report.ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_CONFIG)
     }
 }
 

@@ -777,6 +777,26 @@ impl PoolGuard {
 }
 
 impl PoolGuard {
+    /// Whether the session is read-only, asked from the server where the engine has a way
+    /// (DM `V$SESSIONS.RDONLY`, PostgreSQL `transaction_read_only`, SQLite `query_only`):
+    /// `Ok(None)` for an engine without one. For `--check-connection`.
+    pub fn session_read_only(
+        &mut self,
+        timeout_secs: Option<usize>,
+    ) -> Result<Option<bool>, QueryError> {
+        let Some((sql, yes)) = self.obj.as_ref().and_then(|o| o.engine.read_only_check()) else {
+            return Ok(None);
+        };
+        let rows = self.query(sql, timeout_secs, Some(1))?;
+        let answer = rows.first().and_then(|r| crate::query::cell(r, 0)).map(str::trim);
+        Ok(Some(answer.is_some_and(|a| yes.iter().any(|y| a.eq_ignore_ascii_case(y)))))
+    }
+
+    /// The engine the connection talks to (from the DBMS name the driver reports).
+    pub fn engine(&self) -> Option<Engine> {
+        self.obj.as_ref().map(|o| o.engine)
+    }
+
     /// Answers a feature probe (`sql` returns one number; > 0 means present), cached on this
     /// connection under `key` for the connection's lifetime.
     pub fn probe(

@@ -104,7 +104,7 @@ impl Engine {
     }
 
     /// A query answering 1/`on` when the session is read-only, if the engine has one.
-    fn read_only_check(self) -> Option<(&'static str, &'static [&'static str])> {
+    pub(crate) fn read_only_check(self) -> Option<(&'static str, &'static [&'static str])> {
         match self {
             Engine::PostgreSql => {
                 Some(("SELECT current_setting('transaction_read_only')", &["on"]))

@@ -28,6 +28,7 @@ use crate::pool::{DatasourcePool, PoolError, PoolGuard};
 use crate::query::QueryError;
 
 mod build;
+mod doctor;
 mod health_check;
 mod queue;
 mod scrape;
@@ -36,6 +37,9 @@ mod tests;
 
 use crate::context::{BlockingContext, OfflineContext};
 pub use build::{collector_enabled, same_connection, BuildReport};
+pub use doctor::{
+    CollectorCheck, CollectorOutcome, DatasourceCheck, LoginFailure, LoginInfo, LoginProblem,
+};
 use health_check::*;
 use queue::*;
 use scrape::*;

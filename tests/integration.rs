@@ -14,6 +14,9 @@ mod auth;
 mod availability;
 /// Command line: --check-config, broken configs, --encryptPwd, --list-collectors, CLI mode.
 mod cli;
+/// Prometheus-style flags and aliases, --log.format, --version and build_info, secrets from
+/// env/files/stdin, argv scrubbing (L12), a closed stdout.
+mod cli_flags;
 /// Custom metrics: the example files' series on both engines, failures contained, row cap,
 /// NULL/text/negative/duplicate values, dry run, --check-config, read-only on PostgreSQL.
 mod custom_metrics;
@@ -24,6 +27,8 @@ mod dashboards;
 mod dm_driver;
 /// The ODBC path: statements run once, the row cap stops the driver, deadlines hold (F5, F8, L6, L7).
 mod dm_path;
+/// --check-connection (the doctor) over SQLite, the DM driver double and unreachable servers.
+mod doctor;
 /// Collector families, group A (instance extras, tablespaces, datafiles, memory, jobs, slow
 /// SQL, parameters, users, license, version).
 mod families_a;

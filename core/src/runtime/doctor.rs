@@ -279,7 +279,7 @@ async fn check_collector(ds: &Arc<DatasourceRuntime>, c: &CollectorRuntime) -> C
         }));
         (result, samples.len())
     });
-    let limit = tokio::time::Duration::from(budget) + Duration::from_secs(1);
+    let limit = budget + Duration::from_secs(1);
     let outcome = match tokio::time::timeout(limit, task).await {
         Err(_) => CollectorOutcome::Error { error: format!("timed out after {budget:?}") },
         Ok(Err(e)) => CollectorOutcome::Error { error: e.to_string() },

@@ -792,11 +792,6 @@ impl PoolGuard {
         Ok(Some(answer.is_some_and(|a| yes.iter().any(|y| a.eq_ignore_ascii_case(y)))))
     }
 
-    /// The engine the connection talks to (from the DBMS name the driver reports).
-    pub fn engine(&self) -> Option<Engine> {
-        self.obj.as_ref().map(|o| o.engine)
-    }
-
     /// Answers a feature probe (`sql` returns one number; > 0 means present), cached on this
     /// connection under `key` for the connection's lifetime.
     pub fn probe(

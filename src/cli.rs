@@ -5,16 +5,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
 use dmexp_config::{CliDatasource, CliGlobals, Config, ConfigOrigin};
-use dmexp_core::exporter::{ConfigLoader, Exporter};
+use dmexp_core::app::AppOptions;
+use dmexp_core::exporter::ConfigLoader;
 use dmexp_core::runtime::Runtime;
 use dmexp_core::server::web_config::WebConfig;
-use dmexp_core::server::{self, ServerOptions};
 
 mod doctor;
 mod dry_run;
@@ -390,7 +388,7 @@ pub fn run() -> ExitCode {
             return ExitCode::from(EXIT_RUNTIME);
         }
     };
-    match rt.block_on(serve(config, &args, web)) {
+    match rt.block_on(serve(config, &args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -484,93 +482,25 @@ fn encrypt_in_place(path: &Path) {
     }
 }
 
-/// Normalises `:9200` (Go style, all interfaces) to a socket address string.
-fn listen_addr(s: &str) -> String {
-    if s.starts_with(':') {
-        format!("0.0.0.0{s}")
-    } else {
-        s.to_owned()
-    }
-}
-
-async fn serve(config: Config, args: &Args, web: WebConfig) -> anyhow::Result<()> {
-    let _log_guard = dmexp_core::logging::init(&dmexp_core::logging::LoggingOptions::from_global(
-        &config.global,
-    ))
-    .context("cannot initialise logging")?;
-    for w in &config.warnings {
-        tracing::warn!(warning = %w.message, "Configuration warning.");
-    }
-    // More descriptors for connections and pools (H3); the connection cap follows the limit.
-    match server::raise_nofile_limit() {
-        server::NofileChange::Raised(old, new) => {
-            tracing::info!(
-                old,
-                new,
-                "Raised the open-files limit (RLIMIT_NOFILE) to the hard limit."
-            )
-        }
-        server::NofileChange::Unchanged(limit) => {
-            tracing::info!(limit = ?limit, "Open-files limit (RLIMIT_NOFILE) already at the hard limit.")
-        }
-        server::NofileChange::Failed(error) => {
-            tracing::warn!(error = %error, "Cannot raise the open-files limit (RLIMIT_NOFILE).")
-        }
-    }
-    let limits = server::ConnectionLimits::default();
-    tracing::info!(
-        max_connections = limits.max_connections,
-        header_read_timeout = ?limits.header_read_timeout,
-        "HTTP connection limits."
-    );
-    let (source, loader): (String, Option<ConfigLoader>) = match &config.origin {
-        ConfigOrigin::Cli => ("command line".to_owned(), None),
-        ConfigOrigin::Toml(p) | ConfigOrigin::Legacy(p) => {
+/// Starts the exporter through the library composition root ([`dmexp_core::app::run`]);
+/// reloads re-run [`load_config`] with the same arguments, so command-line overrides and the
+/// `encodeConfigPwd` rewrite apply as at startup.
+async fn serve(config: Config, args: &Args) -> anyhow::Result<()> {
+    let loader: Option<ConfigLoader> = match &config.origin {
+        ConfigOrigin::Cli => None,
+        ConfigOrigin::Toml(_) | ConfigOrigin::Legacy(_) => {
             let args = args.clone();
-            let loader: ConfigLoader = Box::new(move || {
+            Some(Box::new(move || {
                 let cfg = load_config(&args).map_err(|e| format!("{e:#}"))?;
                 for w in &cfg.warnings {
                     tracing::warn!(warning = %w.message, "Configuration warning.");
                 }
                 Ok(cfg)
-            });
-            (p.display().to_string(), Some(loader))
+            }))
         }
     };
-    let exporter = Exporter::new(&config, build_info(), source, loader)?;
-    // Exporter::new logged every plugin problem of every datasource in one block.
-    tracing::info!(
-        datasources = config.datasources.len(),
-        listen = %config.global.listen_address,
-        "Starting dameng_exporter."
-    );
-    for ds in exporter.runtime().datasources() {
-        tracing::info!(datasource = %ds.name(), label = %ds.label(), collectors = %ds.collector_names().join(","), "Datasource configured.");
-    }
-    exporter.start();
-    #[cfg(unix)]
-    dmexp_core::exporter::spawn_sighup_reload(Arc::clone(&exporter));
-    let addr = listen_addr(&config.global.listen_address);
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr} (listenAddress)"))?;
-    tracing::info!(address = %addr, path = %config.global.metric_path, "Listening.");
-    let mut opts = ServerOptions::from_global(&config.global, Duration::from_secs(120))?;
-    // --web.config.file: its users add to the upstream basic-auth user, its headers go on every
-    // response, and its TLS settings choose HTTPS.
-    opts.basic_auth_users = web.basic_auth_users.clone();
-    for w in &web.warnings {
-        tracing::warn!(warning = %w, "Web config warning.");
-    }
-    if args.web_config_file.is_some() {
-        tracing::info!(web_config = %web.summary(), "Web config loaded.");
-    }
-    let app = web.apply_headers(server::app(exporter, opts));
-    match web.tls {
-        Some(tls) => server::serve_tls(listener, app, tls, server::shutdown_signal()).await,
-        None => server::serve(listener, app, server::shutdown_signal()).await,
-    }
-    .context("HTTP server failed")?;
-    tracing::info!("Stopped.");
+    let mut opts = AppOptions::new(config, build_info());
+    opts.web_config_file = args.web_config_file.clone();
+    dmexp_core::app::run(opts, loader).await?;
     Ok(())
 }

@@ -53,6 +53,9 @@ mod privileges;
 /// A real Prometheus scrapes /metrics and /probe over TLS with basic auth from
 /// --web.config.file; broken web configs are config errors (exit 2).
 mod prometheus_e2e;
+/// Hot reload of HTTP and log settings (passwords, metric path, web config, certificates),
+/// restart-required keys, log directory fallback and defaults, `:port` on IPv4 and IPv6.
+mod reload;
 /// Runtime hardening: deadlines of shared collections, pools replaced by reloads under
 /// in-flight scrapes, log context of health tasks started by a reload.
 mod runtime_hardening;

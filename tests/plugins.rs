@@ -551,8 +551,22 @@ fn custom_build_adds_a_compiled_in_collector() {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+    // The custom build reloads through the same composition root: basic auth turned on by
+    // SIGHUP closes /metrics.
+    let text = std::fs::read_to_string(&config).expect("read");
+    let auth = "enableBasicAuth = true\nbasicAuthUsername = \"u\"\nbasicAuthPassword = \"p\"\n";
+    std::fs::write(&config, format!("{auth}{text}")).expect("write");
+    let _ = Command::new("kill").args(["-HUP", &child.id().to_string()]).status();
+    let mut closed = false;
+    while started.elapsed() < Duration::from_secs(45) && !closed {
+        closed = matches!(http_get(port, "/metrics", None), Ok((401, _)));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let with_auth = http_get(port, "/metrics", Some(("u", "p"))).map(|r| r.0);
     let _ = child.kill();
     let _ = child.wait();
+    assert!(closed, "basic auth not applied by SIGHUP in the custom build");
+    assert_eq!(with_auth, Ok(200));
     assert_eq!(
         value(&body, "site_orders_by_status{datasource=\"site\",status=\"PAID\"}"),
         Some(3.0),

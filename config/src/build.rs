@@ -241,6 +241,7 @@ pub(crate) fn apply_global(ctx: &mut Ctx, sec: &Section, g: &mut GlobalConfig) {
         }
     }
     if let Some(e) = get.entry("logDir") {
+        g.log_dir_explicit = matches!(e.val, Val::Str(_));
         g.log_dir = match &e.val {
             Val::Str(s) if s.is_empty() => None,
             Val::Str(s) => Some(PathBuf::from(s)),

@@ -54,6 +54,76 @@ pub struct ExporterStatus {
     pub config_source: String,
     /// Result of the last reload, if any: `Ok(unix time)` or `Err(reason)`.
     pub last_reload: Option<Result<f64, String>>,
+    /// Settings changed in the file that the running process cannot apply (empty when the
+    /// running process matches the file).
+    pub restart_required: Vec<RestartRequired>,
+}
+
+/// A changed setting that a reload cannot apply: the process keeps the old value until it is
+/// restarted. Shown on the status page ("restart needed: …"), logged as WARN and exposed as
+/// `dameng_exporter_config_restart_required{key="…"} 1`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestartRequired {
+    /// The configuration key (`listenAddress`, `logDir`, `tls_server_config`, …).
+    pub key: String,
+    /// What is running and what the file asks for, in one sentence; free of secrets.
+    pub detail: String,
+}
+
+impl RestartRequired {
+    /// A note for `key`.
+    pub fn new(key: impl Into<String>, detail: impl Into<String>) -> Self {
+        RestartRequired { key: key.into(), detail: detail.into() }
+    }
+}
+
+impl std::fmt::Display for RestartRequired {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.key, self.detail)
+    }
+}
+
+/// The cause of a boxed [`ReloadError`] variant (the concrete error types live in layers
+/// above this module: config loading, the HTTP settings, the runtime build).
+pub type BoxedCause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a reload was refused. In every case nothing was applied: the running configuration,
+/// HTTP settings (credentials included) and log settings stay as they were.
+///
+/// The message (Display) already contains the cause, file and line; the cause itself is the
+/// variant's field (downcast it for the concrete type).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReloadError {
+    /// The exporter was started without a configuration file (command-line mode).
+    #[error("no configuration file to reload (command-line mode)")]
+    NoConfigFile,
+    /// This [`MetricsSource`] does not reload.
+    #[error("reload is not supported here")]
+    Unsupported,
+    /// The configuration file does not load or does not validate.
+    #[error("{0}")]
+    Config(BoxedCause),
+    /// The HTTP settings of the new configuration are invalid: the basic-auth keys or the
+    /// `--web.config.file` (TLS certificate and key, users, headers).
+    #[error("{0}")]
+    Http(BoxedCause),
+    /// The runtime of the new configuration cannot be built (collectors, metrics).
+    #[error("{0}")]
+    Runtime(BoxedCause),
+}
+
+impl ReloadError {
+    /// Short name of the variant for logs: `config`, `http`, `runtime`, …
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ReloadError::NoConfigFile => "no_config_file",
+            ReloadError::Unsupported => "unsupported",
+            ReloadError::Config(_) => "config",
+            ReloadError::Http(_) => "http",
+            ReloadError::Runtime(_) => "runtime",
+        }
+    }
 }
 
 /// What a scrape request asks for.
@@ -94,8 +164,8 @@ pub trait MetricsSource: Send + Sync + 'static {
     /// True once the runtime has been built (pools created, collectors instantiated).
     fn ready(&self) -> bool;
     /// Reloads the configuration; on error the old one stays and the reason is returned.
-    fn reload(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
-        Box::pin(async { Err("reload is not supported here".to_owned()) })
+    fn reload(&self) -> Pin<Box<dyn Future<Output = Result<(), ReloadError>> + Send + '_>> {
+        Box::pin(async { Err(ReloadError::Unsupported) })
     }
     /// Exporter-wide facts for the status page.
     fn exporter_status(&self) -> ExporterStatus {

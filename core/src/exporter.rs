@@ -7,6 +7,11 @@
 //! metric files are re-read. The swap is atomic: in-flight scrapes finish on the runtime they
 //! started with. Any error keeps the old runtime, is logged with its cause and shows as
 //! `dameng_exporter_config_last_reload_successful 0`.
+//!
+//! The settings outside the runtime (metric path, basic auth, web config, log level) are
+//! applied by a [`ReloadHook`] that the composition root ([`crate::app`]) installs; keys that
+//! need a restart are logged as WARN and exposed as
+//! `dameng_exporter_config_restart_required{key="…"} 1`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,14 +22,34 @@ use std::time::SystemTime;
 use arc_swap::ArcSwap;
 use dmexp_config::Config;
 
+use crate::api::{
+    BoxedCause, DatasourceStatus, ExporterStatus, MetricsSource, ReloadError, RestartRequired,
+    ScrapeError, ScrapeRequest,
+};
 use crate::collector::{MetricDef, MetricSpec};
 use crate::metrics::{DescFactory, MetricTemplate};
 use crate::runtime::{BuildInfo, Runtime, RuntimeError};
-use crate::server::{DatasourceStatus, ExporterStatus, MetricsSource, ScrapeError, ScrapeRequest};
 
 /// Loads and validates the configuration again (for reloads). Supplied by the binary, so
-/// command-line overrides and the `encodeConfigPwd` rewrite apply as at startup.
-pub type ConfigLoader = Box<dyn Fn() -> Result<Config, String> + Send + Sync>;
+/// command-line overrides and the `encodeConfigPwd` rewrite apply as at startup. The error
+/// becomes [`ReloadError::Config`]; its message should name the file, key and line.
+pub type ConfigLoader = Box<dyn Fn() -> Result<Config, BoxedCause> + Send + Sync>;
+
+/// Applies the prepared settings of a reload (see [`ReloadHook`]); returns every changed
+/// setting that the running process cannot apply.
+pub type CommitReload = Box<dyn FnOnce() -> Vec<RestartRequired> + Send>;
+
+/// The parts of a reload outside the runtime (HTTP settings, logging), supplied by the
+/// composition root ([`crate::app`]).
+///
+/// A reload runs in two phases so that it is all or nothing: [`ReloadHook::prepare`]
+/// validates everything the new configuration asks for (reads the web config file, checks the
+/// basic-auth keys) before the runtime is swapped, and may fail, keeping everything old; the
+/// returned [`CommitReload`] runs after the swap and cannot fail.
+pub trait ReloadHook: Send + Sync {
+    /// Validates what `config` asks of the hook; an error aborts the reload.
+    fn prepare(&self, config: &Config) -> Result<CommitReload, ReloadError>;
+}
 
 const RELOAD_OK: MetricDef = MetricDef::gauge(
     "dameng_exporter_config_last_reload_successful",
@@ -35,12 +60,27 @@ const RELOAD_TS: MetricDef = MetricDef::gauge(
     "dameng_exporter_config_last_reload_success_timestamp_seconds",
     "Unix time of the last successful configuration load (startup or reload).",
 );
+const RESTART_REQUIRED: MetricDef = MetricDef::gauge(
+    "dameng_exporter_config_restart_required",
+    "1 for each changed configuration key that a reload cannot apply (the process keeps the \
+     old value until restarted); no series while the running process matches the file.",
+)
+.with_labels(&["key"]);
+
+/// The exporter's own reload gauges.
+struct ReloadTemplates {
+    ok: MetricTemplate,
+    timestamp: MetricTemplate,
+    restart_required: MetricTemplate,
+}
 
 #[derive(Debug, Default)]
 struct ReloadState {
     ok: bool,
     last_success: f64,
     last: Option<Result<f64, String>>,
+    /// From the last successful reload: settings that need a restart.
+    restart_required: Vec<RestartRequired>,
 }
 
 /// The exporter state shared by the HTTP server, the signal handler and the health tasks.
@@ -48,13 +88,14 @@ pub struct Exporter {
     runtime: ArcSwap<Runtime>,
     /// In an `Arc` so that a reload runs it on the blocking pool.
     loader: Option<Arc<ConfigLoader>>,
+    hook: Mutex<Option<Arc<dyn ReloadHook>>>,
     config_source: String,
     build_info: BuildInfo,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     reload_lock: tokio::sync::Mutex<()>,
     reload: Mutex<ReloadState>,
     ever_ready: AtomicBool,
-    templates: (MetricTemplate, MetricTemplate),
+    templates: ReloadTemplates,
     /// Plugin outcomes of the runtime serving now.
     plugin_report: Mutex<crate::plugin::LoadReport>,
 }
@@ -96,15 +137,37 @@ impl Exporter {
         Ok(Arc::new(Exporter {
             runtime: ArcSwap::from_pointee(runtime),
             loader: loader.map(Arc::new),
+            hook: Mutex::new(None),
             config_source,
             build_info,
             tasks: Mutex::new(Vec::new()),
             reload_lock: tokio::sync::Mutex::new(()),
-            reload: Mutex::new(ReloadState { ok: true, last_success: unix_now(), last: None }),
+            reload: Mutex::new(ReloadState {
+                ok: true,
+                last_success: unix_now(),
+                last: None,
+                restart_required: Vec::new(),
+            }),
             ever_ready: AtomicBool::new(false),
-            templates: (t(&RELOAD_OK)?, t(&RELOAD_TS)?),
+            templates: ReloadTemplates {
+                ok: t(&RELOAD_OK)?,
+                timestamp: t(&RELOAD_TS)?,
+                restart_required: t(&RESTART_REQUIRED)?,
+            },
             plugin_report: Mutex::new(report.plugins),
         }))
+    }
+
+    /// Installs the reload steps outside the runtime (HTTP settings, logging). Without a hook a
+    /// reload swaps only the runtime.
+    pub fn set_reload_hook(&self, hook: Arc<dyn ReloadHook>) {
+        *lock(&self.hook) = Some(hook);
+    }
+
+    /// Settings changed in the file that the running process cannot apply (from the last
+    /// successful reload).
+    pub fn restart_required(&self) -> Vec<RestartRequired> {
+        lock(&self.reload).restart_required.clone()
     }
 
     /// Starts the health checks of the current runtime. Call once, inside a tokio runtime.
@@ -123,42 +186,56 @@ impl Exporter {
         self.runtime.load_full()
     }
 
-    /// Reloads the configuration. On error the old runtime stays and the reason is returned.
-    pub async fn reload_config(&self) -> Result<(), String> {
+    /// Reloads the configuration. On error nothing changes (runtime, HTTP settings, logging)
+    /// and the reason is returned.
+    pub async fn reload_config(&self) -> Result<(), ReloadError> {
         let _serial = self.reload_lock.lock().await;
         let result = self.try_reload().await;
         let mut st = lock(&self.reload);
-        match &result {
-            Ok(()) => {
+        match result {
+            Ok(restart_required) => {
                 let now = unix_now();
                 st.ok = true;
                 st.last_success = now;
                 st.last = Some(Ok(now));
+                st.restart_required = restart_required;
+                Ok(())
             }
-            Err(reason) => {
-                tracing::error!(error = %reason, "Configuration reload failed; the previous configuration stays in use.");
+            Err(error) => {
+                tracing::error!(kind = %error.kind(), error = %error, "Configuration reload failed; the previous configuration stays in use.");
                 st.ok = false;
-                st.last = Some(Err(reason.clone()));
+                st.last = Some(Err(error.to_string()));
+                Err(error)
             }
         }
-        result
     }
 
-    async fn try_reload(&self) -> Result<(), String> {
+    async fn try_reload(&self) -> Result<Vec<RestartRequired>, ReloadError> {
         let Some(loader) = &self.loader else {
-            return Err("no configuration file to reload (command-line mode)".to_owned());
+            return Err(ReloadError::NoConfigFile);
         };
-        let old = self.runtime.load_full();
         // Reading the files (config, dbPwdFile, custom metrics, plugins) blocks: off the async
         // workers, so a slow or hostile path delays only this reload (L5).
-        let (loader, build_info, previous) =
-            (Arc::clone(loader), self.build_info.clone(), Arc::clone(&old));
+        let loader = Arc::clone(loader);
+        let config = tokio::task::spawn_blocking(move || loader())
+            .await
+            .map_err(|e| ReloadError::Config(Box::new(e)))?
+            .map_err(ReloadError::Config)?;
+        let hook = lock(&self.hook).clone();
+        // Everything outside the runtime is validated first: a bad web config file or
+        // basic-auth key keeps everything old, the credentials included.
+        let commit = match &hook {
+            Some(hook) => Some(hook.prepare(&config)?),
+            None => None,
+        };
+        let old = self.runtime.load_full();
+        let (build_info, previous) = (self.build_info.clone(), Arc::clone(&old));
         let (new, report) = tokio::task::spawn_blocking(move || {
-            let config = loader()?;
-            Runtime::build_reusing(&config, build_info, Some(&previous)).map_err(|e| e.to_string())
+            Runtime::build_reusing(&config, build_info, Some(&previous))
         })
         .await
-        .map_err(|e| format!("the reload task failed: {e}"))??;
+        .map_err(|e| ReloadError::Runtime(Box::new(e)))?
+        .map_err(|e| ReloadError::Runtime(Box::new(e)))?;
         let new = Arc::new(new);
         // Health tasks of the old runtime stop; the new runtime's start (datasources kept
         // from the old one keep their health state and their open connections).
@@ -177,7 +254,11 @@ impl Exporter {
         // Plugins of the new configuration: problems in one block, as at startup.
         report.plugins.log();
         *lock(&self.plugin_report) = report.plugins;
-        Ok(())
+        let restart_required = commit.map(|commit| commit()).unwrap_or_default();
+        for note in &restart_required {
+            tracing::warn!(key = %note.key, detail = %note.detail, "Configuration key changed but needs a restart; the old value stays in use.");
+        }
+        Ok(restart_required)
     }
 }
 
@@ -190,12 +271,16 @@ impl MetricsSource for Exporter {
             let runtime = self.runtime.load_full();
             let plan = runtime.plan(&request)?;
             let mut set = runtime.scrape(&plan).await;
-            let (ok, ts) = {
+            let (ok, ts, restart) = {
                 let st = lock(&self.reload);
-                (st.ok, st.last_success)
+                (st.ok, st.last_success, st.restart_required.clone())
             };
-            set.add(&self.templates.0, &[], if ok { 1.0 } else { 0.0 });
-            set.add(&self.templates.1, &[], ts.floor());
+            let t = &self.templates;
+            set.add(&t.ok, &[], if ok { 1.0 } else { 0.0 });
+            set.add(&t.timestamp, &[], ts.floor());
+            for note in &restart {
+                set.add(&t.restart_required, std::slice::from_ref(&note.key), 1.0);
+            }
             Ok(set.encode())
         })
     }
@@ -215,14 +300,16 @@ impl MetricsSource for Exporter {
         r
     }
 
-    fn reload(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+    fn reload(&self) -> Pin<Box<dyn Future<Output = Result<(), ReloadError>> + Send + '_>> {
         Box::pin(self.reload_config())
     }
 
     fn exporter_status(&self) -> ExporterStatus {
+        let st = lock(&self.reload);
         ExporterStatus {
             config_source: self.config_source.clone(),
-            last_reload: lock(&self.reload).last.clone(),
+            last_reload: st.last.clone(),
+            restart_required: st.restart_required.clone(),
         }
     }
 }

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod app;
 pub mod collector;
 pub mod context;
 pub mod custom;

@@ -139,14 +139,43 @@ impl Exporter {
         env: &[(&str, &str)],
         wrapper: &[&str],
     ) -> Exporter {
+        let text = |port: u16, dir: &Path| {
+            format!(
+                "listenAddress = \"127.0.0.1:{port}\"\nlogDir = \"{}\"\nretryIntervalSeconds = 1\n{body}",
+                dir.join("logs").display()
+            )
+        };
+        Self::launch_full(name, &text, args, tls_ca, env, &[], wrapper)
+    }
+
+    /// Starts the binary on the whole config text `text(port, scratch dir)` (nothing added),
+    /// with extra environment variables and without the inherited ones in `env_remove`;
+    /// waits until /-/ready answers 200 (over TLS trusting `tls_ca` when given).
+    pub fn launch_text(
+        name: &str,
+        text: &dyn Fn(u16, &Path) -> String,
+        args: &[&str],
+        tls_ca: Option<PathBuf>,
+        env: &[(&str, &str)],
+        env_remove: &[&str],
+    ) -> Exporter {
+        Self::launch_full(name, text, args, tls_ca, env, env_remove, &[])
+    }
+
+    /// [`Exporter::launch_text`] through `wrapper` (a command that execs the rest).
+    fn launch_full(
+        name: &str,
+        text: &dyn Fn(u16, &Path) -> String,
+        args: &[&str],
+        tls_ca: Option<PathBuf>,
+        env: &[(&str, &str)],
+        env_remove: &[&str],
+        wrapper: &[&str],
+    ) -> Exporter {
         let dir = scratch(name);
         let port = free_port();
         let config = dir.join("dameng_exporter.toml");
-        let text = format!(
-            "listenAddress = \"127.0.0.1:{port}\"\nlogDir = \"{}\"\nretryIntervalSeconds = 1\n{body}",
-            dir.join("logs").display()
-        );
-        std::fs::write(&config, text).expect("write config");
+        std::fs::write(&config, text(port, &dir)).expect("write config");
         let bin = env!("CARGO_BIN_EXE_dameng_exporter");
         let mut command = match wrapper.split_first() {
             Some((program, rest)) => {
@@ -156,6 +185,9 @@ impl Exporter {
             }
             None => Command::new(bin),
         };
+        for name in env_remove {
+            command.env_remove(name);
+        }
         let child = command
             .arg("--config")
             .arg(&config)

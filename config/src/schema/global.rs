@@ -30,6 +30,9 @@ pub struct GlobalConfig {
     pub log_max_age_days: u64,
     /// `logDir` (ours), default `./logs`; empty string disables the file sink.
     pub log_dir: Option<PathBuf>,
+    /// True when the file sets `logDir` (even to ""): under systemd or in a container the
+    /// default is stdout only, an explicit `logDir` still writes the file.
+    pub log_dir_explicit: bool,
     /// `encodeConfigPwd`, default false.
     pub encode_config_pwd: bool,
     /// `enableBasicAuth`, default false.
@@ -69,6 +72,7 @@ impl Default for GlobalConfig {
             log_max_backups: DEFAULT_LOG_MAX_BACKUPS,
             log_max_age_days: DEFAULT_LOG_MAX_AGE_DAYS,
             log_dir: Some(PathBuf::from(DEFAULT_LOG_DIR)),
+            log_dir_explicit: false,
             encode_config_pwd: false,
             enable_basic_auth: false,
             basic_auth_username: String::new(),

@@ -75,7 +75,8 @@ pub use shutdown::shutdown_signal;
 pub use tls::{serve_tls, serve_tls_with_limits, TlsSettings};
 
 pub use crate::api::{
-    DatasourceStatus, ExporterStatus, HealthState, MetricsSource, ScrapeError, ScrapeRequest,
+    DatasourceStatus, ExporterStatus, HealthState, MetricsSource, ReloadError, RestartRequired,
+    ScrapeError, ScrapeRequest,
 };
 
 /// How the HTTP server behaves.
@@ -166,7 +167,7 @@ pub fn app(source: Arc<dyn MetricsSource>, opts: ServerOptions) -> Router {
     build_router(source, Arc::new(ArcSwap::from_pointee(live)), opts.request_timeout)
 }
 
-/// Layers, outermost first: request span and trace events, settings snapshot and configured
+/// Layers, outermost first: IPv4-mapped peer addresses made plain, request span and trace events, settings snapshot and configured
 /// response headers, panic catching (500), [`AppError`] logging, request timeout, basic auth, metric path, routes.
 pub(crate) fn build_router(
     source: Arc<dyn MetricsSource>,
@@ -208,7 +209,17 @@ pub(crate) fn build_router(
                 // 5xx answers are logged as AppErrors or are expected (`/-/ready`).
                 .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
         )
+        .layer(middleware::from_fn(canonical_peer))
         .with_state(state)
+}
+
+/// Middleware (outermost): an IPv4 client of the dual-stack `:port` socket arrives as
+/// `::ffff:a.b.c.d`; the request span, the logs and the per-IP login throttle see `a.b.c.d`.
+async fn canonical_peer(mut request: Request, next: Next) -> Response {
+    if let Some(ConnectInfo(addr)) = request.extensions_mut().get_mut::<ConnectInfo<SocketAddr>>() {
+        *addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
+    }
+    next.run(request).await
 }
 
 /// Middleware: takes the settings snapshot of this request and adds the configured response

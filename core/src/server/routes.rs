@@ -274,6 +274,14 @@ pub(crate) fn landing_page(
             );
         }
     }
+    if !exporter.restart_required.is_empty() {
+        let notes: Vec<String> = exporter.restart_required.iter().map(|n| n.to_string()).collect();
+        let _ = writeln!(
+            html,
+            "<p class=\"unhealthy\">Restart needed: {}</p>",
+            encode_text(&notes.join("; "))
+        );
+    }
     html.push_str("<h2>Datasources</h2>\n");
     if statuses.is_empty() {
         html.push_str("<p>No datasource is configured.</p>\n");
@@ -323,11 +331,19 @@ mod tests {
             &ExporterStatus {
                 config_source: "/etc/<x>.toml".into(),
                 last_reload: Some(Err("bad <key>".into())),
+                restart_required: vec![super::super::RestartRequired::new(
+                    "listenAddress",
+                    "listening on <a>, the file says <b>",
+                )],
             },
         );
         assert!(page.contains("custom_&lt;b&gt;"));
         assert!(page.contains("/etc/&lt;x&gt;.toml"));
         assert!(page.contains("bad &lt;key&gt;"));
+        assert!(page.contains(
+            "<p class=\"unhealthy\">Restart needed: listenAddress: listening on &lt;a&gt;, the \
+             file says &lt;b&gt;</p>"
+        ));
         assert!(page.contains("0.250 s"));
         assert!(!page.contains("<script>"));
         assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));

@@ -15,7 +15,7 @@
 //! let router = handle.app(source, Duration::from_secs(120));
 //! let listener = tokio::net::TcpListener::bind("0.0.0.0:9200").await?;
 //! // On reload: re-read, then apply; on error the old settings stay.
-//! let notes = handle.apply(HttpSettings::from_config(&cfg, None)?)?; // e.g. "listenAddress: restart needed"
+//! let notes = handle.apply(HttpSettings::from_config(&cfg, None)?)?; // e.g. key "listenAddress"
 //! # let _ = notes;
 //! handle.serve(listener, router, server::shutdown_signal()).await?;
 //! # Ok(()) }
@@ -34,7 +34,7 @@ use rustls::ServerConfig;
 use super::auth::BasicAuth;
 use super::error::ServerError;
 use super::web_config::WebConfig;
-use super::{build_router, Live, MetricsSource};
+use super::{build_router, Live, MetricsSource, RestartRequired};
 
 /// Everything the HTTP layer reads from the configuration: `listenAddress`, `metricPath`,
 /// the basic-auth keys and the `--web.config.file` (TLS, users, headers), validated.
@@ -213,28 +213,32 @@ impl ServerHandle {
     /// (old passwords refused) and response headers; from the next connection on, the new TLS
     /// certificate, key, client CA and versions. Requests in flight finish with the old ones.
     ///
-    /// Returns notes about what did not apply and needs a restart: a changed `listenAddress`
-    /// (`"listenAddress: restart needed"`), or switching between HTTP and HTTPS. Settings that
+    /// Returns what did not apply and needs a restart: a changed `listenAddress` (key
+    /// `listenAddress`), or switching between HTTP and HTTPS (key `tls_server_config`). Settings that
     /// could not be built never reach here ([`HttpSettings::from_config`] fails and the caller
     /// keeps the old ones), so the error case is reserved.
-    pub fn apply(&self, settings: HttpSettings) -> Result<Vec<String>, ServerError> {
+    pub fn apply(&self, settings: HttpSettings) -> Result<Vec<RestartRequired>, ServerError> {
         let mut notes = Vec::new();
         if settings.listen_address != self.shared.listen_address {
-            notes.push("listenAddress: restart needed".to_owned());
+            notes.push(RestartRequired::new(
+                "listenAddress",
+                format!(
+                    "listening on {:?}, the configuration says {:?}",
+                    self.shared.listen_address, settings.listen_address
+                ),
+            ));
         }
         match (&self.shared.tls, &settings.web.tls) {
             (Some(current), Some(new)) => current.store(Arc::clone(new.server_config())),
             (None, None) => {}
-            (Some(_), None) => notes.push(
-                "tls_server_config: switching from HTTPS to HTTP needs a restart; the old TLS \
-                 settings stay"
-                    .to_owned(),
-            ),
-            (None, Some(_)) => notes.push(
-                "tls_server_config: switching from HTTP to HTTPS needs a restart; still serving \
-                 plain HTTP"
-                    .to_owned(),
-            ),
+            (Some(_), None) => notes.push(RestartRequired::new(
+                "tls_server_config",
+                "switching from HTTPS to HTTP needs a restart; the old TLS settings stay",
+            )),
+            (None, Some(_)) => notes.push(RestartRequired::new(
+                "tls_server_config",
+                "switching from HTTP to HTTPS needs a restart; still serving plain HTTP",
+            )),
         }
         self.shared.live.store(Arc::new(settings.live()));
         let mut path = self.shared.metric_path.lock().unwrap_or_else(PoisonError::into_inner);

@@ -1,10 +1,12 @@
 //! `dameng_exporter_site`: the exporter with one extra collector of this crate
 //! ([`site_orders`]), the other way to extend it besides dynamic plugins (PLUGINS.md,
 //! "Compiling a collector in"). Core is untouched: the collector registers itself through
-//! `inventory`, and this `main` wires config → runtime → HTTP server with core's public API.
+//! `inventory`, and this `main` hands the configuration to core's composition root
+//! ([`dmexp_core::app::run`]: logging, reload on SIGHUP and `POST /-/reload`, listener, TLS),
+//! the same function the `dameng_exporter` binary calls.
 //!
-//! Usage: `dameng_exporter_site [--config FILE]` (default `./dameng_exporter.toml`), or
-//! `dameng_exporter_site --list-collectors`. For the full command line (check-config,
+//! Usage: `dameng_exporter_site [--config FILE] [--web.config.file FILE]` (default
+//! `./dameng_exporter.toml`), or `dameng_exporter_site --list-collectors`. For the full command line (check-config,
 //! password tools, overrides), copy the root crate's `src/cli.rs` instead.
 #![forbid(unsafe_code)]
 
@@ -12,12 +14,10 @@ mod site_orders;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
 
-use dmexp_core::exporter::Exporter;
+use dmexp_core::app::{self, AppOptions};
+use dmexp_core::exporter::ConfigLoader;
 use dmexp_core::runtime::BuildInfo;
-use dmexp_core::server::{self, ServerOptions};
 
 fn main() -> ExitCode {
     // Keep the built-in collectors linked (their registrations live in that crate).
@@ -29,15 +29,23 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    let config = match args.iter().position(|a| a == "--config") {
-        Some(i) => args.get(i + 1).map(PathBuf::from),
-        None => Some(PathBuf::from("./dameng_exporter.toml")),
+    // `Err(flag)` when the flag is the last argument (no file after it).
+    let file = |flag: &str| -> Result<Option<PathBuf>, String> {
+        match args.iter().position(|a| a == flag) {
+            Some(i) => args.get(i + 1).map(|f| Some(PathBuf::from(f))).ok_or(flag.to_owned()),
+            None => Ok(None),
+        }
     };
-    let Some(config) = config else {
-        eprintln!("error: --config needs a file");
-        return ExitCode::from(2);
+    let (config, web_config_file) = match (file("--config"), file("--web.config.file")) {
+        (Ok(config), Ok(web)) => {
+            (config.unwrap_or_else(|| PathBuf::from("./dameng_exporter.toml")), web)
+        }
+        (Err(flag), _) | (_, Err(flag)) => {
+            eprintln!("error: {flag} needs a file");
+            return ExitCode::from(2);
+        }
     };
-    let config = match dmexp_config::load_file(&config) {
+    let loaded = match dmexp_config::load_file(&config) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
@@ -51,39 +59,21 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match rt.block_on(serve(config)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
-    }
-}
-
-async fn serve(config: dmexp_config::Config) -> Result<(), String> {
-    let _log = dmexp_core::logging::init(&dmexp_core::logging::LoggingOptions::from_global(
-        &config.global,
-    ))
-    .map_err(|e| e.to_string())?;
     let build = BuildInfo {
         version: format!("v{}-site", env!("CARGO_PKG_VERSION")),
         revision: "unknown".into(),
         branch: "unknown".into(),
         rustversion: "unknown".into(),
     };
-    let exporter =
-        Exporter::new(&config, build, "site build".into(), None).map_err(|e| e.to_string())?;
-    exporter.start();
-    let addr = match config.global.listen_address.strip_prefix(':') {
-        Some(port) => format!("0.0.0.0:{port}"),
-        None => config.global.listen_address.clone(),
-    };
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    tracing::info!(address = %addr, "Listening.");
-    let opts = ServerOptions::from_global(&config.global, Duration::from_secs(120))
-        .map_err(|e| e.to_string())?;
-    let app = server::app(Arc::clone(&exporter) as Arc<dyn server::MetricsSource>, opts);
-    server::serve(listener, app, server::shutdown_signal()).await.map_err(|e| e.to_string())
+    // SIGHUP and POST /-/reload read the file again.
+    let loader: ConfigLoader = Box::new(move || Ok(dmexp_config::load_file(&config)?));
+    let mut opts = AppOptions::new(loaded, build);
+    opts.web_config_file = web_config_file;
+    match rt.block_on(app::run(opts, Some(loader))) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
 }

@@ -58,9 +58,9 @@ const LABEL_LISTS: [&str; 6] = ["by", "without", "on", "ignoring", "group_left",
 
 /// A metric selector found in an expression: the name and the text between its braces.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Selector {
-    name: String,
-    matchers: Option<String>,
+pub(crate) struct Selector {
+    pub(crate) name: String,
+    pub(crate) matchers: Option<String>,
 }
 
 /// Index just past the string literal that starts at `i` (`"`, `'` or a backtick).
@@ -122,7 +122,7 @@ fn is_ident(ch: char) -> bool {
 /// comments, `$x`/`${x}`, ranges and subqueries `[…]`, label lists of `by`/`without`/`on`/
 /// `ignoring`/`group_left`/`group_right`, function and aggregation names, keywords and
 /// numbers/durations are skipped; what remains are metric names, each with its `{…}` text.
-fn selectors(expr: &str) -> Vec<Selector> {
+pub(crate) fn selectors(expr: &str) -> Vec<Selector> {
     let c: Vec<char> = expr.chars().collect();
     let mut out = Vec::new();
     let mut i = 0;
@@ -192,7 +192,7 @@ fn selectors(expr: &str) -> Vec<Selector> {
     out
 }
 
-fn ours(name: &str) -> bool {
+pub(crate) fn ours(name: &str) -> bool {
     OURS.iter().any(|p| name.starts_with(p))
 }
 
@@ -230,7 +230,7 @@ fn dashboard_queries(v: &serde_json::Value, exprs: &mut Vec<String>, vars: &mut 
 
 /// The `expr:` values of a Prometheus rules file: inline (`expr: a > 1`, quotes removed) or
 /// block scalars (`expr: |` followed by more-indented lines).
-fn rule_exprs(yaml: &str) -> Vec<String> {
+pub(crate) fn rule_exprs(yaml: &str) -> Vec<String> {
     let lines: Vec<&str> = yaml.lines().collect();
     let mut out = Vec::new();
     let mut i = 0;
@@ -275,7 +275,7 @@ fn exposed_names(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
-fn promtool(args: &[&str], cwd: &Path) -> (bool, String) {
+pub(crate) fn promtool(args: &[&str], cwd: &Path) -> (bool, String) {
     let out = Command::new("promtool")
         .args(args)
         .current_dir(cwd)

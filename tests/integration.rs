@@ -29,6 +29,8 @@ mod dm_driver;
 mod dm_path;
 /// --check-connection (the doctor) over SQLite, the DM driver double and unreachable servers.
 mod doctor;
+/// Text 0.0.4 and OpenMetrics of one full scrape: promtool accepts both, same series, gzip.
+mod exposition;
 /// Collector families, group A (instance extras, tablespaces, datafiles, memory, jobs, slow
 /// SQL, parameters, users, license, version).
 mod families_a;
@@ -68,3 +70,5 @@ mod secrets;
 mod sessions;
 /// Every built-in statement runs on both fixtures and follows the portable-SQL rules.
 mod sql_portability;
+/// Upgrading: the Go exporter's Chinese alert rules against our metrics.
+mod upstream_rules;

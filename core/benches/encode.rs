@@ -3,7 +3,9 @@
 //! `cargo bench -p dmexp-core --bench encode` renders 100,000 series (200 datasources × 10
 //! families × 50 series, two variable labels plus the `datasource` const label) several
 //! times and prints the median and best time for `add` (building the set) and `encode` (the
-//! text format), and the output size. Without `--bench` (i.e. under `cargo test
+//! text format), and the output size; then the median time of `encode_openmetrics` and of
+//! gzip-compressing the text at the default level (what the HTTP layer does when the client
+//! accepts gzip) with the compressed size. Without `--bench` (i.e. under `cargo test
 //! --all-targets`) it runs once on 1,000 series and checks the output, as a smoke test: no
 //! timing is asserted anywhere.
 
@@ -45,7 +47,7 @@ fn input(datasources: usize, families: usize, series: usize) -> Input {
     Input { templates, labels }
 }
 
-fn run(inp: &Input) -> (Duration, Duration, String) {
+fn run(inp: &Input) -> (Duration, Duration, String, FamilySet) {
     let t0 = Instant::now();
     let mut set = FamilySet::new();
     for (d, fams) in inp.templates.iter().enumerate() {
@@ -59,7 +61,15 @@ fn run(inp: &Input) -> (Duration, Duration, String) {
     let t1 = Instant::now();
     let text = set.encode();
     let t2 = Instant::now();
-    (t1 - t0, t2 - t1, text)
+    (t1 - t0, t2 - t1, text, set)
+}
+
+/// gzip at `level`.
+fn gzip(text: &str, level: u32) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+    z.write_all(text.as_bytes()).expect("gzip");
+    z.finish().expect("gzip")
 }
 
 fn median(v: &mut [Duration]) -> Duration {
@@ -74,13 +84,28 @@ fn main() {
     let series = d * f * s;
     let mut adds = Vec::new();
     let mut encs = Vec::new();
-    let mut size = 0;
+    let mut oms = Vec::new();
+    let mut zips = Vec::new();
+    let mut fasts = Vec::new();
+    let (mut size, mut om_size, mut zip_size, mut fast_size) = (0, 0, 0, 0);
     for _ in 0..reps {
-        let (a, e, text) = run(&inp);
+        let (a, e, text, set) = run(&inp);
         adds.push(a);
         encs.push(e);
         size = text.len();
         assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), series);
+        let t = Instant::now();
+        let om = set.encode_openmetrics();
+        oms.push(t.elapsed());
+        om_size = om.len();
+        assert!(om.ends_with("# EOF\n"));
+        assert_eq!(om.lines().filter(|l| !l.starts_with('#')).count(), series);
+        let t = Instant::now();
+        zip_size = gzip(&text, 6).len();
+        zips.push(t.elapsed());
+        let t = Instant::now();
+        fast_size = gzip(&text, 1).len();
+        fasts.push(t.elapsed());
     }
     let best_add = *adds.iter().min().expect("one run");
     let best_enc = *encs.iter().min().expect("one run");
@@ -93,5 +118,12 @@ fn main() {
         me.as_secs_f64() * 1e3,
         best_enc.as_secs_f64() * 1e3,
         (ma + me).as_secs_f64() * 1e3
+    );
+    println!(
+        "encode_openmetrics: {om_size} bytes, median {:.2} ms; gzip of the text: level 1 \
+         {fast_size} bytes, median {:.2} ms; level 6 {zip_size} bytes, median {:.2} ms",
+        median(&mut oms).as_secs_f64() * 1e3,
+        median(&mut fasts).as_secs_f64() * 1e3,
+        median(&mut zips).as_secs_f64() * 1e3,
     );
 }

@@ -137,6 +137,30 @@ pub struct ScrapeRequest {
     pub exclude: Vec<String>,
     /// `X-Prometheus-Scrape-Timeout-Seconds`, when Prometheus sent it.
     pub scrape_timeout: Option<Duration>,
+    /// Exposition format of the answer, negotiated from the `Accept` header.
+    pub format: ExpositionFormat,
+}
+
+/// Exposition format of a scrape answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ExpositionFormat {
+    /// Prometheus text format 0.0.4 (the default, what the Go exporter serves).
+    #[default]
+    Text,
+    /// OpenMetrics text 1.0.0, for clients that prefer it (Prometheus, Alloy, OTel).
+    OpenMetrics,
+}
+
+impl ExpositionFormat {
+    /// The `Content-Type` of an answer in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ExpositionFormat::Text => "text/plain; version=0.0.4; charset=utf-8",
+            ExpositionFormat::OpenMetrics => {
+                "application/openmetrics-text; version=1.0.0; charset=utf-8"
+            }
+        }
+    }
 }
 
 /// A scrape request the exporter cannot serve (answered with 400 and the message).
@@ -154,7 +178,8 @@ pub enum ScrapeError {
 /// What the HTTP layer needs from the exporter. Implemented by the runtime; tests may
 /// implement it over a fixed text.
 pub trait MetricsSource: Send + Sync + 'static {
-    /// Runs one scrape and returns the text exposition (format 0.0.4).
+    /// Runs one scrape and returns its exposition in `request.format` (text 0.0.4 or
+    /// OpenMetrics 1.0.0; the HTTP layer sets the matching `Content-Type`).
     fn scrape(
         &self,
         request: ScrapeRequest,

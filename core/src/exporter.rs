@@ -23,7 +23,7 @@ use arc_swap::ArcSwap;
 use dmexp_config::Config;
 
 use crate::api::{
-    BoxedCause, DatasourceStatus, ExporterStatus, MetricsSource, ReloadError, RestartRequired,
+    BoxedCause, DatasourceStatus, ExporterStatus, ExpositionFormat, MetricsSource, ReloadError, RestartRequired,
     ScrapeError, ScrapeRequest,
 };
 use crate::collector::{MetricDef, MetricSpec};
@@ -281,7 +281,10 @@ impl MetricsSource for Exporter {
             for note in &restart {
                 set.add(&t.restart_required, std::slice::from_ref(&note.key), 1.0);
             }
-            Ok(set.encode())
+            Ok(match request.format {
+                ExpositionFormat::Text => set.encode(),
+                ExpositionFormat::OpenMetrics => set.encode_openmetrics(),
+            })
         })
     }
 

@@ -13,6 +13,10 @@
 //! and compares the rendered label block in that buffer — no per-sample label vectors, no
 //! protobuf structs, no clone at encode time. The output is byte for byte what
 //! `prometheus::TextEncoder` writes for the same families (tests below check it).
+//! [`FamilySet::encode_openmetrics`] writes the same samples as OpenMetrics 1.0.0
+//! (`metrics/openmetrics.rs`).
+
+mod openmetrics;
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -373,11 +377,17 @@ impl FamilySet {
 
     /// Appends already-built families (e.g. from the self-metrics registry). Their samples
     /// are rendered by `prometheus::TextEncoder` and not checked for duplicates; a family
-    /// whose name exists with another type is dropped and counted as a conflict.
+    /// whose name exists with another type is dropped and counted as a conflict; an untyped
+    /// family, which that encoder cannot write, is dropped with an error log.
     pub fn extend(&mut self, families: Vec<MetricFamily>) {
         let encoder = prometheus::TextEncoder::new();
         for f in families {
             if f.get_metric().is_empty() || f.name().is_empty() {
+                continue;
+            }
+            if f.get_field_type() == MetricType::UNTYPED {
+                // prometheus::TextEncoder cannot encode untyped families (it panics).
+                tracing::error!(family = f.name(), "Untyped metric family dropped.");
                 continue;
             }
             let kind = type_name(f.get_field_type());

@@ -6,7 +6,7 @@
 //!
 //! | Path | Answer | Basic auth |
 //! |---|---|---|
-//! | `metric_path` (default `/metrics`) | one scrape of every datasource, always 200, format 0.0.4; `collect[]`/`exclude[]` filter collectors | yes |
+//! | `metric_path` (default `/metrics`) | one scrape of every datasource, always 200, text 0.0.4 or OpenMetrics 1.0.0 by `Accept`; `collect[]`/`exclude[]` filter collectors | yes |
 //! | `/probe?target=<datasource>` | one scrape of one datasource (400 for an unknown target) | yes |
 //! | `POST /-/reload` | reload the configuration (200, or 500 with the reason; the old one stays) | yes |
 //! | `/` | HTML status page: datasources, health, last error, collectors, reload state (escaped) | yes |
@@ -14,6 +14,7 @@
 //! | `/-/ready` | 200 once [`MetricsSource::ready`], else 503 | no |
 //! | anything else | 404 | no |
 //!
+//! Answers are gzip-compressed when the request's `Accept-Encoding` allows it.
 //! `/` is protected because it shows datasource errors. Every request runs in an `INFO`
 //! `request` span (method, path, remote address) and is bounded by
 //! [`ServerOptions::request_timeout`] (503 when exceeded).
@@ -38,6 +39,7 @@ mod auth;
 mod conn;
 mod error;
 mod nofile;
+mod negotiate;
 mod routes;
 mod settings;
 mod shutdown;
@@ -60,6 +62,7 @@ use axum::{BoxError, Router};
 use dmexp_config::GlobalConfig;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
 
@@ -75,8 +78,8 @@ pub use shutdown::shutdown_signal;
 pub use tls::{serve_tls, serve_tls_with_limits, TlsSettings};
 
 pub use crate::api::{
-    DatasourceStatus, ExporterStatus, HealthState, MetricsSource, ReloadError, RestartRequired,
-    ScrapeError, ScrapeRequest,
+    DatasourceStatus, ExporterStatus, ExpositionFormat, HealthState, MetricsSource, ReloadError,
+    RestartRequired, ScrapeError, ScrapeRequest,
 };
 
 /// How the HTTP server behaves.
@@ -167,8 +170,9 @@ pub fn app(source: Arc<dyn MetricsSource>, opts: ServerOptions) -> Router {
     build_router(source, Arc::new(ArcSwap::from_pointee(live)), opts.request_timeout)
 }
 
-/// Layers, outermost first: IPv4-mapped peer addresses made plain, request span and trace events, settings snapshot and configured
-/// response headers, panic catching (500), [`AppError`] logging, request timeout, basic auth, metric path, routes.
+/// Layers, outermost first: IPv4-mapped peer addresses made plain, request span and trace
+/// events, gzip compression, settings snapshot and configured response headers, panic catching
+/// (500), [`AppError`] logging, request timeout, basic auth, metric path, routes.
 pub(crate) fn build_router(
     source: Arc<dyn MetricsSource>,
     live: Arc<ArcSwap<Live>>,
@@ -203,6 +207,10 @@ pub(crate) fn build_router(
         // Inside the trace layer, so the panic is logged in the request span (and the log file).
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(middleware::from_fn_with_state(state.clone(), with_live))
+        // gzip when the request's Accept-Encoding allows it (q-values honoured, `Vary`
+        // added); bodies under 32 bytes, such as `OK`, stay as they are. Level 1: on 100,000
+        // series it is >10x faster than the default level for 1.5x the size (benches/encode.rs).
+        .layer(CompressionLayer::new().gzip(true).quality(CompressionLevel::Fastest))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)

@@ -12,10 +12,9 @@ use axum::response::{IntoResponse, Response};
 use html_escape::{encode_double_quoted_attribute, encode_text};
 
 use super::error::AppError;
-use super::{AppState, DatasourceStatus, ExporterStatus, ScrapeRequest};
 
-/// Content type of the Prometheus text exposition format.
-pub(crate) const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+const ACCEPT: HeaderValue = HeaderValue::from_static("accept");
+use super::{AppState, DatasourceStatus, ExporterStatus, ScrapeRequest};
 
 /// Liveness path.
 pub(crate) const HEALTHY_PATH: &str = "/-/healthy";
@@ -32,8 +31,9 @@ pub(crate) fn is_protected(path: &str, metric_path: &str) -> bool {
     path == "/" || path == metric_path || path == PROBE_PATH || path == RELOAD_PATH
 }
 
-/// Reads `target`, `collect[]` and `exclude[]` from the query string and the scrape timeout
-/// Prometheus announces in `X-Prometheus-Scrape-Timeout-Seconds`.
+/// Reads `target`, `collect[]` and `exclude[]` from the query string, the scrape timeout
+/// Prometheus announces in `X-Prometheus-Scrape-Timeout-Seconds` and the exposition format
+/// from `Accept`.
 pub(crate) fn scrape_request(query: Option<&str>, headers: &HeaderMap) -> ScrapeRequest {
     let mut req = ScrapeRequest::default();
     for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
@@ -48,6 +48,7 @@ pub(crate) fn scrape_request(query: Option<&str>, headers: &HeaderMap) -> Scrape
         .get("X-Prometheus-Scrape-Timeout-Seconds")
         .and_then(|v| v.to_str().ok())
         .and_then(parse_scrape_timeout);
+    req.format = super::negotiate::exposition_format(headers);
     req
 }
 
@@ -153,10 +154,12 @@ fn bad_request(message: &str) -> Response {
 }
 
 async fn scrape_response(state: &AppState, req: ScrapeRequest) -> Response {
+    let content_type = HeaderValue::from_static(req.format.content_type());
     match state.source.scrape(req).await {
+        // `Vary: Accept`: the format depends on it (the compression layer adds
+        // `Accept-Encoding`).
         Ok(body) => {
-            ([(header::CONTENT_TYPE, HeaderValue::from_static(METRICS_CONTENT_TYPE))], body)
-                .into_response()
+            ([(header::CONTENT_TYPE, content_type), (header::VARY, ACCEPT)], body).into_response()
         }
         Err(e) => bad_request(&e.to_string()),
     }

@@ -6,7 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::Parser;
 use dmexp_config::{CliDatasource, CliGlobals, Config, ConfigOrigin};
 use dmexp_core::app::AppOptions;

@@ -23,8 +23,8 @@ use arc_swap::ArcSwap;
 use dmexp_config::Config;
 
 use crate::api::{
-    BoxedCause, DatasourceStatus, ExporterStatus, ExpositionFormat, MetricsSource, ReloadError, RestartRequired,
-    ScrapeError, ScrapeRequest,
+    BoxedCause, DatasourceStatus, ExporterStatus, ExpositionFormat, MetricsSource, ReloadError,
+    RestartRequired, ScrapeError, ScrapeRequest,
 };
 use crate::collector::{MetricDef, MetricSpec};
 use crate::metrics::{DescFactory, MetricTemplate};

@@ -121,7 +121,11 @@ pub async fn run(opts: AppOptions, loader: Option<ConfigLoader>) -> Result<(), R
     // More descriptors for connections and pools (H3); the connection cap follows the limit.
     match server::raise_nofile_limit() {
         server::NofileChange::Raised(old, new) => {
-            tracing::info!(old, new, "Raised the open-files limit (RLIMIT_NOFILE) to the hard limit.")
+            tracing::info!(
+                old,
+                new,
+                "Raised the open-files limit (RLIMIT_NOFILE) to the hard limit."
+            )
         }
         server::NofileChange::Unchanged(limit) => {
             tracing::info!(limit = ?limit, "Open-files limit (RLIMIT_NOFILE) already at the hard limit.")

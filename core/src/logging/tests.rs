@@ -191,7 +191,8 @@ fn file_layer_writes_plain_text_events() {
     use tracing_subscriber::layer::SubscriberExt;
     let tmp = TempDir::new("layer");
     let writer = RotatingFileWriter::open(&tmp.0, policy(1024 * 1024, 1)).unwrap();
-    let subscriber = tracing_subscriber::registry().with(fmt_layer(writer.clone(), false, LogFormat::Text));
+    let subscriber =
+        tracing_subscriber::registry().with(fmt_layer(writer.clone(), false, LogFormat::Text));
     tracing::subscriber::with_default(subscriber, || {
         tracing::warn!(datasource = %"primary", "Collector failed.");
     });
@@ -206,7 +207,8 @@ fn json_layer_writes_one_object_per_event() {
     use tracing_subscriber::layer::SubscriberExt;
     let tmp = TempDir::new("json");
     let writer = RotatingFileWriter::open(&tmp.0, policy(1024 * 1024, 1)).unwrap();
-    let subscriber = tracing_subscriber::registry().with(fmt_layer(writer.clone(), false, LogFormat::Json));
+    let subscriber =
+        tracing_subscriber::registry().with(fmt_layer(writer.clone(), false, LogFormat::Json));
     tracing::subscriber::with_default(subscriber, || {
         tracing::error!(datasource = %"standby", "Datasource unreachable.");
     });
@@ -234,7 +236,8 @@ fn changed_file_sink_keys_are_restart_notes_and_the_level_is_not() {
     let running = options(Some("logs"));
     let same_but_level = LoggingOptions { level: LogLevel::Debug, ..running.clone() };
     assert_eq!(restart_notes(&running, &same_but_level), vec![]);
-    let moved = LoggingOptions { dir: None, max_backups: 5, format: LogFormat::Json, ..running.clone() };
+    let moved =
+        LoggingOptions { dir: None, max_backups: 5, format: LogFormat::Json, ..running.clone() };
     let shown: Vec<String> =
         restart_notes(&running, &moved).iter().map(ToString::to_string).collect();
     assert_eq!(

@@ -38,8 +38,8 @@
 mod auth;
 mod conn;
 mod error;
-mod nofile;
 mod negotiate;
+mod nofile;
 mod routes;
 mod settings;
 mod shutdown;

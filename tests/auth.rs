@@ -29,7 +29,7 @@ fn bcrypt_and_enc_passwords() {
     // The hash itself is not a password (no pass-the-hash).
     assert_eq!(exp.try_get("/metrics", Some(("prom", &hash))).expect("get").0, 401);
     drop(exp);
-    // ENC() of "Dameng123." (UPSTREAM.md §1.8 vector).
+    // ENC() of "Dameng123." (docs/UPSTREAM.md §1.8 vector).
     let exp = Exporter::start("auth-enc", &body("ENC(zsvHz8TN9c/S2sXY3s/Y7svHz8TNm5iZhA==)"));
     assert_eq!(exp.try_get("/metrics", Some(("prom", "Dameng123."))).expect("get").0, 200);
     assert_eq!(

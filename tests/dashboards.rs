@@ -19,7 +19,7 @@ const RULE_TESTS: &str = "examples/prometheus/tests/dameng_alerts_test.yml";
 /// names) is not ours to check.
 const OURS: [&str; 3] = ["dmdbms_", "dmdb_", "dameng_exporter_"];
 
-/// The label matchers every dashboard selector of a datasource metric carries (UPSTREAM.md
+/// The label matchers every dashboard selector of a datasource metric carries (docs/UPSTREAM.md
 /// §5.1: the upstream dashboards filter the same way, so their users find the same variables).
 const MATCHERS: [&str; 4] = [
     r#"datasource=~"${datasource}""#,
@@ -494,7 +494,7 @@ fn referenced_metrics_exist_in_fixture_scrape() {
         .map(|(name, source)| format!("{name} ({source})"))
         .collect();
     let names: BTreeSet<&String> = referenced.iter().map(|(n, _)| n).collect();
-    // The dashboard covers most families (UPSTREAM.md §3.2); a tokenizer that finds only a
+    // The dashboard covers most families (docs/UPSTREAM.md §3.2); a tokenizer that finds only a
     // handful would make this test vacuous.
     assert!(names.len() >= 40, "only {} exporter metric names found: {names:?}", names.len());
     assert!(

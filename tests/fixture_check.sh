@@ -2,7 +2,7 @@
 # '$' inside the single-quoted SQL is DM's identifier character (V$INSTANCE), not expansion.
 # shellcheck disable=SC2016
 # Prove that the ODBC drivers reach both fixture engines and that the portable SQL subset
-# (DESIGN.md §7) answers the same on SQLite and PostgreSQL, with the values documented in
+# (docs/DESIGN.md §7) answers the same on SQLite and PostgreSQL, with the values documented in
 # tests/fixtures/README.md. Every query runs through unixODBC's `isql` on all three
 # instances of both engines.
 #

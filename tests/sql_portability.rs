@@ -1,6 +1,6 @@
 //! Every built-in statement (from the registry) runs on both fixtures and on the DM driver
 //! double, with only the per-engine tokens of `dmexp_core::dialect` expanded, and follows the
-//! portable-SQL rules of DESIGN.md §7.
+//! portable-SQL rules of docs/DESIGN.md §7.
 
 use dmexp_core::collector::registered;
 use dmexp_core::dbtime::DbClock;

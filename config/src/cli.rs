@@ -1,4 +1,4 @@
-//! CLI mode (`--dbHost --dbUser --dbPwd`, UPSTREAM.md §1.7) and CLI overrides of global keys.
+//! CLI mode (`--dbHost --dbUser --dbPwd`, docs/UPSTREAM.md §1.7) and CLI overrides of global keys.
 
 use std::fmt;
 

@@ -1,4 +1,4 @@
-//! Upstream-compatible `ENC()` passwords (UPSTREAM.md §1.8).
+//! Upstream-compatible `ENC()` passwords (docs/UPSTREAM.md §1.8).
 //!
 //! This is **obfuscation, not encryption**: the salt and the XOR key are public constants,
 //! so anyone holding the config file can recover the password. It exists so that files

@@ -1,4 +1,4 @@
-//! Datasource identity: `host_port()` and the `datasource` label (UPSTREAM.md §2.3).
+//! Datasource identity: `host_port()` and the `datasource` label (docs/UPSTREAM.md §2.3).
 
 use crate::model::DatasourceConfig;
 
@@ -43,7 +43,7 @@ pub(crate) fn host_key(db_host: &str) -> &str {
 
 impl DatasourceConfig {
     /// The `datasource` label value: `name@host:port` (IPv6 as `name@[h]:p`, `name@host`
-    /// without a port) when `dbHost` is set, else the bare `name` (DESIGN.md §6).
+    /// without a port) when `dbHost` is set, else the bare `name` (docs/DESIGN.md §6).
     pub fn datasource_label(&self) -> String {
         let Some(db_host) = self.connection.db_host.as_deref() else {
             return self.name.clone();

@@ -1,4 +1,4 @@
-//! The `labels = "k1=v1,k2=v2"` string (UPSTREAM.md §1.6), validated.
+//! The `labels = "k1=v1,k2=v2"` string (docs/UPSTREAM.md §1.6), validated.
 
 /// True for a valid Prometheus label name that users may set.
 pub(crate) fn valid_label_name(name: &str) -> bool {

@@ -1,4 +1,4 @@
-//! The legacy v1.1 `key=value` file (UPSTREAM.md §1.10): detection, conversion into the raw
+//! The legacy v1.1 `key=value` file (docs/UPSTREAM.md §1.10): detection, conversion into the raw
 //! stage (one datasource named `default`), and the equivalent TOML text.
 
 use crate::error::Problem;

@@ -1,4 +1,4 @@
-//! Database time handling: one rule everywhere (DESIGN.md §7, docs/DM8_EVIDENCE.md F3).
+//! Database time handling: one rule everywhere (docs/DESIGN.md §7, docs/DM8_EVIDENCE.md F3).
 //!
 //! "Now" is the *server's* local wall time, read in the same statement as the view times it is
 //! compared with: the engine's expression from [`crate::dialect::now_sql`] (`SYSDATE` on DM).

@@ -1,4 +1,4 @@
-//! The per-engine SQL differences of the built-in statements, in one place (DESIGN.md §7,
+//! The per-engine SQL differences of the built-in statements, in one place (docs/DESIGN.md §7,
 //! docs/DM8_EVIDENCE.md F3, F8).
 //!
 //! Built-in statements are portable SQL *templates*: they may contain the tokens below, which

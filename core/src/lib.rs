@@ -1,7 +1,7 @@
 //! Core of dameng_exporter: ODBC pools with health checks, the collector contract and
 //! registry, the Desc factory, the scrape runtime and the HTTP server.
 //!
-//! Data flows as DESIGN.md §3 describes: HTTP → [`runtime::Runtime::scrape`] → per datasource
+//! Data flows as docs/DESIGN.md §3 describes: HTTP → [`runtime::Runtime::scrape`] → per datasource
 //! (health-gated) → per collector on a blocking thread with a pooled connection →
 //! samples → [`metrics::FamilySet`] with const labels → text format.
 #![warn(missing_docs)]

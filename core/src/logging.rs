@@ -16,10 +16,10 @@
 //! only unless the file sets `logDir`. On reload, [`LogControl::apply`] changes the level at
 //! once; the file sink and the format stay as started and are reported as needing a restart.
 //!
-//! Unlike upstream (UPSTREAM.md §2.10) the file name does not change with the start date,
+//! Unlike upstream (docs/UPSTREAM.md §2.10) the file name does not change with the start date,
 //! rotated files are not compressed, and there are no colour codes in the file.
 //!
-//! # Conventions for log events (everyone, HOUSE_STYLE B12)
+//! # Conventions for log events (everyone, docs/HOUSE_STYLE.md B12)
 //!
 //! - Fields first, then the message: a capitalised sentence ending with a period.
 //!   `warn!(datasource = %name, collector = name, error = %error, "Collector failed.")`

@@ -4,7 +4,7 @@
 //! `SQLGetData` on the same cursor, whatever their length, and NULL becomes `None`. The
 //! deadline is enforced by the driver's query timeout and by the [`crate::watchdog`]; the
 //! row cap by `SQL_ATTR_MAX_ROWS`. Built-in SQL maps result columns by position, since
-//! name case differs between engines (DESIGN.md §7); custom metrics map them by name, so the
+//! name case differs between engines (docs/DESIGN.md §7); custom metrics map them by name, so the
 //! names are returned too, lower-cased (upstream's rule for custom metrics).
 
 use odbc_api::handles::{slice_to_cow_utf8, AsStatementRef, Statement};

@@ -1,4 +1,4 @@
-//! Custom metrics files: the upstream `[[metric]]` TOML format (UPSTREAM.md §4), loaded per
+//! Custom metrics files: the upstream `[[metric]]` TOML format (docs/UPSTREAM.md §4), loaded per
 //! datasource from `customMetricsFile`, validated before anything runs.
 //!
 //! ```toml

@@ -1,4 +1,4 @@
-//! Plugin load problems, by kind (HOUSE_STYLE B18). They are collected, never fail-fast: a
+//! Plugin load problems, by kind (docs/HOUSE_STYLE.md B18). They are collected, never fail-fast: a
 //! plugin that cannot be loaded disables only itself for its datasource.
 
 use std::fmt;

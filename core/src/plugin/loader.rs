@@ -1,5 +1,5 @@
 //! Loading plugin libraries and calling across the C ABI. This module holds core's `unsafe`
-//! for plugins (HOUSE_STYLE B13); every block says why it is sound.
+//! for plugins (docs/HOUSE_STYLE.md B13); every block says why it is sound.
 //!
 //! - A library is opened once per canonical path (`RTLD_NOW | RTLD_LOCAL`, so a missing
 //!   dependency fails here rather than at the first call) and kept in a process-wide

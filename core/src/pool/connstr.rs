@@ -4,7 +4,7 @@ use dmexp_config::{dbhost, DatasourceConfig, Secret};
 
 use super::PoolError;
 
-/// Builds the ODBC connection string for a datasource (DM8.md §1.3–1.4).
+/// Builds the ODBC connection string for a datasource (docs/DM8.md §1.3–1.4).
 ///
 /// With `odbcConnectionString` set, it is used as is; `dbUser`/`dbPwd` fill `UID`/`PWD` when
 /// it has none. Otherwise the DM string is built from `odbcDriver`, `dbHost` (`host:port`,
@@ -22,7 +22,7 @@ pub fn connection_string(ds: &DatasourceConfig) -> Result<Secret, PoolError> {
         }
         // L11: a `;`, `{` or `}` in an appended value would start another attribute (a
         // password `x;Database=other` connected elsewhere), and DM's driver ignores ODBC's
-        // `{...}` quoting (DM8.md §1.4), so such values are refused, not quoted.
+        // `{...}` quoting (docs/DM8.md §1.4), so such values are refused, not quoted.
         for (key, value, attr) in [
             ("dbUser", ds.connection.db_user.as_str(), "UID"),
             ("dbPwd", ds.connection.db_pwd.expose(), "PWD"),
@@ -52,7 +52,7 @@ pub fn connection_string(ds: &DatasourceConfig) -> Result<Secret, PoolError> {
         None => (host, None),
     };
     let (server, port) = split_host_port(addr);
-    // DM's driver takes values literally and ignores ODBC {} quoting (DM8.md §1.4).
+    // DM's driver takes values literally and ignores ODBC {} quoting (docs/DM8.md §1.4).
     for (key, value) in
         [("dbUser", ds.connection.db_user.as_str()), ("dbPwd", ds.connection.db_pwd.expose())]
     {

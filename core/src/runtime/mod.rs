@@ -1,6 +1,6 @@
 //! The exporter runtime: datasources with their pools, health and collectors; one scrape.
 //!
-//! Data flow of a scrape (DESIGN.md §3): datasources are scheduled by `collectStrategy`;
+//! Data flow of a scrape (docs/DESIGN.md §3): datasources are scheduled by `collectStrategy`;
 //! an Unhealthy datasource is skipped at once (`dmdb_up 0`); the collectors of a datasource
 //! queue per pool and run on blocking threads: one connection serves them one after another,
 //! and those still waiting after a few milliseconds fan out over the pool (never more at once

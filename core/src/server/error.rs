@@ -3,7 +3,7 @@
 //! [`ServerError`] is a startup error (the server options could not be built). [`AppError`] is
 //! a request-time error: it turns into a terse response that never carries internals (no DSN,
 //! no SQL, nothing the client sent), and attaches itself to the response so that one
-//! middleware, [`log_app_errors`], logs it inside the request span (HOUSE_STYLE B11).
+//! middleware, [`log_app_errors`], logs it inside the request span (docs/HOUSE_STYLE.md B11).
 
 use std::sync::Arc;
 

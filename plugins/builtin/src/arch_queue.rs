@@ -9,7 +9,7 @@
 //! Difference from upstream: V$ARCH_QUEUE has one row per queue, and several queues can
 //! have the same type (e.g. two REALTIME destinations). Upstream emitted one series per row,
 //! so two queues of one type made duplicate series and failed the whole scrape with HTTP 500
-//! (UPSTREAM.md §8 C4). Here the queues of one type are summed: the only label is
+//! (docs/UPSTREAM.md §8 C4). Here the queues of one type are summed: the only label is
 //! `arch_type`, and the number of tasks waiting for that type of archiving is the sum.
 
 use dmexp_config::DatasourceConfig;
@@ -22,7 +22,7 @@ use dmexp_core::query::{cell, cell_f64, Rows};
 /// Every queue; run only where V$ARCH_QUEUE has WAITING. Columns are found by name.
 pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ * FROM V$ARCH_QUEUE";
 
-/// Metrics of this collector, upstream name and help text (UPSTREAM.md §3.2 #31).
+/// Metrics of this collector, upstream name and help text (docs/UPSTREAM.md §3.2 #31).
 pub const METRICS: &[MetricDef] = &[MetricDef::gauge(
     "dmdbms_arch_queue_waiting_info",
     "DM database archive queue waiting information",

@@ -9,7 +9,7 @@
 //!
 //! Differences from upstream: the apply rows are matched to destinations here, not with a
 //! correlated scalar subquery, so several apply rows for one destination (one per DSC node)
-//! no longer fail the whole query (UPSTREAM.md §8 S3): the least advanced one counts (the
+//! no longer fail the whole query (docs/UPSTREAM.md §8 S3): the least advanced one counts (the
 //! largest gap). A destination without an apply row (an asynchronous one) reports
 //! `MAX_SEND_LSN − LAST_SEND_LSN` instead of 0. `LAST_SEND_CODE`/`LAST_SEND_DESC` and the
 //! send times, which upstream fetched and discarded, are not read, so the query is the same
@@ -34,7 +34,7 @@ pub const APPLY_SQL: &str = "SELECT /*+DM_EXPORTER*/ DEST_NAME, RPKG_LSN FROM V$
 const DETAIL: usize = 0;
 const DIFF: usize = 1;
 
-/// Metrics of this collector, upstream names and help texts (UPSTREAM.md §3.2 #29–#30).
+/// Metrics of this collector, upstream names and help texts (docs/UPSTREAM.md §3.2 #29–#30).
 pub const METRICS: &[MetricDef] = &[
     MetricDef::gauge(
         "dmdbms_arch_send_detail_info",

@@ -7,7 +7,7 @@
 //!
 //! Differences from upstream: a failing query is a collector error
 //! (`dameng_exporter_collector_success` 0, no series) instead of `dmdbms_arch_status` 2,
-//! which a real INVALID archive also reports (UPSTREAM.md §8 C12); with several LOCAL
+//! which a real INVALID archive also reports (docs/UPSTREAM.md §8 C12); with several LOCAL
 //! destinations the archive is valid only when every one of them is (upstream read an
 //! arbitrary first row).
 
@@ -29,7 +29,7 @@ pub const STATUS_SQL: &str =
 const ARCH_STATUS: usize = 0;
 const ARCH_STATUS_INFO: usize = 1;
 
-/// Metrics of this collector, upstream names and help texts (UPSTREAM.md §3.2 #26–#27).
+/// Metrics of this collector, upstream names and help texts (docs/UPSTREAM.md §3.2 #26–#27).
 pub const METRICS: &[MetricDef] = &[
     MetricDef::gauge(
         "dmdbms_arch_status",

@@ -5,7 +5,7 @@
 //! [`crate::arch_status`]) and when there is no ACTIVE file. Difference from upstream: the
 //! stored `CREATE_TIME` is read in the server's time zone (the offset of its local "now",
 //! `SYSDATE` on DM, read in the same query: `dmexp_core::dbtime`), not the exporter host's
-//! (UPSTREAM.md §8 C7) nor the session's.
+//! (docs/UPSTREAM.md §8 C7) nor the session's.
 
 use dmexp_config::DatasourceConfig;
 use dmexp_core::collector::{
@@ -23,7 +23,7 @@ pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ MAX(CREATE_TIME), {NOW} \
 
 const LAST_CREATE_TIME: usize = 0;
 
-/// Metrics of this collector, upstream name and help text (UPSTREAM.md §3.2 #28).
+/// Metrics of this collector, upstream name and help text (docs/UPSTREAM.md §3.2 #28).
 pub const METRICS: &[MetricDef] = &[MetricDef::gauge(
     "dmdbms_arch_last_create_time_seconds",
     "Latest archive log creation time in Unix seconds; zero when archive logs are unavailable",

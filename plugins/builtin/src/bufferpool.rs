@@ -13,7 +13,7 @@ pub const POOL: &str = "FAST";
 /// Hit ratio (0..1) of every partition of the FAST pool.
 pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ RAT_HIT FROM V$BUFFERPOOL WHERE NAME = 'FAST'";
 
-/// Metrics of this collector (UPSTREAM.md §3.2 #40).
+/// Metrics of this collector (docs/UPSTREAM.md §3.2 #40).
 pub const METRICS: &[MetricDef] = &[MetricDef::gauge(
     "dmdbms_bufferpool_info",
     "Information about DM database bufferpool return hitRate",

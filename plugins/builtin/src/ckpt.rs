@@ -1,6 +1,6 @@
 //! V$CKPT: cumulative checkpoint time, `dmdbms_ckpttime_total` (CKPT_TIME_USED, ms).
 //!
-//! V$CKPT is missing in some builds (DM8.md §5): the collector asks V$DYNAMIC_TABLES once
+//! V$CKPT is missing in some builds (docs/DM8.md §5): the collector asks V$DYNAMIC_TABLES once
 //! per connection (`has_view`); without it the collector is skipped as not applicable
 //! (`dameng_exporter_collector_skipped{reason="not_applicable"} 1`; upstream matched the error
 //! text `v$CKPT` instead).
@@ -18,7 +18,7 @@ pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ CKPT_TIME_USED FROM V$CKPT";
 /// The optional view this collector reads.
 pub const VIEW: &str = "V$CKPT";
 
-/// Metrics of this collector (UPSTREAM.md §3.2 #38).
+/// Metrics of this collector (docs/UPSTREAM.md §3.2 #38).
 pub const METRICS: &[MetricDef] =
     &[MetricDef::counter("dmdbms_ckpttime_total", "Information about DM checkpoint times")];
 

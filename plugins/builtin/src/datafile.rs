@@ -21,7 +21,7 @@ const FREE: usize = 1;
 
 const LABELS: &[&str] = &["tablespace_name", "auto_extend", "next_size", "max_size"];
 
-/// Metrics of this collector (UPSTREAM.md §3.2 #13–#14).
+/// Metrics of this collector (docs/UPSTREAM.md §3.2 #13–#14).
 pub const METRICS: &[MetricDef] = &[
     MetricDef::gauge("dmdbms_tablespace_file_total_info", "Tablespace file information")
         .with_labels(LABELS),

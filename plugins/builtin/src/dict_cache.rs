@@ -2,7 +2,7 @@
 //! `lru_discard` (LRU_DISCARD), `ddl_discard` (DDL_DISCARD) and `disabled_dict_num`
 //! (DISABLED_DICT_NUM).
 //!
-//! Older builds lack these columns (DM8.md §5). Each is probed once per connection with
+//! Older builds lack these columns (docs/DM8.md §5). Each is probed once per connection with
 //! `has_columns`; a missing column gives no series, and with none of them no query runs (the
 //! collector is skipped as not applicable, `dameng_exporter_collector_skipped{reason=
 //! "not_applicable"} 1`). A
@@ -30,7 +30,7 @@ pub const COUNTERS: [(&str, &str); 3] = [
     ("DISABLED_DICT_NUM", "disabled_dict_num"),
 ];
 
-/// Metrics of this collector (UPSTREAM.md §3.2 #48).
+/// Metrics of this collector (docs/UPSTREAM.md §3.2 #48).
 pub const METRICS: &[MetricDef] =
     &[MetricDef::counter("dmdbms_dict_cache_total", "DM database dictionary cache total counters")
         .with_labels(&["dict_cache_type"])];

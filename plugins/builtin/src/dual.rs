@@ -16,7 +16,7 @@ use dmexp_core::query::{cell_f64, QueryError, Rows};
 /// Upstream's liveness query.
 pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ 1 FROM DUAL";
 
-/// Metrics of this collector (UPSTREAM.md §3.2 #41).
+/// Metrics of this collector (docs/UPSTREAM.md §3.2 #41).
 pub const METRICS: &[MetricDef] = &[MetricDef::gauge(
     "dmdbms_dual_info",
     "Information about DM database query dual table info,return false is 0, true is 1",

@@ -21,7 +21,7 @@ pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ DW_MODE, DW_STATUS, AUTO_RESTART 
 /// The optional view this collector reads.
 pub const VIEW: &str = "V$DMWATCHER";
 
-/// Metrics of this collector (UPSTREAM.md §3.2 #42).
+/// Metrics of this collector (docs/UPSTREAM.md §3.2 #42).
 pub const METRICS: &[MetricDef] = &[MetricDef::gauge(
     "dmdbms_dw_watcher_info",
     "Information about DM database Instance Watcher info, dw_status value info:  \

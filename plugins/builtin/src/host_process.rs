@@ -36,7 +36,7 @@ pub const PROCESSES: [&str; 5] = ["dmap", "dmserver", "dmwatcher", "dmmonitor", 
 
 const DMSERVER: usize = 1;
 
-/// Metrics of this collector (UPSTREAM.md §3.2 #49–#53).
+/// Metrics of this collector (docs/UPSTREAM.md §3.2 #49–#53).
 pub const METRICS: &[MetricDef] = &[
     MetricDef::gauge(
         "dmdbms_dmap_process_is_exit",

@@ -10,7 +10,7 @@
 //! and stays for the life of the process; a mode different from the baseline becomes the new
 //! baseline and holds the value at 0 for the datasource's `alarmKeyCacheTime`. Upstream kept
 //! its baseline only for 2 × alarmKeyCacheTime, so a switch while the baseline had expired
-//! was never reported (UPSTREAM.md §2.8, §8 C6).
+//! was never reported (docs/UPSTREAM.md §2.8, §8 C6).
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -37,7 +37,7 @@ const THREADS: usize = 5;
 const START_DAY: usize = 6;
 const SWITCHING: usize = 7;
 
-/// Metrics of this collector, upstream names and help texts (UPSTREAM.md §3.2 #3–#9).
+/// Metrics of this collector, upstream names and help texts (docs/UPSTREAM.md §3.2 #3–#9).
 pub const METRICS: &[MetricDef] = &[
     MetricDef::gauge("dmdbms_start_time_info", "Database status time"),
     MetricDef::gauge(

@@ -23,7 +23,7 @@ pub const MAX_ROWS: usize = 1000;
 /// Events at most this old (seconds, database clock) are reported.
 pub const WINDOW_SECS: i64 = 300;
 
-/// Metrics of this collector (UPSTREAM.md §3.2 #47).
+/// Metrics of this collector (docs/UPSTREAM.md §3.2 #47).
 pub const METRICS: &[MetricDef] = &[MetricDef::gauge(
     "dmdbms_instance_log_error_info",
     "Information about DM database Instance error log info",

@@ -48,7 +48,7 @@ pub const ERRORS_SQL: &str = "SELECT /*+DM_EXPORTER*/ COUNT(*) FROM (\
 /// How far back failures count.
 pub const WINDOW: Duration = Duration::from_secs(31 * 86_400);
 
-/// Metrics of this collector (UPSTREAM.md §3.2 #18).
+/// Metrics of this collector (docs/UPSTREAM.md §3.2 #18).
 pub const METRICS: &[MetricDef] =
     &[MetricDef::gauge("dmdbms_joblog_error_num", "dmdbms_joblog_error_num info information")];
 

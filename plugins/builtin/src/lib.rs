@@ -1,5 +1,5 @@
 //! Built-in DM8 collectors, one file per DM view family. Each file declares its SQL as
-//! `const`s (portable subset, DESIGN.md §7, tagged `/*+DM_EXPORTER*/`), its metrics once,
+//! `const`s (portable subset, docs/DESIGN.md §7, tagged `/*+DM_EXPORTER*/`), its metrics once,
 //! a pure row→sample mapping, and registers itself with `inventory::submit!`. Linking this
 //! crate is enough to register them; nothing is called from `main`. The list of collectors,
 //! their views and metrics is generated from the registry: `dameng_exporter --list-collectors`.

@@ -2,7 +2,7 @@
 //! when the licence never expires (EXPIRED_DATE NULL), as upstream.
 //!
 //! Upstream put the day count itself into the label `date_day_str`, so the series changed
-//! identity every day (UPSTREAM.md §8 C9). Here `date_day_str` holds the expiry date
+//! identity every day (docs/UPSTREAM.md §8 C9). Here `date_day_str` holds the expiry date
 //! (`YYYY-MM-DD`), or `无限制` when there is none, so the label set is stable while the value
 //! counts down. Days are calendar days between the server's today (its local "now",
 //! `SYSDATE` on DM) and the expiry date: 0 on the last valid day, negative
@@ -20,7 +20,7 @@ pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ EXPIRED_DATE, {NOW} FROM V$LICENS
 /// Label value for a licence without expiry (upstream's).
 pub const UNLIMITED: &str = "无限制";
 
-/// Metrics of this collector (UPSTREAM.md §3.2 #24).
+/// Metrics of this collector (docs/UPSTREAM.md §3.2 #24).
 pub const METRICS: &[MetricDef] = &[MetricDef::gauge(
     "dmdbms_license_date",
     "Information about DM database license expiration date",

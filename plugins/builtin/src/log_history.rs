@@ -2,7 +2,7 @@
 //! V$LOG_HISTORY.RECTIME) as Unix seconds; 0 when there is none, as upstream.
 //!
 //! Difference from upstream: `RECTIME` is read in the server's time zone (the offset of its
-//! local "now", `SYSDATE` on DM: `dmexp_core::dbtime`), not the exporter host's (UPSTREAM.md
+//! local "now", `SYSDATE` on DM: `dmexp_core::dbtime`), not the exporter host's (docs/UPSTREAM.md
 //! §8 C7) nor the session's.
 
 use dmexp_core::collector::{CollectorDescriptor, Family, MetricDef, Sample};
@@ -12,7 +12,7 @@ use dmexp_core::query::{cell, Rows};
 /// Newest switch and the database clock: always one row.
 pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ MAX(RECTIME), {NOW} FROM V$LOG_HISTORY";
 
-/// Metrics of this collector, upstream name and help text (UPSTREAM.md §3.2 #32).
+/// Metrics of this collector, upstream name and help text (docs/UPSTREAM.md §3.2 #32).
 pub const METRICS: &[MetricDef] = &[MetricDef::gauge(
     "dmdbms_redo_last_switch_time_seconds",
     "Unix timestamp of the last redo log switch; zero when unavailable",

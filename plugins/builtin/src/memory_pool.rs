@@ -16,7 +16,7 @@ pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ ID, STAT_VAL FROM V$SYSSTAT \
 const TOTAL: usize = 0;
 const CURR: usize = 1;
 
-/// Metrics of this collector (UPSTREAM.md §3.2 #15–#16).
+/// Metrics of this collector (docs/UPSTREAM.md §3.2 #15–#16).
 pub const METRICS: &[MetricDef] = &[
     MetricDef::gauge("dmdbms_memory_total_pool_info", "mem total pool info information")
         .with_labels(&["pool_type"]),

@@ -1,7 +1,7 @@
 //! V$DMMONITOR family: the dmmonitor processes connected to this instance
 //! (`dmdbms_monitor_info`, value = MID).
 //!
-//! V$DMMONITOR is absent from older builds (DM8.md §5): the collector asks V$DYNAMIC_TABLES
+//! V$DMMONITOR is absent from older builds (docs/DM8.md §5): the collector asks V$DYNAMIC_TABLES
 //! once per connection (`has_view`); without it the collector is skipped as not applicable
 //! (`dameng_exporter_collector_skipped{reason="not_applicable"} 1`). Upstream
 //! asked on every scrape.
@@ -20,7 +20,7 @@ pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ DW_CONN_TIME, MON_CONFIRM, MON_ID
 /// The optional view this collector reads.
 pub const VIEW: &str = "V$DMMONITOR";
 
-/// Metrics of this collector (UPSTREAM.md §3.2 #20).
+/// Metrics of this collector (docs/UPSTREAM.md §3.2 #20).
 pub const METRICS: &[MetricDef] =
     &[MetricDef::gauge("dmdbms_monitor_info", "Information about DM monitor").with_labels(&[
         "dw_conn_time",

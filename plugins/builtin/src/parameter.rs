@@ -10,7 +10,7 @@ pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ PARA_NAME, PARA_VALUE FROM V$DM_I
     WHERE PARA_NAME IN ('MAX_SESSIONS', 'REDOS_BUF_NUM', 'REDOS_BUF_SIZE', 'PORT_NUM') \
     ORDER BY PARA_NAME";
 
-/// Metrics of this collector (UPSTREAM.md §3.2 #22).
+/// Metrics of this collector (docs/UPSTREAM.md §3.2 #22).
 pub const METRICS: &[MetricDef] =
     &[MetricDef::gauge("dmdbms_parameter_info", "Information about DM database parameters")
         .with_labels(&["param_name"])];

@@ -10,7 +10,7 @@ use dmexp_core::query::{cell_f64, Rows};
 /// Objects waiting for purge, one row per purge worker set.
 pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ OBJ_NUM FROM V$PURGE";
 
-/// Metrics of this collector (UPSTREAM.md §3.2 #37).
+/// Metrics of this collector (docs/UPSTREAM.md §3.2 #37).
 pub const METRICS: &[MetricDef] =
     &[MetricDef::gauge("dmdbms_purge_objects_info", "Number of purge objects")];
 

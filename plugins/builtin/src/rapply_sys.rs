@@ -3,7 +3,7 @@
 //!
 //! Difference from upstream: upstream emitted one unlabelled series per row, so a view with
 //! more than one row produced duplicate series and failed the whole scrape with HTTP 500
-//! (UPSTREAM.md §8 C4). Here the rows are summed. Both columns are amounts (bytes, tasks)
+//! (docs/UPSTREAM.md §8 C4). Here the rows are summed. Both columns are amounts (bytes, tasks)
 //! that add up to the instance's total, which is what the alert rules compare with the
 //! instance-wide limits `REDOS_BUF_SIZE` and `REDOS_BUF_NUM`; a label per row would
 //! break those rules' one-to-one `on(datasource, …)` matching. NULL values are left out of
@@ -15,7 +15,7 @@ use dmexp_core::query::{cell_f64, Rows};
 /// Apply system rows.
 pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ TASK_MEM_USED, TASK_NUM FROM V$RAPPLY_SYS";
 
-/// Metrics of this collector, upstream names and help texts (UPSTREAM.md §3.2 #34–#35).
+/// Metrics of this collector, upstream names and help texts (docs/UPSTREAM.md §3.2 #34–#35).
 pub const METRICS: &[MetricDef] = &[
     MetricDef::gauge(
         "dmdbms_rapply_sys_task_mem_used",

@@ -4,7 +4,7 @@
 //! `TIMESTAMPDIFF(SQL_TSI_SECOND, …)` upstream used). Empty view: no series.
 //!
 //! Differences from upstream: with several rows upstream emitted one unlabelled series per
-//! row (duplicates: HTTP 500, UPSTREAM.md §8 C4); here the largest lag is reported. A row
+//! row (duplicates: HTTP 500, docs/UPSTREAM.md §8 C4); here the largest lag is reported. A row
 //! where either time is NULL (or unreadable) is skipped instead of counting as a lag of 0
 //! (upstream's `NVL(…, 0)`), so "no data" no longer looks like "no lag"; a view with only
 //! such rows has no series. Equal times still give 0.
@@ -17,7 +17,7 @@ use dmexp_core::query::{cell, Rows};
 pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ APPLY_CMT_TIME, LAST_CMT_TIME, {NOW} \
     FROM V$RAPPLY_STAT";
 
-/// Metrics of this collector, upstream name and help text (UPSTREAM.md §3.2 #36).
+/// Metrics of this collector, upstream name and help text (docs/UPSTREAM.md §3.2 #36).
 pub const METRICS: &[MetricDef] = &[MetricDef::gauge(
     "dmdbms_rapply_time_diff",
     "Time difference in seconds between APPLY_CMT_TIME and LAST_CMT_TIME from V$RAPPLY_STAT",

@@ -11,7 +11,7 @@ use dmexp_core::query::{cell, cell_f64, Rows};
 pub const SQL: &str =
     "SELECT /*+DM_EXPORTER*/ FILE_ID, PATH, CREATE_TIME, RLOG_SIZE FROM V$RLOGFILE";
 
-/// Metrics of this collector, upstream name and help text (UPSTREAM.md §3.2 #33).
+/// Metrics of this collector, upstream name and help text (docs/UPSTREAM.md §3.2 #33).
 pub const METRICS: &[MetricDef] =
     &[MetricDef::gauge("dmdbms_rlog_file_size_bytes", "Redo log file sizes from V$RLOGFILE")
         .with_labels(&["file_id", "path", "create_time"])];

@@ -17,7 +17,7 @@ pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ CKPT_LSN, FILE_LSN, FLUSH_LSN, CU
 /// The `lsn_type` label values, which are also the column names.
 pub const LSN_TYPES: [&str; 4] = ["CKPT_LSN", "FILE_LSN", "FLUSH_LSN", "CUR_LSN"];
 
-/// Metrics of this collector, upstream name and help text (UPSTREAM.md §3.2 #39).
+/// Metrics of this collector, upstream name and help text (docs/UPSTREAM.md §3.2 #39).
 pub const METRICS: &[MetricDef] = &[MetricDef::counter(
     "dmdbms_rlog_lsn_total",
     "Redo log LSN positions from V$RLOG, labeled by type",

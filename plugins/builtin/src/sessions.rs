@@ -10,7 +10,7 @@ use dmexp_core::query::{cell, cell_f64, Rows};
 pub const SQL: &str =
     "SELECT /*+DM_EXPORTER*/ STATE, COUNT(SESS_ID) FROM V$SESSIONS GROUP BY STATE";
 
-/// Metrics of this collector (UPSTREAM.md §3.2 #17).
+/// Metrics of this collector (docs/UPSTREAM.md §3.2 #17).
 pub const METRICS: &[MetricDef] =
     &[MetricDef::gauge("dmdbms_session_type_info", "Number of database sessions type status")
         .with_labels(&["session_type"])];

@@ -31,7 +31,7 @@ pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ SESS_ID, CURR_SCH, THRD_ID, LAST_
     CLNT_IP, {SESSION_SQL}, {NOW} FROM V$SESSIONS \
     WHERE STATE = 'ACTIVE' ORDER BY LAST_RECV_TIME, SESS_ID";
 
-/// Metrics of this collector (UPSTREAM.md §3.2 #19).
+/// Metrics of this collector (docs/UPSTREAM.md §3.2 #19).
 pub const METRICS: &[MetricDef] =
     &[MetricDef::gauge("dmdbms_slow_sql_info", "Information about slow SQL statements")
         .with_labels(&["sess_id", "curr_sch", "thrd_id", "last_recv_time", "conn_ip", "slow_sql"])];

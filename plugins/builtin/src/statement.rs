@@ -58,7 +58,7 @@ pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ NAME, STAT_VAL FROM V$SYSSTAT WHE
     'logic read count', 'recycle logic read count', 'physical read count', \
     'physical multi read count', 'physical write count', 'transaction deadlock count')";
 
-/// Metrics of this collector (UPSTREAM.md §3.2 #21).
+/// Metrics of this collector (docs/UPSTREAM.md §3.2 #21).
 pub const METRICS: &[MetricDef] = &[MetricDef::counter(
     "dmdbms_statement_type_total",
     "Information about different types of statements",

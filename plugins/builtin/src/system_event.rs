@@ -1,7 +1,7 @@
 //! V$SYSTEM_EVENT: waits per wait event since startup,
 //! `dmdbms_system_event_waits_total{event}` (TOTAL_WAITS).
 //!
-//! Older builds lack the view (DM8.md §5): the collector asks V$DYNAMIC_TABLES and
+//! Older builds lack the view (docs/DM8.md §5): the collector asks V$DYNAMIC_TABLES and
 //! V$DYNAMIC_TABLE_COLUMNS once per connection (`has_view`, `has_columns`); when the view or one of its two
 //! columns is missing, the collector is skipped as not applicable
 //! (`dameng_exporter_collector_skipped{reason="not_applicable"} 1`).
@@ -22,7 +22,7 @@ pub const VIEW: &str = "V$SYSTEM_EVENT";
 /// Its columns this collector needs.
 pub const COLUMNS: &[&str] = &["EVENT", "TOTAL_WAITS"];
 
-/// Metrics of this collector (UPSTREAM.md §3.2 #46).
+/// Metrics of this collector (docs/UPSTREAM.md §3.2 #46).
 pub const METRICS: &[MetricDef] =
     &[MetricDef::counter("dmdbms_system_event_waits_total", "Total waits grouped by system event")
         .with_labels(&["event"])];

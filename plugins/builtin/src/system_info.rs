@@ -17,7 +17,7 @@ const BASE: usize = 0;
 const CPU: usize = 1;
 const MEMORY: usize = 2;
 
-/// Metrics of this collector (UPSTREAM.md §3.2 #43–#45).
+/// Metrics of this collector (docs/UPSTREAM.md §3.2 #43–#45).
 pub const METRICS: &[MetricDef] = &[
     MetricDef::gauge(
         "dmdbms_system_base_info",

@@ -3,7 +3,7 @@
 //!
 //! Upstream inner-joined free space with the data files, so a 100 %-full tablespace (no
 //! free extent, hence no DBA_FREE_SPACE row) vanished from both metrics and the 95 % alert
-//! could never fire (UPSTREAM.md §8 C3). Here every tablespace with data files is reported,
+//! could never fire (docs/UPSTREAM.md §8 C3). Here every tablespace with data files is reported,
 //! with free = 0 when it has no free extent. Results are reused for `bigKeyDataCacheTime`.
 
 use dmexp_core::collector::{CacheClass, CollectorDescriptor, Family, MetricDef, Sample};
@@ -21,7 +21,7 @@ pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ T.TABLESPACE_NAME, T.TOTAL_BYTES,
 const TOTAL: usize = 0;
 const FREE: usize = 1;
 
-/// Metrics of this collector (UPSTREAM.md §3.2 #11–#12).
+/// Metrics of this collector (docs/UPSTREAM.md §3.2 #11–#12).
 pub const METRICS: &[MetricDef] = &[
     MetricDef::gauge("dmdbms_tablespace_size_total_info", "Tablespace info information")
         .with_labels(&["tablespace_name"]),

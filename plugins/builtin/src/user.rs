@@ -20,7 +20,7 @@ pub const SQL: &str = "SELECT /*+DM_EXPORTER*/ A.USERNAME, B.RN_FLAG, A.ACCOUNT_
     FROM DBA_USERS A JOIN SYSUSERS B ON A.USER_ID = B.ID \
     WHERE A.USERNAME NOT IN ('SYS', 'SYSSSO', 'SYSAUDITOR') ORDER BY A.USERNAME";
 
-/// Metrics of this collector (UPSTREAM.md §3.2 #23, plus `account_status`).
+/// Metrics of this collector (docs/UPSTREAM.md §3.2 #23, plus `account_status`).
 pub const METRICS: &[MetricDef] =
     &[MetricDef::gauge("dmdbms_user_list_info", "Information about DM database users")
         .with_labels(&[

@@ -30,7 +30,7 @@ pub const BUILD_SQL: &str = "SELECT /*+DM_EXPORTER*/ SVR_VERSION, BUILD_VERSION 
 /// Older builds: every banner line.
 pub const BANNER_SQL: &str = "SELECT /*+DM_EXPORTER*/ BANNER FROM V$VERSION";
 
-/// Metrics of this collector (UPSTREAM.md §3.2 #25).
+/// Metrics of this collector (docs/UPSTREAM.md §3.2 #25).
 pub const METRICS: &[MetricDef] =
     &[MetricDef::gauge("dmdbms_version", "Information about DM database version").with_labels(&[
         "db_version_str",

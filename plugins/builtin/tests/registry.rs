@@ -1,4 +1,4 @@
-//! Registry invariants over every built-in collector (HOUSE_STYLE B22.2).
+//! Registry invariants over every built-in collector (docs/HOUSE_STYLE.md B22.2).
 
 use std::collections::HashSet;
 

@@ -8,7 +8,7 @@
 //!   as in the Prometheus exporter toolkit).
 //!
 //! A username present in both accepts either password. Differences from upstream
-//! (UPSTREAM.md §2.9, §8.4 X2/X3), on purpose:
+//! (docs/UPSTREAM.md §2.9, §8.4 X2/X3), on purpose:
 //!
 //! - The stored bcrypt hash sent as the password is never accepted (no pass-the-hash), and a
 //!   bcrypt-looking string sent against a plaintext password is compared as plaintext.

@@ -10,11 +10,11 @@ use crate::error::Problem;
 use crate::ident::host_key;
 use crate::labels::parse_labels;
 use crate::model::{
-    CollectStrategy, CollectionMode, Config, ConfigOrigin, DatasourceConfig, GlobalConfig,
-    LogFormat, LogLevel, PluginConfig, Secret,
+    CollectStrategy, CollectionMode, ConfigOrigin, LogFormat, LogLevel, PluginConfig, Secret,
 };
 use crate::raw::{Ctx, Entry, RawConfig, RawDatasource, Section, Val};
 use crate::schema::{self, Apply, Key};
+use crate::schema::{Config, DatasourceConfig, GlobalConfig};
 use crate::toml_walk::{ds_scope, Scope};
 
 /// Typed access to one section with problem reporting.

@@ -1,8 +1,9 @@
 //! Checks that need knowledge from outside this crate (the collector registry).
 
 use crate::error::{ConfigError, Problem};
-use crate::model::{Config, ConfigOrigin};
+use crate::model::ConfigOrigin;
 use crate::raw::suggest;
+use crate::schema::Config;
 
 impl Config {
     /// The file name used in messages (`command line` in CLI mode).

@@ -5,8 +5,9 @@ use std::fmt;
 use crate::build::{apply_global, build};
 use crate::error::ConfigError;
 use crate::ident::split_db_host;
-use crate::model::{Config, ConfigOrigin};
+use crate::model::ConfigOrigin;
 use crate::raw::{Ctx, Entry, RawConfig, RawDatasource, Section, Val};
+use crate::schema::Config;
 
 /// The `file` of errors raised from command-line values.
 pub const CLI_SOURCE: &str = "command line";

@@ -1,6 +1,6 @@
 //! Datasource identity: `host_port()` and the `datasource` label (docs/UPSTREAM.md §2.3).
 
-use crate::model::DatasourceConfig;
+use crate::schema::DatasourceConfig;
 
 /// Splits a `dbHost` value as upstream's `normalizeDBHost`: trim, drop `?…`, `[v6]:port`,
 /// `host:port`, bare `host`, and unbracketed IPv6 with a numeric tail after the last colon.

@@ -47,6 +47,7 @@ pub use error::{ConfigError, Problem};
 pub use fsread::{read_file, read_text_file, MAX_CONFIG_FILE_BYTES};
 pub use model::*;
 pub use rewrite::{encrypt_passwords_in_file, RewriteOutcome};
+pub use schema::{Config, ConnectionSettings, DatasourceConfig, GlobalConfig};
 
 use raw::{Ctx, LineIndex};
 use toml_walk::{detect_form, Walker};

@@ -1,10 +1,9 @@
-//! The validated configuration model handed to core. Only [`Config`] leaves this crate.
+//! The leaf types of the configuration model (secrets, enums, plugin entries, warnings), below
+//! [`crate::schema`], which declares the structs made of them ([`crate::Config`],
+//! [`crate::GlobalConfig`], [`crate::DatasourceConfig`]).
 
 use std::fmt;
 use std::path::PathBuf;
-
-pub use crate::schema::datasource::{ConnectionSettings, DatasourceConfig};
-pub use crate::schema::global::GlobalConfig;
 
 /// A secret string (database or basic-auth password). `Debug` and `Display` never show it.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -130,17 +129,4 @@ pub struct ConfigWarning {
     pub message: String,
     /// True for unknown keys (errors under `--strict`).
     pub unknown_key: bool,
-}
-
-/// The validated configuration.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Where it came from.
-    pub origin: ConfigOrigin,
-    /// Global settings.
-    pub global: GlobalConfig,
-    /// Every datasource, enabled or not, in file order.
-    pub datasources: Vec<DatasourceConfig>,
-    /// Warnings found while loading.
-    pub warnings: Vec<ConfigWarning>,
 }

@@ -8,14 +8,7 @@ use crate::error::Problem;
 use crate::model::ConfigWarning;
 use crate::schema;
 
-pub(crate) use crate::schema::Kind;
-
-/// The parse-level view of a declared key (`crate::schema::Key`): name and TOML type.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct KeySpec {
-    pub(crate) name: &'static str,
-    pub(crate) kind: Kind,
-}
+pub(crate) use crate::schema::{KeySpec, Kind};
 
 static GLOBAL_SPECS: LazyLock<Vec<KeySpec>> =
     LazyLock::new(|| schema::specs(schema::global::GLOBAL));

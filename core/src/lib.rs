@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod odbc_driver;
 pub mod plugin;
 pub mod pool;
+mod pool_error;
 pub mod query;
 pub mod runtime;
 pub mod watchdog;

@@ -81,7 +81,7 @@ pub enum QueryError {
     Timeout(std::time::Duration),
     /// No connection could be had from the pool (typed: busy, connect failure, closed).
     #[error("no connection: {0}")]
-    Pool(crate::pool::PoolError),
+    Pool(crate::pool_error::PoolError),
 }
 
 impl QueryError {
@@ -90,8 +90,8 @@ impl QueryError {
         match self {
             QueryError::Driver { connection_lost, .. } => *connection_lost,
             QueryError::Connection(_) => true,
-            QueryError::Pool(crate::pool::PoolError::Connect { kind, .. }) => {
-                *kind != crate::pool::ConnectFailure::ReadOnly
+            QueryError::Pool(crate::pool_error::PoolError::Connect { kind, .. }) => {
+                *kind != crate::pool_error::ConnectFailure::ReadOnly
             }
             QueryError::Pool(_) => true,
             QueryError::NoResultSet | QueryError::Timeout(_) => false,
@@ -104,8 +104,8 @@ impl QueryError {
     pub fn is_login_failure(&self) -> bool {
         matches!(
             self,
-            QueryError::Pool(crate::pool::PoolError::Connect {
-                kind: crate::pool::ConnectFailure::Login,
+            QueryError::Pool(crate::pool_error::PoolError::Connect {
+                kind: crate::pool_error::ConnectFailure::Login,
                 ..
             })
         )
@@ -113,7 +113,7 @@ impl QueryError {
 
     /// True when the pool had no free connection in time (busy, not unreachable).
     pub fn is_pool_busy(&self) -> bool {
-        matches!(self, QueryError::Pool(crate::pool::PoolError::TimedOut(_)))
+        matches!(self, QueryError::Pool(crate::pool_error::PoolError::TimedOut(_)))
     }
 
     /// True when the error says a view, table or schema does not exist in this database

@@ -9,10 +9,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::Kind;
 use super::{arr, n, path, q, Apply, Key, Sample};
 use crate::defaults::*;
 use crate::model::{PluginConfig, Secret};
-use crate::raw::Kind;
 
 /// The settings of a datasource that decide how its connections are made and pooled.
 ///

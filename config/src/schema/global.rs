@@ -6,10 +6,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::Kind;
 use super::{f, n, q, Apply, Key, Reload, Sample};
 use crate::defaults::*;
 use crate::model::{CollectStrategy, CollectionMode, LogFormat, LogLevel, Secret};
-use crate::raw::Kind;
 
 /// Global (process-wide) settings.
 #[derive(Debug, Clone)]

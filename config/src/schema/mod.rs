@@ -20,10 +20,31 @@ pub(crate) mod datasource;
 pub(crate) mod global;
 mod render;
 
-use crate::model::{DatasourceConfig, GlobalConfig};
-use crate::raw::KeySpec;
+use crate::model::{ConfigOrigin, ConfigWarning};
+pub use datasource::{ConnectionSettings, DatasourceConfig};
+pub use global::GlobalConfig;
 
 pub use render::{render_default_toml, render_reference, Lang, REFERENCE_BEGIN, REFERENCE_END};
+
+/// The parse-level view of a declared key ([`Key`]): name and TOML type.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeySpec {
+    pub(crate) name: &'static str,
+    pub(crate) kind: Kind,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where it came from.
+    pub origin: ConfigOrigin,
+    /// Global settings.
+    pub global: GlobalConfig,
+    /// Every datasource, enabled or not, in file order.
+    pub datasources: Vec<DatasourceConfig>,
+    /// Warnings found while loading.
+    pub warnings: Vec<ConfigWarning>,
+}
 
 /// The TOML type of a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -115,12 +115,47 @@ pub(super) struct RunQueue {
 /// with one session each and keep them, instead of the built-ins taking both and the custom
 /// metrics closing one to log in again every scrape. Fan-out still uses the whole budget.
 pub(super) fn start_workers(pool: &DatasourcePool) -> usize {
-    let pools = pool.pools_sharing().max(1);
-    if pool.budget_size() >= START_WORKERS * pools {
-        START_WORKERS.min(pool.max_open())
+    start_workers_for(pool.budget_size(), pool.pools_sharing(), pool.max_open())
+}
+
+/// [`start_workers`] from the numbers: the datasource's session budget (`maxOpenConns`),
+/// the pools sharing it and this pool's size.
+pub(super) fn start_workers_for(budget: usize, pools_sharing: usize, max_open: usize) -> usize {
+    if budget >= START_WORKERS * pools_sharing.max(1) {
+        START_WORKERS.min(max_open).max(1)
     } else {
         1
     }
+}
+
+/// Workers to add at fan-out: one per queued job, up to the pool size.
+pub(super) fn fan_out_count(queued: usize, max_open: usize, workers: usize) -> usize {
+    queued.min(max_open.saturating_sub(workers))
+}
+
+/// [`RunQueue::no_connection`] from the facts: the error, the queue's live workers (this
+/// one included) and the sessions of the pool open now.
+pub(super) fn no_connection_decision(
+    error: &QueryError,
+    workers: usize,
+    open_sessions: usize,
+) -> NoConnection {
+    if error.is_pool_busy() {
+        return NoConnection::Busy;
+    }
+    let connect_failed = matches!(error, QueryError::Pool(PoolError::Connect { .. }));
+    if connect_failed && error.is_connection_level() {
+        // M2: other connections of this datasource are alive, so the database is up and
+        // this was a refused *extra* session.
+        if workers > 1 {
+            // Other workers of this queue serve its jobs.
+            return NoConnection::Leave;
+        }
+        if open_sessions > 0 && !error.is_login_failure() {
+            return NoConnection::Retry;
+        }
+    }
+    NoConnection::FailAll { down: error.is_connection_level() }
 }
 
 /// Counts a worker task out of [`RunQueue::live`] when it ends, however it ends.
@@ -147,6 +182,7 @@ pub(super) const BUSY_RETRY: Duration = Duration::from_millis(500);
 pub(super) const OVERRUN_DISCARD: Duration = Duration::from_secs(1);
 
 /// What a worker does without a connection (see [`RunQueue::no_connection`]).
+#[derive(Debug, PartialEq, Eq)]
 pub(super) enum NoConnection {
     /// Leave the queue to its other workers (already counted out).
     Leave,
@@ -200,7 +236,7 @@ impl RunQueue {
     /// Gives every job still queued a worker of its own, up to the pool size.
     pub(super) fn fan_out(self: &Arc<Self>) {
         let mut st = lock(&self.state);
-        let more = st.jobs.len().min(self.pool.max_open().saturating_sub(st.workers));
+        let more = fan_out_count(st.jobs.len(), self.pool.max_open(), st.workers);
         st.workers += more;
         drop(st);
         for _ in 0..more {
@@ -233,26 +269,15 @@ impl RunQueue {
     }
 
     /// What a worker does when it cannot get a connection.
+    /// A worker that leaves is counted out under the same lock that saw the other workers.
     pub(super) fn no_connection(&self, error: &QueryError) -> NoConnection {
-        if error.is_pool_busy() {
-            return NoConnection::Busy;
+        let open = self.pool.stats().open();
+        let mut st = lock(&self.state);
+        let decision = no_connection_decision(error, st.workers, open);
+        if matches!(decision, NoConnection::Leave) {
+            st.workers -= 1;
         }
-        let connect_failed = matches!(error, QueryError::Pool(PoolError::Connect { .. }));
-        if connect_failed && error.is_connection_level() {
-            // M2: other connections of this datasource are alive, so the database is up and
-            // this was a refused *extra* session.
-            let mut st = lock(&self.state);
-            if st.workers > 1 {
-                // Other workers of this queue serve its jobs.
-                st.workers -= 1;
-                return NoConnection::Leave;
-            }
-            drop(st);
-            if self.pool.stats().open() > 0 && !error.is_login_failure() {
-                return NoConnection::Retry;
-            }
-        }
-        NoConnection::FailAll { down: error.is_connection_level() }
+        decision
     }
 
     /// One worker: a connection, then the queue on a blocking thread; a new connection if

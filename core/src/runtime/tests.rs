@@ -200,3 +200,93 @@ fn a_scrape_joins_only_a_collection_due_at_or_shortly_after_its_own_deadline() {
     assert!(compatible_deadline(now, Some(short), Some(short + Duration::from_millis(50))));
     assert!(!compatible_deadline(now, Some(short), Some(short + Duration::from_millis(51))));
 }
+
+fn connect_error(kind: crate::pool::ConnectFailure) -> QueryError {
+    QueryError::Pool(PoolError::Connect {
+        message: "refused".into(),
+        sqlstate: None,
+        native: None,
+        kind,
+    })
+}
+
+#[test]
+fn a_worker_without_a_connection_decides_from_the_error_the_other_workers_and_open_sessions() {
+    use crate::pool::ConnectFailure::{Login, Other, ReadOnly, SessionLimit};
+    let busy = QueryError::Pool(PoolError::TimedOut(Duration::from_secs(1)));
+    // The pool is busy: the front job gives up, whatever else is true.
+    for (workers, open) in [(1, 0), (3, 2)] {
+        assert_eq!(no_connection_decision(&busy, workers, open), NoConnection::Busy);
+    }
+    // A refused extra session (M2): another worker serves the queue, so this one leaves...
+    for kind in [Other, SessionLimit, Login] {
+        assert_eq!(no_connection_decision(&connect_error(kind), 2, 1), NoConnection::Leave);
+    }
+    // ...or, alone, it waits for the pool's other live session instead of logging in again.
+    for kind in [Other, SessionLimit] {
+        assert_eq!(no_connection_decision(&connect_error(kind), 1, 1), NoConnection::Retry);
+    }
+    // A failed login is never retried at once (DM locks accounts), even with sessions open.
+    assert_eq!(
+        no_connection_decision(&connect_error(Login), 1, 1),
+        NoConnection::FailAll { down: true }
+    );
+    // Nothing open and the login refused: the datasource is down for this scrape.
+    assert_eq!(
+        no_connection_decision(&connect_error(Other), 1, 0),
+        NoConnection::FailAll { down: true }
+    );
+    // A session that could not be made read-only says nothing about reachability.
+    assert_eq!(
+        no_connection_decision(&connect_error(ReadOnly), 2, 1),
+        NoConnection::FailAll { down: false }
+    );
+    // A closed pool (replaced by a reload) and a lost connection are connection-level.
+    assert_eq!(
+        no_connection_decision(&QueryError::Pool(PoolError::Closed), 2, 1),
+        NoConnection::FailAll { down: true }
+    );
+    let lost = QueryError::Driver {
+        message: "communication link failure".into(),
+        sqlstate: Some("08S01".into()),
+        native: None,
+        connection_lost: true,
+    };
+    assert_eq!(no_connection_decision(&lost, 1, 1), NoConnection::FailAll { down: true });
+}
+
+#[test]
+fn queues_start_with_two_workers_only_when_the_budget_has_two_per_pool() {
+    // (maxOpenConns, pools sharing it, this pool's size) -> workers at the first jobs.
+    let cases = [
+        ((10, 1, 10), 2),
+        ((10, 2, 10), 2),
+        ((4, 2, 4), 2),
+        // maxOpenConns = 2 with custom metrics: one each, so both keep their session.
+        ((2, 2, 2), 1),
+        ((2, 1, 2), 2),
+        ((3, 2, 3), 1),
+        ((1, 1, 1), 1),
+        // A pool smaller than the start count.
+        ((10, 1, 1), 1),
+        // No pool registered yet counts as one.
+        ((2, 0, 2), 2),
+    ];
+    for ((budget, pools, max_open), want) in cases {
+        assert_eq!(
+            start_workers_for(budget, pools, max_open),
+            want,
+            "budget {budget}, {pools} pool(s), pool size {max_open}"
+        );
+    }
+}
+
+#[test]
+fn fan_out_gives_each_queued_job_a_worker_up_to_the_pool_size() {
+    assert_eq!(fan_out_count(0, 10, 2), 0);
+    assert_eq!(fan_out_count(3, 10, 2), 3);
+    assert_eq!(fan_out_count(20, 10, 2), 8);
+    assert_eq!(fan_out_count(5, 2, 2), 0);
+    // More workers than the pool (a reload shrank it) never underflows.
+    assert_eq!(fan_out_count(5, 2, 4), 0);
+}

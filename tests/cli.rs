@@ -198,7 +198,7 @@ fn every_declared_flag_is_a_command_line_flag() {
     assert!(flags.len() > 20, "{flags:?}");
     for f in flags {
         assert!(
-            out.split(|c: char| c.is_whitespace() || c == ',' || c == '=' || c == '[')
+            out.split(|c: char| c.is_whitespace() || matches!(c, ',' | '=' | '[' | ']'))
                 .any(|w| w == f),
             "{f} is declared in config/src/schema but `--help` does not list it:\n{out}"
         );

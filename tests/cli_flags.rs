@@ -122,7 +122,7 @@ fn log_format_logfmt_and_json_change_the_lines() {
     assert_eq!(
         rest,
         format!(
-            "level=info target=dameng_exporter::cli msg=\"Starting dameng_exporter.\" \
+            "level=info target=dmexp_core::app msg=\"Starting dameng_exporter.\" \
              datasources=1 listen=127.0.0.1:{}",
             exp.port
         )

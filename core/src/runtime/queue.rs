@@ -173,6 +173,11 @@ pub(super) struct QueueState {
     /// Live workers. A worker leaves only under the lock with the queue empty, so a job is
     /// never left without one.
     pub(super) workers: usize,
+    /// The queue fanned out already. Every collector waiting for its answer calls
+    /// [`RunQueue::fan_out`] when it is due, while the workers it starts are still logging in
+    /// and have not taken their jobs yet: counted again, the same queued jobs would get a
+    /// second worker each (up to the pool size, more sessions than jobs).
+    pub(super) fanned_out: bool,
 }
 
 /// How long a worker whose extra connection was refused waits before trying again.
@@ -233,9 +238,13 @@ impl RunQueue {
         }
     }
 
-    /// Gives every job still queued a worker of its own, up to the pool size.
+    /// Gives every job still queued a worker of its own, up to the pool size; once per
+    /// queue (see [`QueueState::fanned_out`]).
     pub(super) fn fan_out(self: &Arc<Self>) {
         let mut st = lock(&self.state);
+        if std::mem::replace(&mut st.fanned_out, true) {
+            return;
+        }
         let more = fan_out_count(st.jobs.len(), self.pool.max_open(), st.workers);
         st.workers += more;
         drop(st);

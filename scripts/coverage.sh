@@ -38,7 +38,7 @@ ignore='(^|/)(tests|benches|examples|bench)/|/tests\.rs$|dm_double'
 cargo llvm-cov clean --workspace >/dev/null 2>&1 || true
 cargo llvm-cov --workspace --all-targets --no-report
 if [[ ${1:-} == --html ]]; then
-    cargo llvm-cov report --ignore-filename-regex "$ignore" --html
+    cargo llvm-cov report --workspace --ignore-filename-regex "$ignore" --html
     echo "coverage: target/llvm-cov/html/index.html"
 fi
-cargo llvm-cov report --ignore-filename-regex "$ignore" --summary-only
+cargo llvm-cov report --workspace --ignore-filename-regex "$ignore" --summary-only

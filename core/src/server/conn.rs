@@ -423,6 +423,25 @@ impl<IO> StallGuard<IO> {
             Poll::Pending => Ok(()),
         }
     }
+
+    /// The answer to a write that the inner stream answered with `polled`: pending arms or
+    /// checks the stall timer, anything else disarms it.
+    fn after_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        match polled {
+            Poll::Pending => match self.check_stall(cx) {
+                Ok(()) => Poll::Pending,
+                Err(error) => Poll::Ready(Err(error)),
+            },
+            ready => {
+                self.stalled = None;
+                ready
+            }
+        }
+    }
 }
 
 impl<IO: AsyncRead + Unpin> AsyncRead for StallGuard<IO> {
@@ -442,16 +461,8 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for StallGuard<IO> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        match Pin::new(&mut this.io).poll_write(cx, buf) {
-            Poll::Pending => match this.check_stall(cx) {
-                Ok(()) => Poll::Pending,
-                Err(error) => Poll::Ready(Err(error)),
-            },
-            ready => {
-                this.stalled = None;
-                ready
-            }
-        }
+        let polled = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.after_write(cx, polled)
     }
 
     fn poll_write_vectored(
@@ -460,16 +471,8 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for StallGuard<IO> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        match Pin::new(&mut this.io).poll_write_vectored(cx, bufs) {
-            Poll::Pending => match this.check_stall(cx) {
-                Ok(()) => Poll::Pending,
-                Err(error) => Poll::Ready(Err(error)),
-            },
-            ready => {
-                this.stalled = None;
-                ready
-            }
-        }
+        let polled = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.after_write(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {

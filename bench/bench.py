@@ -9,7 +9,10 @@ Runs, on the same databases and the same SQL, side by side:
   query-exporter query-exporter 5.2 (queries without interval run on every scrape)
 and measures latency per scrape (median, p90), CPU per scrape (/proc/<pid>/stat utime+stime
 delta over the measured scrapes), RSS (VmHWM, VmRSS after) and open PostgreSQL connections
-(pg_stat_activity). Writes results.csv (+ soak.csv) into --out.
+(pg_stat_activity, sampled every 0.2 s while the run lasts). Settings: pg-cpu, pg-lat,
+sqlite-cpu, and pg-cpu-100 (floor and ours at maxOpenConns = 1 on a second cluster left at
+max_connections = 100). Writes results.csv, failed.csv (+ soak.csv, and with --profile a perf
+profile per ours-custom run in profile/) into --out; bench/targets.py reads them.
 """
 
 import argparse
@@ -25,6 +28,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -55,7 +59,27 @@ QUERIES = [
 
 FIELDS = ["setting", "system", "n", "scrapes", "lat_median_ms", "lat_p90_ms", "lat_min_ms",
           "lat_max_ms", "cpu_ms_per_scrape", "rss_max_mib", "rss_after_mib", "conns_max",
-          "series", "errors", "incomplete", "load1", "note"]
+          "series", "errors", "incomplete", "max_open_conns", "pg_max_connections",
+          "scrape_timeout_s", "load1", "note"]
+# failed.csv: one row per (run, kind, datasource, collector) that failed at least once.
+# kind: run-failed (the run itself raised), http-status (a scrape answered non-200),
+# datasource-down (dmdb_up 0), collector-failed (dameng_exporter_collector_success 0),
+# floor-error, query-failed (a peer reported a failed query).
+FAILED_FIELDS = ["setting", "system", "n", "kind", "datasource", "collector", "count", "of",
+                 "first_scrape", "detail"]
+
+
+def default_max_open_conns():
+    """maxOpenConns our exporter uses when the config does not set it (config/default.toml
+    documents the defaults; read there so the bench does not pin a stale value)."""
+    try:
+        m = re.search(r"^maxOpenConns\s*=\s*(\d+)", (ROOT / "config" / "default.toml").read_text(),
+                      re.M)
+        if m:
+            return int(m.group(1))
+    except OSError:
+        pass
+    return 10
 
 
 def log(*a):
@@ -130,12 +154,85 @@ class Pg:
         except (RuntimeError, ValueError):
             return -1
 
+    def reachable(self):
+        try:
+            self.scalar("postgres", "SELECT 1")
+            return True
+        except RuntimeError:
+            return False
+
+    def max_connections(self):
+        if not hasattr(self, "_max_conns"):
+            try:
+                self._max_conns = int(self.scalar("postgres", "SHOW max_connections"))
+            except (RuntimeError, ValueError):
+                self._max_conns = ""
+        return self._max_conns
+
     def odbc(self, db):
         return (f"Driver={{PostgreSQL Unicode}};Server={self.host};Port={self.port};"
                 f"Database={db};UID={self.user};PWD=bench")
 
     def url(self, db, scheme):
         return f"{scheme}://{self.user}:bench@{self.host}:{self.port}/{db}"
+
+
+CONNS_SQL = ("SELECT count(*) FROM pg_stat_activity WHERE datname LIKE 'bench\\_%' "
+             "AND pid <> pg_backend_pid();\n")
+
+
+class ConnSampler:
+    """Counts sessions on the benchmark databases every `every` s in a background thread
+    while a run lasts, over one persistent psql session (on `postgres`, so not counted
+    itself): the maximum includes sessions opened and closed inside a scrape, which two
+    samples between scrapes would miss. `with ConnSampler(pg) as s: ...; s.max`"""
+
+    def __init__(self, pg, every=0.2):
+        self.pg, self.every, self.samples = pg, every, []
+        self.p = self.thread = None
+        self.stop_ev = threading.Event()
+
+    def sample(self):
+        try:
+            self.p.stdin.write(CONNS_SQL)
+            self.p.stdin.flush()
+            line = self.p.stdout.readline()
+            self.samples.append(int(line))
+        except (OSError, ValueError):
+            pass
+
+    def loop(self):
+        while not self.stop_ev.wait(self.every):
+            self.sample()
+
+    def __enter__(self):
+        if self.pg is None:
+            return self
+        self.p = subprocess.Popen(
+            ["psql", "-X", "-At", "-q", "-h", self.pg.host, "-p", str(self.pg.port), "-U",
+             self.pg.user, "-d", "postgres"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        self.sample()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.p is None:
+            return False
+        self.stop_ev.set()
+        self.thread.join(5)
+        self.sample()
+        try:
+            self.p.stdin.close()
+            self.p.wait(5)
+        except (OSError, subprocess.TimeoutExpired):
+            self.p.kill()
+        return False
+
+    @property
+    def max(self):
+        return max(self.samples) if self.samples else -1
 
 
 SLOW_SQL = """
@@ -372,8 +469,34 @@ def wait_http(proc, port, path, timeout=120):
 
 # ---------------------------------------------------------------- measurements
 
+class Failures:
+    """What failed in one run, aggregated per (kind, datasource, collector): how many scrapes,
+    the first one (1-based, warm-up scrapes included) and one detail. Rows of failed.csv."""
+
+    def __init__(self):
+        self.items = {}
+        self.scrapes = 0
+
+    def add(self, kind, datasource="", collector="", scrape=None, detail="", count=1):
+        key = (kind, datasource, collector)
+        it = self.items.setdefault(key, {"count": 0, "first_scrape": scrape, "detail": detail})
+        it["count"] += count
+        if it["first_scrape"] is None:
+            it["first_scrape"] = scrape
+
+    def __len__(self):
+        return len(self.items)
+
+    def rows(self, setting, system, n):
+        return [{"setting": setting, "system": system, "n": n, "kind": k, "datasource": ds,
+                 "collector": c, "count": it["count"], "of": self.scrapes or "",
+                 "first_scrape": "" if it["first_scrape"] is None else it["first_scrape"],
+                 "detail": it["detail"]}
+                for (k, ds, c), it in sorted(self.items.items())]
+
+
 def row(setting, system, n, lats, cpu_ms, hwm_kib, rss_kib, conns, series, errors,
-        incomplete=0, note=""):
+        incomplete=0, note="", failures=None):
     return {
         "setting": setting, "system": system, "n": n, "scrapes": len(lats),
         "lat_median_ms": round(statistics.median(lats), 3) if lats else "",
@@ -384,7 +507,7 @@ def row(setting, system, n, lats, cpu_ms, hwm_kib, rss_kib, conns, series, error
         "rss_max_mib": round(hwm_kib / 1024, 2) if hwm_kib else "",
         "rss_after_mib": round(rss_kib / 1024, 2) if rss_kib else "",
         "conns_max": conns, "series": series, "errors": errors, "incomplete": incomplete,
-        "load1": load1(), "note": note,
+        "load1": load1(), "note": note, "_failures": failures,
     }
 
 
@@ -392,41 +515,114 @@ def count_series(body):
     return sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
 
 
-def scrape_loop(proc, port, path, opts, pg, check=None, headers=None):
-    """Warm-up scrapes, then scrapes until the time budget or the scrape cap is reached."""
+class Profiler:
+    """perf record -F 999 -g -e cpu-clock on a running process (software clock: hardware
+    counters are not available on every machine), stopped with SIGINT; then a
+    `perf report --stdio` summary next to perf.data. Does nothing when `path` is None."""
+
+    def __init__(self, pid, path):
+        self.pid, self.path, self.p = pid, path, None
+
+    def __enter__(self):
+        if self.path is None:
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.logf = open(self.path.with_suffix(".perf.log"), "wb")
+        self.p = subprocess.Popen(
+            ["perf", "record", "-F", "999", "-g", "-e", "cpu-clock", "-p", str(self.pid),
+             "-o", str(self.path.with_suffix(".perf.data"))],
+            stdout=self.logf, stderr=subprocess.STDOUT)
+        time.sleep(0.3)  # perf attaches to every thread before the measured scrapes begin
+        return self
+
+    def __exit__(self, *exc):
+        if self.p is None:
+            return False
+        self.p.send_signal(signal.SIGINT)
+        try:
+            self.p.wait(60)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait(5)
+        self.logf.close()
+        data, txt = self.path.with_suffix(".perf.data"), self.path.with_suffix(".perf.txt")
+        with open(txt, "w") as out:
+            for title, extra in (("self time by symbol", ["-F", "overhead,dso,sym"]),
+                                 ("self time by shared object", ["-F", "overhead,dso"]),
+                                 ("with callers (children)", ["--children", "--sort", "symbol",
+                                                              "-g", "caller,0.5,callee",
+                                                              "--percent-limit", "2"])):
+                args = ["perf", "report", "-i", str(data), "--stdio"]
+                if "--children" not in extra:
+                    args += ["--no-children", "-g", "none", "--percent-limit", "0.3"]
+                rep = subprocess.run(args + extra, capture_output=True, text=True,
+                                     errors="replace")
+                out.write(f"######## {title}: {' '.join(args[1:] + extra)}\n")
+                out.writelines(line.rstrip() + "\n"
+                               for line in (rep.stdout + rep.stderr).splitlines())
+        log(f"profile: {data} and {txt}")
+        return False
+
+
+def scrape_loop(proc, port, path, opts, pg, check=None, headers=None, profile=None):
+    """Warm-up scrapes, then scrapes until the time budget or the scrape cap is reached.
+    `check(body)` returns the failures in one answer as (kind, datasource, collector).
+    `errors` counts non-200 answers in all scrapes, `incomplete` the measured scrapes with a
+    failure, the Failures every scrape (warm-up included)."""
     h = Http(port, timeout=120)
     errors = 0
-    for _ in range(opts.warmup):
+    fails = Failures()
+    scrape = 0
+
+    def one():
+        nonlocal scrape, errors
+        scrape += 1
         st, body = h.get(path, headers)
-        errors += st != 200
-    conns = [pg.conns()] if pg else [-1]
+        if st != 200:
+            errors += 1
+            fails.add("http-status", scrape=scrape, detail=f"HTTP {st}")
+        bad = check(body) if check else []
+        for kind, ds, coll in bad:
+            fails.add(kind, ds, coll, scrape)
+        return body, bad
+
     lats = []
     incomplete = 0
     series = 0
-    c0 = cpu_ticks(proc.pid)
-    t_start = time.perf_counter()
-    while True:
-        t0 = time.perf_counter()
-        st, body = h.get(path, headers)
-        lats.append((time.perf_counter() - t0) * 1000)
-        if st != 200:
-            errors += 1
-        if check:
-            incomplete += check(body)
-        series = count_series(body)
-        done = time.perf_counter() - t_start
-        if len(lats) >= opts.max_scrapes or (len(lats) >= opts.min_scrapes and done >= opts.budget):
-            break
-    cpu_ms = (cpu_ticks(proc.pid) - c0) * 1000 / HZ / len(lats)
-    if pg:
-        conns.append(pg.conns())
-    return lats, cpu_ms, max(conns), series, errors, incomplete
+    with ConnSampler(pg) as sampler:
+        for _ in range(opts.warmup):
+            one()
+        with Profiler(proc.pid, profile):
+            c0 = cpu_ticks(proc.pid)
+            t_start = time.perf_counter()
+            while True:
+                t0 = time.perf_counter()
+                body, bad = one()
+                lats.append((time.perf_counter() - t0) * 1000)
+                incomplete += 1 if bad else 0
+                series = count_series(body)
+                done = time.perf_counter() - t_start
+                if len(lats) >= opts.max_scrapes or (len(lats) >= opts.min_scrapes
+                                                     and done >= opts.budget):
+                    break
+            cpu_ms = (cpu_ticks(proc.pid) - c0) * 1000 / HZ / len(lats)
+    fails.scrapes = scrape
+    return lats, cpu_ms, sampler.max if pg else -1, series, errors, incomplete, fails
 
 
-def ours_incomplete(body):
-    """1 when a datasource is down or a collector failed/timed out in this scrape."""
-    bad = re.search(rb'^(dmdb_up|dameng_exporter_collector_success)\{[^}]*\} 0$', body, re.M)
-    return 1 if bad else 0
+LABEL_RE = re.compile(rb'(\w+)="((?:[^"\\]|\\.)*)"')
+FAILED_RE = re.compile(rb'^(dmdb_up|dameng_exporter_collector_success)\{([^}]*)\} 0$', re.M)
+
+
+def ours_failures(body):
+    """The datasources down (dmdb_up 0) and collectors failed or timed out
+    (dameng_exporter_collector_success 0) in one answer."""
+    out = []
+    for m in FAILED_RE.finditer(body):
+        labels = {k.decode(): v.decode(errors="replace") for k, v in LABEL_RE.findall(m.group(2))}
+        kind = "datasource-down" if m.group(1) == b"dmdb_up" else "collector-failed"
+        out.append((kind, labels.get("datasource", ""), labels.get("collector", "")))
+    return out
 
 
 def run_ours(setting, mode, n, sources, opts, pg, extra_global="", extra_ds=""):
@@ -438,14 +634,22 @@ def run_ours(setting, mode, n, sources, opts, pg, extra_global="", extra_ds=""):
     port = free_port()
     cfg = workdir / "dameng_exporter.toml"
     cfg.write_text(ours_config(port, workdir, sources, mode, extra_global, extra_ds))
+    profile = None
+    if opts.profile and system == "ours-custom" and ("all" in opts.profile
+                                                     or setting in opts.profile):
+        profile = opts.out / "profile" / f"{setting}-{system}-{n}"
     proc = Proc([str(opts.exporter), "--config", str(cfg)], workdir, name="exporter")
     try:
         wait_http(proc, port, "/-/ready")
-        lats, cpu_ms, conns, series, errors, inc = scrape_loop(
-            proc, port, "/metrics", opts, pg, ours_incomplete,
-            {"X-Prometheus-Scrape-Timeout-Seconds": str(opts.scrape_timeout)})
+        lats, cpu_ms, conns, series, errors, inc, fails = scrape_loop(
+            proc, port, "/metrics", opts, pg, ours_failures,
+            {"X-Prometheus-Scrape-Timeout-Seconds": str(opts.scrape_timeout)}, profile)
         hwm, rss = status_kib(proc.pid, "VmHWM:"), status_kib(proc.pid, "VmRSS:")
-        return row(setting, system, n, lats, cpu_ms, hwm, rss, conns, series, errors, inc)
+        r = row(setting, system, n, lats, cpu_ms, hwm, rss, conns, series, errors, inc,
+                note="profiled: perf record -F 999 (costs CPU and latency)" if profile else "",
+                failures=fails)
+        r["scrape_timeout_s"] = opts.scrape_timeout
+        return r
     finally:
         proc.stop()
 
@@ -462,19 +666,26 @@ def run_floor(setting, n, conn_strings, opts, pg):
            "--budget-ms", str(int(opts.budget * 1000))]
     proc = Proc(cmd, workdir, name="floor")
     conns = []
-    while proc.alive():
-        time.sleep(0.05)
-        if not conns and '"ready"' in proc.log_path.read_text(errors="replace"):
-            # The floor holds still for 0.8 s after connecting: count its connections then.
-            conns.append(pg.conns() if pg else -1)
+    with ConnSampler(pg) as sampler:
+        while proc.alive():
+            time.sleep(0.05)
+            if not conns and '"ready"' in proc.log_path.read_text(errors="replace"):
+                # The floor holds still for 0.8 s after connecting: count its connections then.
+                conns.append(pg.conns() if pg else -1)
     proc.stop()
+    if pg:
+        conns.append(sampler.max)
     out = proc.log_path.read_text().strip().splitlines()
     js = json.loads(out[-1])
+    fails = Failures()
+    fails.scrapes = len(js["lat_ms"]) + opts.warmup
     if js["errors"]:
         log(f"floor errors: {js['first_error']}")
+        fails.add("floor-error", detail=str(js.get("first_error", ""))[:300],
+                  count=js["errors"])
     return row(setting, "floor", n, js["lat_ms"], js["cpu_ms_per_round"], js["vmhwm_kib"],
                js["vmrss_kib"], max(conns) if conns else -1, js["rows"], js["errors"],
-               note=f"cells={js['cells']}")
+               note=f"cells={js['cells']}", failures=fails)
 
 
 def run_query_exporter(setting, n, dbs, opts, pg):
@@ -488,12 +699,17 @@ def run_query_exporter(setting, n, dbs, opts, pg):
                 name="query-exporter")
     try:
         wait_http(proc, port, "/metrics")
-        lats, cpu_ms, conns, series, errors, _ = scrape_loop(proc, port, "/metrics", opts, pg)
+        lats, cpu_ms, conns, series, errors, _, fails = scrape_loop(
+            proc, port, "/metrics", opts, pg)
         hwm, rss = status_kib(proc.pid, "VmHWM:"), status_kib(proc.pid, "VmRSS:")
         body = Http(port).get("/metrics")[1]
-        failed = len(re.findall(rb'^queries_total\{[^}]*status="error"[^}]*\} [1-9]', body, re.M))
+        bad = re.findall(rb'^queries_total\{([^}]*status="error"[^}]*)\} ([1-9][0-9.e+]*)',
+                         body, re.M)
+        for labels, count in bad:
+            fails.add("query-failed", detail=labels.decode(errors="replace"),
+                      count=int(float(count)))
         return row(setting, "query-exporter", n, lats, cpu_ms, hwm, rss, conns, series, errors,
-                   failed)
+                   len(bad), failures=fails)
     finally:
         proc.stop()
 
@@ -595,10 +811,14 @@ def run_sql_exporter(setting, n, dbs, opts, pg):
     x1 = int(pg.scalar("postgres", xacts))
     # The stats lag at both ends by up to a second; the window is long enough for that.
     k = (x1 - x0) / (6 * n)
-    failed = len(re.findall(rb"^sql_exporter_last_scrape_failed\{[^}]*\} 1", body, re.M))
+    bad = re.findall(rb"^sql_exporter_last_scrape_failed\{([^}]*)\} 1", body, re.M)
+    failed = len(bad)
+    fails = Failures()
+    for labels in bad:
+        fails.add("query-failed", detail=labels.decode(errors="replace"))
     series = sum(1 for line in body.splitlines() if line.startswith(b"sql_bench_"))
     return row(setting, "sql_exporter", n, lats, (c1 - c0) * 1000 / HZ / max(k, 1),
-               hwm, rss, max(conns), series, 0, failed,
+               hwm, rss, max(conns), series, 0, failed, failures=fails,
                note=f"interval={interval}; wall per cycle from the debug log; CPU per cycle "
                     f"at LOGLEVEL=warn over {k:.1f} cycles in {t1 - t_start:.1f} s")
 
@@ -622,13 +842,21 @@ def run_soak(n, opts, pg):
         c0 = cpu_ticks(proc.pid)
         t0 = time.perf_counter()
         lats, errors, incomplete = [], 0, 0
+        fails = Failures()
+        fails.scrapes = opts.soak
         every = max(1, opts.soak // 100)
         for i in range(1, opts.soak + 1):
             s0 = time.perf_counter()
-            st, body = h.get("/metrics", {"X-Prometheus-Scrape-Timeout-Seconds": "10"})
+            st, body = h.get("/metrics", {"X-Prometheus-Scrape-Timeout-Seconds":
+                                          str(opts.scrape_timeout)})
             lats.append((time.perf_counter() - s0) * 1000)
             errors += st != 200
-            incomplete += ours_incomplete(body)
+            if st != 200:
+                fails.add("http-status", scrape=i, detail=f"HTTP {st}")
+            bad = ours_failures(body)
+            incomplete += 1 if bad else 0
+            for kind, ds, coll in bad:
+                fails.add(kind, ds, coll, i)
             if i == 1 or i % every == 0:
                 samples.append({
                     "scrape": i, "elapsed_s": round(time.perf_counter() - t0, 2),
@@ -646,8 +874,9 @@ def run_soak(n, opts, pg):
         cpu_ms = (cpu_ticks(proc.pid) - c0) * 1000 / HZ / opts.soak
         hwm, rss = status_kib(proc.pid, "VmHWM:"), status_kib(proc.pid, "VmRSS:")
         r = row(setting, system, n, lats, cpu_ms, hwm, rss, max(s["conns"] for s in samples),
-                count_series(body), errors, incomplete,
+                count_series(body), errors, incomplete, failures=fails,
                 note=f"rss first/last sample {samples[0]['rss_mib']}/{samples[-1]['rss_mib']} MiB")
+        r["scrape_timeout_s"] = opts.scrape_timeout
         return r
     finally:
         proc.stop()
@@ -661,7 +890,7 @@ def main():
     ap.add_argument("--lat-n", default="1,3,10,50", help="N for the latency-bound setting")
     ap.add_argument("--sqlite-n", default="1,3,10", help="N for the SQLite fixture")
     ap.add_argument("--systems", default="floor,ours-custom,ours-builtin,sql_exporter,query-exporter")
-    ap.add_argument("--settings", default="pg-cpu,pg-lat,sqlite-cpu")
+    ap.add_argument("--settings", default="pg-cpu,pg-cpu-100,pg-lat,sqlite-cpu")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--soak", type=int, default=0, help="scrapes in the soak (0: none)")
     ap.add_argument("--soak-n", type=int, default=10)
@@ -673,6 +902,14 @@ def main():
     ap.add_argument("--scrape-timeout", type=float, default=10.0)
     ap.add_argument("--many-max-open", type=int, default=3,
                     help="maxOpenConns for ours at N >= 100 (default settings below)")
+    ap.add_argument("--pg100-port", type=int, default=55433,
+                    help="the second cluster (max_connections = 100) for pg-cpu-100")
+    ap.add_argument("--pg100-n", default="50", help="N for pg-cpu-100")
+    ap.add_argument("--pg100-max-open", type=int, default=1,
+                    help="maxOpenConns for ours in pg-cpu-100")
+    ap.add_argument("--profile", nargs="?", const="all", default="",
+                    help="perf-record ours-custom in these settings (comma list; no value: "
+                         "every setting) into OUT/profile/")
     ap.add_argument("--exporter", required=True)
     ap.add_argument("--floor", required=True)
     ap.add_argument("--sql-exporter", default="")
@@ -690,7 +927,12 @@ def main():
         opts.warmup, opts.min_scrapes, opts.max_scrapes = 3, 15, 3000
     opts.exporter, opts.floor = Path(opts.exporter).resolve(), Path(opts.floor).resolve()
 
+    opts.profile = [x for x in opts.profile.split(",") if x]
+    if opts.profile and not shutil.which("perf"):
+        log("SKIP --profile: perf is not installed (Debian package linux-perf)")
+        opts.profile = []
     ns = [int(x) for x in opts.n.split(",") if x]
+    pg100_ns = [int(x) for x in opts.pg100_n.split(",") if x]
     lat_ns = [x for x in (int(y) for y in opts.lat_n.split(",") if y)]
     sqlite_ns = [x for x in (int(y) for y in opts.sqlite_n.split(",") if y)]
     systems = opts.systems.split(",")
@@ -698,6 +940,7 @@ def main():
     if opts.quick:
         lat_ns = [x for x in lat_ns if x in ns] or ns[:1]
         sqlite_ns = [x for x in sqlite_ns if x in ns] or ns[:1]
+        pg100_ns = [x for x in pg100_ns if x in ns] or ns[:1]
     if not opts.sql_exporter and "sql_exporter" in systems:
         log("SKIP sql_exporter: prometheus-sql-exporter is not installed")
         systems.remove("sql_exporter")
@@ -710,49 +953,101 @@ def main():
     need_slow = max(lat_ns) if "pg-lat" in settings and lat_ns else 0
     ensure_pg_databases(pg, need_cpu, need_slow, opts.sleep)
 
-    results = []
-    csv_path = opts.out / "results.csv"
+    results, failed = [], []
+    csv_path, failed_path = opts.out / "results.csv", opts.out / "failed.csv"
 
-    def emit(r):
+    def write_csvs():
+        with open(csv_path, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(results)
+        with open(failed_path, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=FAILED_FIELDS)
+            w.writeheader()
+            w.writerows(failed)
+
+    def emit(r, meta):
+        for k, v in meta.items():
+            r.setdefault(k, v)
+        fails = r.pop("_failures", None)
+        if fails:
+            failed.extend(fails.rows(r["setting"], r["system"], r["n"]))
         results.append(r)
         log(f"{r['setting']:<10} {r['system']:<15} N={r['n']:<4} scrapes={r['scrapes']:<5} "
             f"lat med {r['lat_median_ms']} p90 {r['lat_p90_ms']} ms  cpu {r['cpu_ms_per_scrape']} ms"
             f"  rss {r['rss_max_mib']}/{r['rss_after_mib']} MiB  conns {r['conns_max']}"
-            f"  series {r['series']}  err {r['errors']} inc {r['incomplete']}  load {r['load1']}")
-        with open(csv_path, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=FIELDS)
-            w.writeheader()
-            w.writerows(results)
+            f"  series {r['series']}  err {r['errors']} inc {r['incomplete']}"
+            f"  failed {len(fails) if fails else 0}  load {r['load1']}")
+        write_csvs()
 
-    def attempt(fn, *a):
+    def run_failed(setting, system, n, detail):
+        log(f"FAILED {setting} {system} N={n}: {detail}")
+        failed.append({"setting": setting, "system": system, "n": n, "kind": "run-failed",
+                       "datasource": "", "collector": "", "count": 1, "of": "",
+                       "first_scrape": "", "detail": " ".join(str(detail).split())[:500]})
+        write_csvs()
+
+    def attempt(meta, fn, *a):
+        """meta: setting, system, n and the columns every row of this run carries."""
         try:
-            emit(fn(*a))
+            emit(fn(*a), meta)
         except Exception as e:  # one failing system must not stop the others
-            log(f"FAILED {fn.__name__}{a[:3]}: {e}")
+            run_failed(meta["setting"], meta["system"], meta["n"], e)
 
+    write_csvs()
+    # The directory describes one run: a soak file of an earlier run must not be read as
+    # this run's (bench/targets.py judges soak.csv).
+    for stale in ("soak.csv", "soak.png"):
+        (opts.out / stale).unlink(missing_ok=True)
+    if opts.profile:
+        shutil.rmtree(opts.out / "profile", ignore_errors=True)
+    default_max_open = default_max_open_conns()
     plan = []
     if "pg-cpu" in settings:
-        plan += [("pg-cpu", n, f"bench_ds_") for n in ns]
+        plan += [("pg-cpu", n, "bench_ds_", pg, None) for n in ns]
+    if "pg-cpu-100" in settings and pg100_ns:
+        pg100 = Pg(opts.pg_host, opts.pg100_port, opts.pg_user)
+        if pg100.reachable():
+            ensure_pg_databases(pg100, max(pg100_ns), 0, opts.sleep)
+            plan += [("pg-cpu-100", n, "bench_ds_", pg100, opts.pg100_max_open)
+                     for n in pg100_ns]
+        else:
+            for n in pg100_ns:
+                for system in ("floor", "ours-custom"):
+                    run_failed("pg-cpu-100", system, n,
+                               f"no PostgreSQL on {opts.pg_host}:{opts.pg100_port} "
+                               "(bench/run.sh starts it)")
     if "pg-lat" in settings:
-        plan += [("pg-lat", n, f"bench_slow_") for n in lat_ns]
-    for setting, n, prefix in plan:
+        plan += [("pg-lat", n, "bench_slow_", pg, None) for n in lat_ns]
+    for setting, n, prefix, spg, max_open in plan:
         dbs = [f"{prefix}{i}" for i in range(1, n + 1)]
-        conn_strings = [pg.odbc(db) for db in dbs]
+        conn_strings = [spg.odbc(db) for db in dbs]
         sources = [(f"ds{i}", cs, []) for i, cs in enumerate(conn_strings, 1)]
-        # Many datasources: a smaller pool per datasource keeps the total bounded
-        # (N × (maxOpenConns + 1) connections at most) under max_connections.
-        extra_ds = f"maxOpenConns = {opts.many_max_open}" if n >= 100 else ""
+        if max_open is None and n >= 100:
+            # Many datasources: a smaller pool per datasource keeps the total bounded
+            # (N × (maxOpenConns + 1) connections at most) under max_connections.
+            max_open = opts.many_max_open
+        extra_ds = f"maxOpenConns = {max_open}" if max_open is not None else ""
+        ours_max_open = max_open if max_open is not None else default_max_open
+        pg_max = spg.max_connections()
         for system in systems:
+            if setting == "pg-cpu-100" and system not in ("floor", "ours-custom"):
+                continue
+            meta = {"setting": setting, "system": system, "n": n, "pg_max_connections": pg_max,
+                    # the floor holds one connection per datasource by construction; the
+                    # peers have no such setting here
+                    "max_open_conns": {"floor": 1, "ours-custom": ours_max_open,
+                                       "ours-builtin": ours_max_open}.get(system, "")}
             if system == "floor":
-                attempt(run_floor, setting, n, conn_strings, opts, pg)
+                attempt(meta, run_floor, setting, n, conn_strings, opts, spg)
             elif system == "ours-custom":
-                attempt(run_ours, setting, "custom", n, sources, opts, pg, "", extra_ds)
+                attempt(meta, run_ours, setting, "custom", n, sources, opts, spg, "", extra_ds)
             elif system == "ours-builtin":
-                attempt(run_ours, setting, "builtin", n, sources, opts, pg, "", extra_ds)
+                attempt(meta, run_ours, setting, "builtin", n, sources, opts, spg, "", extra_ds)
             elif system == "sql_exporter":
-                attempt(run_sql_exporter, setting, n, dbs, opts, pg)
+                attempt(meta, run_sql_exporter, setting, n, dbs, opts, spg)
             elif system == "query-exporter":
-                attempt(run_query_exporter, setting, n, dbs, opts, pg)
+                attempt(meta, run_query_exporter, setting, n, dbs, opts, spg)
     if "sqlite-cpu" in settings and sqlite_ns:
         sq = opts.work / "sqlite"
         sq.mkdir(parents=True, exist_ok=True)
@@ -763,15 +1058,21 @@ def main():
             sources = [(f"ds{i}", cs, [f"ATTACH DATABASE '{sq / f'ds_{i}_sysjob.db'}' AS SYSJOB"])
                        for i, cs in enumerate(conn_strings, 1)]
             for system in systems:
+                meta = {"setting": "sqlite-cpu", "system": system, "n": n,
+                        "pg_max_connections": "",
+                        "max_open_conns": {"floor": 1, "ours-custom": default_max_open,
+                                           "ours-builtin": default_max_open}.get(system, "")}
                 if system == "floor":
-                    attempt(run_floor, "sqlite-cpu", n, conn_strings, opts, None)
+                    attempt(meta, run_floor, "sqlite-cpu", n, conn_strings, opts, None)
                 elif system == "ours-custom":
-                    attempt(run_ours, "sqlite-cpu", "custom", n, sources, opts, None)
+                    attempt(meta, run_ours, "sqlite-cpu", "custom", n, sources, opts, None)
                 elif system == "ours-builtin":
-                    attempt(run_ours, "sqlite-cpu", "builtin", n, sources, opts, None)
+                    attempt(meta, run_ours, "sqlite-cpu", "builtin", n, sources, opts, None)
     if opts.soak:
-        attempt(run_soak, opts.soak_n, opts, pg)
-    log(f"wrote {csv_path}")
+        attempt({"setting": "soak", "system": "ours-custom", "n": opts.soak_n,
+                 "pg_max_connections": pg.max_connections(), "max_open_conns": default_max_open},
+                run_soak, opts.soak_n, opts, pg)
+    log(f"wrote {csv_path} and {failed_path}")
     return 0
 
 

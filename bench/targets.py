@@ -168,6 +168,8 @@ class Targets:
                            f"max_connections {ours.get('pg_max_connections')}")
             if fparts:
                 detail += "; floor: " + "; ".join(fparts)
+            if "profiled" in (ours.get("note") or ""):
+                detail += "; ours ran under perf (--profile): its numbers include perf's cost"
             self.add(key, target, setting, n, f"{ratio:.2f} ×", lim,
                      with_failures(verdict, parts), detail, ratio, limit, extra)
 
@@ -234,6 +236,11 @@ class Targets:
         target = f"soak RSS flat ± {band:g} % from scrape {first:,} to {last:,}"
         lim = f"± {band:g} %"
         s = self.run.soak
+        soak_row = next((r for r in self.run.rows if r["setting"] == "soak"), None)
+        if s and soak_row is None:
+            self.add(key, target, "soak", None, "", lim, not_measured(
+                "soak.csv has no soak row in results.csv: it is from another run"))
+            return
         if not s:
             failed = next((f["detail"] for f in (self.run.failed or [])
                            if f["setting"] == "soak" and f["kind"] == "run-failed"), None)
@@ -252,7 +259,6 @@ class Targets:
         dev = [(v / base[1] - 1) * 100 for _, v in window]
         worst = max(dev, key=abs)
         end = dev[-1]
-        soak_row = next((r for r in self.run.rows if r["setting"] == "soak"), None)
         parts = incomplete_of(soak_row, self.run.failures("soak", OURS, num(soak_row["n"]))) \
             if soak_row else []
         self.add(key, target, "soak", soak_row["n"] if soak_row else None,
@@ -513,6 +519,7 @@ def self_test():
             r("pg-cpu-100", "floor", 50, lat=20.0, cpu=20.0, conns=50, mo=1, pgmax=100),
             r("pg-cpu-100", OURS, 50, lat=22.0, cpu=22.0, conns=150, mo=2, pgmax=100),
             r("pg-lat", OURS, 3, lat=105.0),
+            r("soak", OURS, 10, lat=5, cpu=5, rss=33, scrapes=10000),
         ], soak=soak_b, failed=[
             {"setting": "pg-cpu", "system": OURS, "n": 200, "kind": "collector-failed",
              "datasource": "ds7", "collector": "bench_sysstat", "count": 1, "of": 23,
@@ -543,6 +550,7 @@ def self_test():
         c = synth(Path(tmp) / "c", [
             r("pg-cpu", "floor", 2, lat=1.0, cpu=1.0),
             r("pg-cpu", OURS, 2, lat=1.2, cpu=1.2, rss=21.0, conns=14),
+            r("soak", OURS, 10, lat=5, cpu=5, rss=33, scrapes=10),
         ], soak=[(k, 30.0) for k in (1, 5, 10)], failed=None)
         items = Targets(Run(c)).evaluate()
         expect(items, "lat-vs-floor-pg-cpu-1", "not measured (no ours-custom row)")
@@ -553,6 +561,11 @@ def self_test():
         expect(items, "sessions-pg-cpu-200", "not measured (no ours-custom row at N = 200)")
         expect(items, "lat-vs-floor-pg-cpu-100-50", "not measured (no ours-custom row)")
         write(Run(c), items, c)
+
+        # D: a soak.csv left from another run (no soak row in results.csv) is not judged.
+        d = synth(Path(tmp) / "d", [r("pg-cpu", OURS, 1, lat=1, cpu=1, rss=15)], soak=soak_a)
+        items = Targets(Run(d)).evaluate()
+        expect(items, "soak-flat", "not measured (soak.csv has no soak row")
 
         # The checker itself: a wrong expectation must be reported as BAD.
         before = len(bad)

@@ -3,7 +3,7 @@
 # PostgreSQL databases and the same SQL (bench/README.md, BENCHMARKS.md).
 #
 #   bench/run.sh [--quick] [--n 1,3,10,50,200] [--soak [SCRAPES]] [--no-soak] [--no-peers]
-#                [--no-install] [--out DIR] [--] [bench.py options...]
+#                [--no-install] [--profile] [--out DIR] [--] [bench.py options...]
 #
 #   --quick      a smoke run: few scrapes, short budgets, no soak; numbers are not meaningful
 #   --n LIST     datasource counts for the CPU-bound setting (default 1,3,10,50,200; the
@@ -14,21 +14,28 @@
 #   --no-install do not apt-get/pip anything; peers missing are skipped
 #   --release / --debug  which build to measure (default: release; --quick uses the debug
 #                build that `cargo test --all-targets` already made, unless --release)
-#   --out DIR    results (results.csv, soak.csv, *.png); default bench/results
-#   --stop-pg-after  stop the private cluster at the end if this run started it (CI)
+#   --profile    perf record (-F 999 -g, cpu-clock) our exporter during each ours-custom
+#                scrape loop: OUT/profile/*.perf.data + *.perf.txt (a release build then
+#                keeps its symbols: cargo profile bench-prof = release, not stripped)
+#   --out DIR    results (results.csv, failed.csv, soak.csv, targets.md/csv, *.png);
+#                default bench/results
+#   --stop-pg-after  stop the private clusters at the end if this run started them (CI)
 #
 # Everything runs on loopback. PostgreSQL: a private cluster on 127.0.0.1:$BENCH_PG_PORT
 # (default 55432; data in /var/tmp/dmexp-bench-pg, trust authentication, fsync off,
 # max_connections 2000), so the benchmark neither disturbs nor is limited by the test
 # cluster on 5432. Its databases: bench_template (tests/fixtures primary), bench_ds_<i>
 # (copies), bench_slow_template / bench_slow_<i> (every table behind a view that sleeps
-# 20 ms per query). Stop it with: bench/run.sh --stop-pg
+# 20 ms per query). A second one, for the pg-cpu-100 setting, on $BENCH_PG100_PORT (default
+# 55433; /var/tmp/dmexp-bench-pg100) is the same but left at PostgreSQL's default
+# max_connections = 100. At the end bench/targets.py writes and prints OUT/targets.md.
+# Stop both with: bench/run.sh --stop-pg
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 
 QUICK=0 NS=1,3,10,50,200 SOAK=default PEERS=1 INSTALL=1 OUT=$ROOT/bench/results STOP_PG=0
-PROFILE=default STOP_PG_AFTER=0 STARTED_PG=0
+PROFILE=default STOP_PG_AFTER=0 STARTED_PG=0 STARTED_PG100=0 PERF=0
 EXTRA=()
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -42,10 +49,11 @@ while [[ $# -gt 0 ]]; do
         --out) OUT=$2; shift ;;
         --stop-pg) STOP_PG=1 ;;
         --stop-pg-after) STOP_PG_AFTER=1 ;;
+        --profile) PERF=1 ;;
         --release) PROFILE=release ;;
         --debug) PROFILE=debug ;;
         --) shift; EXTRA=("$@"); break ;;
-        -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,32p' "$ROOT/bench/run.sh" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -59,6 +67,8 @@ fi
 
 PG_PORT=${BENCH_PG_PORT:-55432}
 PG_DATA=${BENCH_PG_DATA:-/var/tmp/dmexp-bench-pg}
+PG100_PORT=${BENCH_PG100_PORT:-55433}
+PG100_DATA=${BENCH_PG100_DATA:-/var/tmp/dmexp-bench-pg100}
 WORK=$ROOT/target/bench
 mkdir -p "$WORK" "$OUT"
 
@@ -76,8 +86,15 @@ pg_bin() {
     echo "/usr/lib/postgresql/$v/bin"
 }
 
+stop_cluster() {  # DATA
+    if [[ -f $1/postmaster.pid ]]; then
+        as_postgres "$(pg_bin)/pg_ctl" -D "$1" -m fast stop >/dev/null || true
+    fi
+}
+
 if [[ $STOP_PG == 1 ]]; then
-    as_postgres "$(pg_bin)/pg_ctl" -D "$PG_DATA" -m fast stop || true
+    stop_cluster "$PG_DATA"
+    stop_cluster "$PG100_DATA"
     exit 0
 fi
 
@@ -138,30 +155,56 @@ if [[ $PEERS == 1 ]]; then
     fi
 fi
 
-# ---- 2. the private PostgreSQL cluster
+# ---- 2. the private PostgreSQL clusters
 BIN=$(pg_bin)
-if ! "$BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; then
-    if [[ ! -f $PG_DATA/PG_VERSION ]]; then
-        say "initdb $PG_DATA"
-        as_root mkdir -p "$PG_DATA"
-        as_root chown postgres: "$PG_DATA"
-        as_postgres "$BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
+# start_cluster PORT DATA MAX_CONNECTIONS: initdb if needed and start, unless something
+# already answers on PORT; returns 0 when it started the cluster, 1 when it was running.
+start_cluster() {
+    local port=$1 data=$2 maxconn=$3
+    if "$BIN/pg_isready" -q -h 127.0.0.1 -p "$port"; then
+        return 1
     fi
-    say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
-    STARTED_PG=1
-    as_postgres "$BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/server.log" -w -t 60 start -o \
-        "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories=$PG_DATA \
-         -c max_connections=2000 -c shared_buffers=256MB -c fsync=off -c synchronous_commit=off \
+    if [[ ! -f $data/PG_VERSION ]]; then
+        say "initdb $data"
+        as_root mkdir -p "$data"
+        as_root chown postgres: "$data"
+        as_postgres "$BIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
+    fi
+    # A cluster killed without a clean shutdown leaves its pid file behind: pg_ctl start
+    # copes with a stale one; a live postmaster on another port is stopped first.
+    if [[ -f $data/postmaster.pid ]] && as_postgres "$BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+        say "PostgreSQL in $data runs but not on 127.0.0.1:$port: restarting it"
+        as_postgres "$BIN/pg_ctl" -D "$data" -m fast stop >/dev/null
+    fi
+    say "starting PostgreSQL on 127.0.0.1:$port (max_connections $maxconn)"
+    as_postgres "$BIN/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start -o \
+        "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$data \
+         -c max_connections=$maxconn -c shared_buffers=256MB -c fsync=off -c synchronous_commit=off \
          -c full_page_writes=off -c max_locks_per_transaction=128 -c log_min_messages=warning" \
         >/dev/null
-fi
+    return 0
+}
+if start_cluster "$PG_PORT" "$PG_DATA" 2000; then STARTED_PG=1; fi
+# pg-cpu-100: PostgreSQL's default max_connections (100), given explicitly so that initdb's
+# probing on a small machine cannot pick less; everything else as the first cluster.
+if start_cluster "$PG100_PORT" "$PG100_DATA" 100; then STARTED_PG100=1; fi
 
 # ---- 3. binaries
 if ! command -v cargo >/dev/null 2>&1 && [[ -x $HOME/.cargo/bin/cargo ]]; then
     PATH=$HOME/.cargo/bin:$PATH
 fi
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-if [[ $PROFILE == release ]]; then
+if [[ $PROFILE == release && $PERF == 1 ]]; then
+    # perf needs symbols: the release profile strips them (Cargo.toml). bench-prof is release
+    # with symbols and line tables (same code), built into its own directory.
+    prof=(--profile bench-prof --config 'profile.bench-prof.inherits="release"'
+          --config 'profile.bench-prof.strip=false'
+          --config 'profile.bench-prof.debug="line-tables-only"')
+    say "cargo build --profile bench-prof (release with symbols: exporter, bench_floor)"
+    cargo build "${prof[@]}" --quiet -p dameng_exporter --bin dameng_exporter
+    cargo build "${prof[@]}" --quiet -p dmexp-core --example bench_floor
+    BUILD=$TARGET/bench-prof
+elif [[ $PROFILE == release ]]; then
     say "cargo build --release (exporter, bench_floor)"
     cargo build --release --quiet -p dameng_exporter --bin dameng_exporter
     cargo build --release --quiet -p dmexp-core --example bench_floor
@@ -183,8 +226,15 @@ fi
 say "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg)"
 args=(--exporter "$BUILD/dameng_exporter" --floor "$BUILD/examples/bench_floor"
       --sql-exporter "$SQL_EXPORTER" --query-exporter "$QE" --pg-port "$PG_PORT"
-      --n "$NS" --soak "$SOAK" --out "$OUT" --work "$WORK/runs")
+      --pg100-port "$PG100_PORT" --n "$NS" --soak "$SOAK" --out "$OUT" --work "$WORK/runs")
 [[ $QUICK == 1 ]] && args+=(--quick)
+if [[ $PERF == 1 ]]; then
+    if command -v perf >/dev/null 2>&1; then
+        args+=(--profile)
+    else
+        say "SKIP --profile: perf is not installed (Debian package linux-perf)"
+    fi
+fi
 {
     echo "date: $(date -u +%FT%TZ)"
     echo "host: $(uname -srm), $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
@@ -205,7 +255,17 @@ if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
 else
     say "no matplotlib for /usr/bin/python3: no plots (apt-get install python3-matplotlib)"
 fi
+# ---- 6. issue 14's targets
+TARGETS_RC=0
+python3 "$ROOT/bench/targets.py" --quiet "$OUT" || TARGETS_RC=$?
 say "results in $OUT"
-if [[ $STOP_PG_AFTER == 1 && $STARTED_PG == 1 ]]; then
-    as_postgres "$BIN/pg_ctl" -D "$PG_DATA" -m fast stop >/dev/null || true
+if [[ $STOP_PG_AFTER == 1 ]]; then
+    if [[ $STARTED_PG == 1 ]]; then stop_cluster "$PG_DATA"; fi
+    if [[ $STARTED_PG100 == 1 ]]; then stop_cluster "$PG100_DATA"; fi
 fi
+if [[ $TARGETS_RC != 0 ]]; then
+    say "bench/targets.py failed (exit $TARGETS_RC)"
+    exit "$TARGETS_RC"
+fi
+echo
+cat "$OUT/targets.md"

@@ -4,6 +4,8 @@
 Runs, on the same databases and the same SQL, side by side:
   floor          bench_floor: the queries over plain ODBC, one thread + connection per datasource
   ours-custom    dameng_exporter, the queries as a custom metrics file, built-ins off
+  ours-nocursor  ours-custom with `;UseDeclareFetch=0` in every connection string: psqlODBC's
+                 declare/fetch cursor mode (which our pool turns on for PostgreSQL) off, as on DM
   ours-builtin   dameng_exporter, the built-in collectors alone
   sql_exporter   Debian prometheus-sql-exporter 0.4.5 (timer-driven: per-cycle cost)
   query-exporter query-exporter 5.2 (queries without interval run on every scrape)
@@ -12,7 +14,7 @@ delta over the measured scrapes), RSS (VmHWM, VmRSS after) and open PostgreSQL c
 (pg_stat_activity, sampled every 0.2 s while the run lasts). Settings: pg-cpu, pg-lat,
 sqlite-cpu, and pg-cpu-100 (floor and ours at maxOpenConns = 1 on a second cluster left at
 max_connections = 100). Writes results.csv, failed.csv (+ soak.csv, and with --profile a perf
-profile per ours-custom run in profile/) into --out; bench/targets.py reads them.
+profile per ours-custom/ours-nocursor run in profile/) into --out; bench/targets.py reads them.
 """
 
 import argparse
@@ -56,6 +58,9 @@ QUERIES = [
      "N_LOGIC_READS AS bp_logic_reads, N_PHY_READS64 AS bp_phy_reads FROM V$BUFFERPOOL",
      ["pool_id", "pool"], ["bp_logic_reads", "bp_phy_reads"]),
 ]
+
+# pg-cpu-100 runs only these (our exporter at maxOpenConns = 1 against the floor).
+PG100_SYSTEMS = ("floor", "ours-custom", "ours-nocursor")
 
 FIELDS = ["setting", "system", "n", "scrapes", "lat_median_ms", "lat_p90_ms", "lat_min_ms",
           "lat_max_ms", "cpu_ms_per_scrape", "rss_max_mib", "rss_after_mib", "conns_max",
@@ -625,8 +630,22 @@ def ours_failures(body):
     return out
 
 
-def run_ours(setting, mode, n, sources, opts, pg, extra_global="", extra_ds=""):
-    system = f"ours-{mode}"
+# Appended to each PostgreSQL connection string of ours-nocursor. Our read-only pool adds
+# `UseDeclareFetch=1;Fetch=128` to PostgreSQL connection strings that do not name
+# UseDeclareFetch (core/src/pool/mod.rs, declare_fetch_for_postgres: bounded memory on huge
+# results); psqlODBC then runs each statement as BEGIN; DECLARE … CURSOR WITH HOLD; FETCH 128
+# and later CLOSE; COMMIT, two round trips where the floor makes one. A user's own
+# UseDeclareFetch wins, so this turns the mode off; DM connections never have it.
+NOCURSOR = ";UseDeclareFetch=0"
+
+
+def nocursor_sources(sources):
+    """ours-nocursor's datasources: ours-custom's with NOCURSOR appended."""
+    return [(name, cs + NOCURSOR, init) for name, cs, init in sources]
+
+
+def run_ours(setting, mode, n, sources, opts, pg, extra_global="", extra_ds="", system=None):
+    system = system or f"ours-{mode}"
     workdir = opts.work / f"{setting}-{system}-{n}"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
@@ -635,8 +654,8 @@ def run_ours(setting, mode, n, sources, opts, pg, extra_global="", extra_ds=""):
     cfg = workdir / "dameng_exporter.toml"
     cfg.write_text(ours_config(port, workdir, sources, mode, extra_global, extra_ds))
     profile = None
-    if opts.profile and system == "ours-custom" and ("all" in opts.profile
-                                                     or setting in opts.profile):
+    if opts.profile and system in ("ours-custom", "ours-nocursor") and (
+            "all" in opts.profile or setting in opts.profile):
         profile = opts.out / "profile" / f"{setting}-{system}-{n}"
     proc = Proc([str(opts.exporter), "--config", str(cfg)], workdir, name="exporter")
     try:
@@ -889,7 +908,8 @@ def main():
     ap.add_argument("--n", default="1,3,10,50,200")
     ap.add_argument("--lat-n", default="1,3,10,50", help="N for the latency-bound setting")
     ap.add_argument("--sqlite-n", default="1,3,10", help="N for the SQLite fixture")
-    ap.add_argument("--systems", default="floor,ours-custom,ours-builtin,sql_exporter,query-exporter")
+    ap.add_argument("--systems", default="floor,ours-custom,ours-nocursor,ours-builtin,"
+                                          "sql_exporter,query-exporter")
     ap.add_argument("--settings", default="pg-cpu,pg-cpu-100,pg-lat,sqlite-cpu")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--soak", type=int, default=0, help="scrapes in the soak (0: none)")
@@ -908,7 +928,8 @@ def main():
     ap.add_argument("--pg100-max-open", type=int, default=1,
                     help="maxOpenConns for ours in pg-cpu-100")
     ap.add_argument("--profile", nargs="?", const="all", default="",
-                    help="perf-record ours-custom in these settings (comma list; no value: "
+                    help="perf-record ours-custom and ours-nocursor in these settings "
+                         "(comma list; no value: "
                          "every setting) into OUT/profile/")
     ap.add_argument("--exporter", required=True)
     ap.add_argument("--floor", required=True)
@@ -1013,7 +1034,7 @@ def main():
                      for n in pg100_ns]
         else:
             for n in pg100_ns:
-                for system in ("floor", "ours-custom"):
+                for system in [s for s in PG100_SYSTEMS if s in systems]:
                     run_failed("pg-cpu-100", system, n,
                                f"no PostgreSQL on {opts.pg_host}:{opts.pg100_port} "
                                "(bench/run.sh starts it)")
@@ -1031,17 +1052,21 @@ def main():
         ours_max_open = max_open if max_open is not None else default_max_open
         pg_max = spg.max_connections()
         for system in systems:
-            if setting == "pg-cpu-100" and system not in ("floor", "ours-custom"):
+            if setting == "pg-cpu-100" and system not in PG100_SYSTEMS:
                 continue
             meta = {"setting": setting, "system": system, "n": n, "pg_max_connections": pg_max,
                     # the floor holds one connection per datasource by construction; the
                     # peers have no such setting here
                     "max_open_conns": {"floor": 1, "ours-custom": ours_max_open,
+                                       "ours-nocursor": ours_max_open,
                                        "ours-builtin": ours_max_open}.get(system, "")}
             if system == "floor":
                 attempt(meta, run_floor, setting, n, conn_strings, opts, spg)
             elif system == "ours-custom":
                 attempt(meta, run_ours, setting, "custom", n, sources, opts, spg, "", extra_ds)
+            elif system == "ours-nocursor":
+                attempt(meta, run_ours, setting, "custom", n, nocursor_sources(sources), opts,
+                        spg, "", extra_ds, "ours-nocursor")
             elif system == "ours-builtin":
                 attempt(meta, run_ours, setting, "builtin", n, sources, opts, spg, "", extra_ds)
             elif system == "sql_exporter":
@@ -1057,6 +1082,7 @@ def main():
                             for i in range(1, n + 1)]
             sources = [(f"ds{i}", cs, [f"ATTACH DATABASE '{sq / f'ds_{i}_sysjob.db'}' AS SYSJOB"])
                        for i, cs in enumerate(conn_strings, 1)]
+            # No ours-nocursor here: UseDeclareFetch is a psqlODBC option, SQLite has none.
             for system in systems:
                 meta = {"setting": "sqlite-cpu", "system": system, "n": n,
                         "pg_max_connections": "",

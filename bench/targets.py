@@ -5,8 +5,13 @@
                           DIR/targets.md and DIR/targets.csv, prints targets.md
     targets.py --self-test  checks the verdicts on synthetic CSVs; exits 1 on a wrong one
 
-"ours" is `ours-custom` (the six queries as a custom metrics file, the variant issue 14
-measured), always against the `floor` row of the same setting and N in the same run.
+"ours" is each variant of VARIANTS in turn, every target judged once per variant (the
+`system` column of targets.csv, one group of tables each in targets.md), always against the
+same `floor` row of the same setting and N in the same run:
+  ours-custom    the six queries as a custom metrics file, the variant issue 14 measured
+  ours-nocursor  the same with `;UseDeclareFetch=0` (psqlODBC's declare/fetch cursor mode off,
+                 as on DM); it has no soak, so it has no soak target
+A variant with no row and no failure in the run (a run before it existed) is left out.
 Verdicts: `met`, `MISSED by X` (or `MISSED: why` when the number is in range but the run did
 not do the whole work), `not measured (why)`.
 """
@@ -19,6 +24,8 @@ import tempfile
 from pathlib import Path
 
 OURS = "ours-custom"
+NOCURSOR = "ours-nocursor"
+VARIANTS = (OURS, NOCURSOR)
 FLOOR = "floor"
 DEFAULT_TIMEOUT_S = 10.0  # Prometheus' default scrape_timeout; bench.py sends it as a header
 EPS = 1e-9
@@ -49,6 +56,10 @@ class Run:
             raise SystemExit(f"targets: no results.csv in {self.dir}")
         self.soak = read_csv(self.dir / "soak.csv")
         self.failed = read_csv(self.dir / "failed.csv")  # None: a run before failed.csv
+
+    def has_system(self, system):
+        """Whether the run has a row or a failure of `system`."""
+        return any(r["system"] == system for r in self.rows + (self.failed or []))
 
     def row(self, setting, system, n):
         hit = [r for r in self.rows
@@ -118,13 +129,15 @@ def with_failures(verdict, parts):
 
 
 class Targets:
-    def __init__(self, run):
-        self.run = run
+    """The targets for one variant of ours (`ours`, a system of results.csv)."""
+
+    def __init__(self, run, ours=OURS):
+        self.run, self.ours = run, ours
         self.items = []
 
     def add(self, key, target, setting, n, measured, limit, verdict, detail="", value=None,
             limit_value=None, extra=False):
-        self.items.append({"key": key, "target": target, "setting": setting,
+        self.items.append({"system": self.ours, "key": key, "target": target, "setting": setting,
                            "n": "" if n is None else n, "measured": measured, "limit": limit,
                            "verdict": verdict, "detail": detail,
                            "value": "" if value is None else round(value, 6),
@@ -138,9 +151,10 @@ class Targets:
             key = f"{metric}-vs-floor-{setting}-{n}"
             target = f"CPU-bound {name} ≤ {limit} × floor, N = {n} ({setting})"
             lim = f"≤ {limit} × floor"
-            ours, floor = self.run.row(setting, OURS, n), self.run.row(setting, FLOOR, n)
+            me = self.ours
+            ours, floor = self.run.row(setting, me, n), self.run.row(setting, FLOOR, n)
             why = None
-            for system, r in ((OURS, ours), (FLOOR, floor)):
+            for system, r in ((me, ours), (FLOOR, floor)):
                 if r is None:
                     failed = self.run.run_failed(setting, system, n)
                     why = f"{system} run failed: {failed}" if failed else f"no {system} row"
@@ -160,7 +174,7 @@ class Targets:
             o, f = num(ours[col]), num(floor[col])
             ratio = o / f
             verdict = judge(ratio, limit, " ×")
-            parts = incomplete_of(ours, self.run.failures(setting, OURS, n))
+            parts = incomplete_of(ours, self.run.failures(setting, me, n))
             fparts = incomplete_of(floor, self.run.failures(setting, FLOOR, n))
             detail = f"ours {o:g} ms, floor {f:g} ms"
             if want:
@@ -176,12 +190,13 @@ class Targets:
     def latency_bound(self, n, limit):
         key = f"lat-bound-{n}-over-1"
         target = f"latency-bound latency({n}) ÷ latency(1) ≤ {limit} (pg-lat)"
-        r1, rn = self.run.row("pg-lat", OURS, 1), self.run.row("pg-lat", OURS, n)
+        me = self.ours
+        r1, rn = self.run.row("pg-lat", me, 1), self.run.row("pg-lat", me, n)
         miss = [m for m, r in ((1, r1), (n, rn)) if r is None or num(r["lat_median_ms"]) is None]
         if miss:
             why = "; ".join(
-                f"N = {m}: " + (f"run failed: {self.run.run_failed('pg-lat', OURS, m)}"
-                                if self.run.run_failed("pg-lat", OURS, m) else "no ours-custom row")
+                f"N = {m}: " + (f"run failed: {self.run.run_failed('pg-lat', me, m)}"
+                                if self.run.run_failed("pg-lat", me, m) else f"no {me} row")
                 for m in miss)
             self.add(key, target, "pg-lat", n, "", f"≤ {limit}", not_measured(why))
             return
@@ -189,7 +204,7 @@ class Targets:
         ratio = b / a
         parts = []
         for m, r in ((1, r1), (n, rn)):
-            p = incomplete_of(r, self.run.failures("pg-lat", OURS, m))
+            p = incomplete_of(r, self.run.failures("pg-lat", me, m))
             parts += [f"N = {m}: {x}" for x in p]
         self.add(key, target, "pg-lat", n, f"{ratio:.2f}", f"≤ {limit}",
                  with_failures(judge(ratio, limit), parts),
@@ -197,10 +212,11 @@ class Targets:
 
     def rss_one(self):
         key, target, lim = "rss-n1", "RSS ≤ 16 MiB at N = 1 on PostgreSQL (pg-cpu)", "≤ 16 MiB"
-        r = self.run.row("pg-cpu", OURS, 1)
+        me = self.ours
+        r = self.run.row("pg-cpu", me, 1)
         if r is None or num(r.get("rss_max_mib")) is None:
-            failed = self.run.run_failed("pg-cpu", OURS, 1)
-            why = f"run failed: {failed}" if failed else "no ours-custom row at N = 1"
+            failed = self.run.run_failed("pg-cpu", me, 1)
+            why = f"run failed: {failed}" if failed else f"no {me} row at N = 1"
             self.add(key, target, "pg-cpu", 1, "", lim, not_measured(why))
             return
         v = num(r["rss_max_mib"])
@@ -211,9 +227,10 @@ class Targets:
         key = "rss-slope"
         target = "RSS ≤ 0.5 MiB per additional datasource (pg-cpu, least-squares slope)"
         lim = "≤ 0.5 MiB"
+        me = self.ours
         pts = []
-        for n in self.run.ns("pg-cpu", OURS):
-            r = self.run.row("pg-cpu", OURS, n)
+        for n in self.run.ns("pg-cpu", me):
+            r = self.run.row("pg-cpu", me, n)
             if num(r.get("rss_max_mib")) is not None:
                 pts.append((n, num(r["rss_max_mib"]), r.get("max_open_conns", "")))
         if len({p[0] for p in pts}) < 2:
@@ -271,14 +288,15 @@ class Targets:
     def complete(self, setting, n, extra=False):
         key = f"complete-{setting}-{n}"
         target = f"{n} datasources: every scrape complete within the default timeout ({setting})"
-        r = self.run.row(setting, OURS, n)
+        me = self.ours
+        r = self.run.row(setting, me, n)
         if r is None:
-            failed = self.run.run_failed(setting, OURS, n)
-            why = f"run failed: {failed}" if failed else f"no ours-custom row at N = {n}"
+            failed = self.run.run_failed(setting, me, n)
+            why = f"run failed: {failed}" if failed else f"no {me} row at N = {n}"
             self.add(key, target, setting, n, "", "0 failed", not_measured(why), extra=extra)
             return
         timeout = num(r.get("scrape_timeout_s")) or DEFAULT_TIMEOUT_S
-        parts = incomplete_of(r, self.run.failures(setting, OURS, n))
+        parts = incomplete_of(r, self.run.failures(setting, me, n))
         if self.run.failed is None:
             parts.append("no failed.csv: warm-up scrapes not checked")
         worst = num(r.get("lat_max_ms"))
@@ -299,11 +317,12 @@ class Targets:
     def sessions(self, setting, n, extra=False):
         key = f"sessions-{setting}-{n}"
         target = f"{n} datasources: sessions ≤ {n} × maxOpenConns ({setting})"
-        r = self.run.row(setting, OURS, n)
+        me = self.ours
+        r = self.run.row(setting, me, n)
         if r is None or num(r.get("conns_max")) is None or num(r["conns_max"]) < 0:
-            failed = self.run.run_failed(setting, OURS, n)
+            failed = self.run.run_failed(setting, me, n)
             why = (f"run failed: {failed}" if failed else
-                   f"no ours-custom row at N = {n}" if r is None else "sessions not counted")
+                   f"no {me} row at N = {n}" if r is None else "sessions not counted")
             self.add(key, target, setting, n, "", f"≤ {n} × maxOpenConns", not_measured(why),
                      extra=extra)
             return
@@ -323,7 +342,7 @@ class Targets:
                  c, limit, extra)
 
     def evaluate(self):
-        run = self.run
+        run, me = self.run, self.ours
         for n in (1, 10):
             self.vs_floor("pg-cpu", n)
         self.vs_floor("pg-cpu-100", 50, want={"max_open_conns": 1, "pg_max_connections": 100})
@@ -331,29 +350,44 @@ class Targets:
         self.latency_bound(3, 1.1)
         self.rss_one()
         self.rss_slope()
-        self.soak_flat()
+        if me == OURS:  # the soak runs ours-custom only
+            self.soak_flat()
         self.complete("pg-cpu", 200)
         self.sessions("pg-cpu", 200)
         # Also measured in this run, not in the list of issue 14: every other N against the
         # floor, and pg-cpu-100's sessions and completeness (where issue 14 saw failures).
-        for n in run.ns("pg-cpu", OURS):
+        for n in run.ns("pg-cpu", me):
             if n not in (1, 10):
                 self.vs_floor("pg-cpu", n, extra=True)
-        for n in run.ns("pg-cpu-100", OURS):
+        for n in run.ns("pg-cpu-100", me):
             if n != 50:
                 self.vs_floor("pg-cpu-100", n, extra=True)
-        for n in sorted(set(run.ns("pg-cpu-100", OURS)) | {50}):
-            if n == 50 and run.row("pg-cpu-100", OURS, 50) is None and \
-                    run.run_failed("pg-cpu-100", OURS, 50) is None:
+        for n in sorted(set(run.ns("pg-cpu-100", me)) | {50}):
+            if n == 50 and run.row("pg-cpu-100", me, 50) is None and \
+                    run.run_failed("pg-cpu-100", me, 50) is None:
                 continue
             self.complete("pg-cpu-100", n, extra=True)
             self.sessions("pg-cpu-100", n, extra=True)
         return self.items
 
 
+def variants(run):
+    """The variants to judge: ours-custom always, the others when the run has them."""
+    return [v for v in VARIANTS if v == OURS or run.has_system(v)]
+
+
+def evaluate_all(run):
+    """Every variant's targets, ours-custom's first."""
+    return [i for v in variants(run) for i in Targets(run, v).evaluate()]
+
+
 # ---------------------------------------------------------------- output
 
-CSV_FIELDS = ["key", "target", "setting", "n", "measured", "limit", "verdict", "value",
+ABOUT = {OURS: "the six queries as custom metrics, the variant issue 14 measured",
+         NOCURSOR: "the same with `;UseDeclareFetch=0`: psqlODBC's declare/fetch cursor mode "
+                   "off, as on DM; no soak, so no soak target"}
+
+CSV_FIELDS = ["system", "key", "target", "setting", "n", "measured", "limit", "verdict", "value",
               "limit_value", "extra", "detail"]
 
 
@@ -361,9 +395,38 @@ def cell(s):
     return str(s).replace("|", "\\|").replace("\n", " ")
 
 
+def comparison(items):
+    """ours-custom and ours-nocursor side by side: their ratios to the same floor rows (the
+    setting/N pairs where at least one was measured)."""
+    val = {(i["system"], i["key"]): i for i in items}
+    keys = []  # vs-floor-SETTING-N, in ours-custom's order
+    for i in items:
+        if i["system"] == OURS and i["key"].startswith(("lat-vs-floor-", "cpu-vs-floor-")) \
+                and i["key"][4:] not in keys:
+            keys.append(i["key"][4:])
+    out = []
+    for k in keys:
+        cells = []
+        for metric in ("lat", "cpu"):
+            for v in (OURS, NOCURSOR):
+                it = val.get((v, f"{metric}-{k}"))
+                cells.append(it["measured"] if it and it["measured"] else "–")
+        if all(c == "–" for c in cells):
+            continue
+        it = val[(OURS, f"lat-{k}")]
+        out.append(f"| {it['setting']} | {it['n']} | " + " | ".join(cells) + " |")
+    if not out:
+        return []
+    return ["## ours-custom against ours-nocursor", "",
+            "Both ÷ the same floor row (– : not measured).", "",
+            "| setting | N | latency, custom | latency, nocursor | CPU, custom | CPU, nocursor |",
+            "|---|---|---|---|---|---|", *out, ""]
+
+
 def markdown(run, items):
-    def count(pred):
-        return sum(1 for i in items if not i["extra"] and pred(i["verdict"]))
+    def count(system, pred):
+        return sum(1 for i in items
+                   if i["system"] == system and not i["extra"] and pred(i["verdict"]))
     env = run.dir / "environment.txt"
     out = ["# Issue 14 targets", ""]
     if env.exists():
@@ -371,22 +434,32 @@ def markdown(run, items):
         pick = [ln for ln in lines if ln.split(":")[0] in ("date", "exporter", "load before",
                                                           "load after")]
         out += ["```text", *pick, "```", ""]
-    out.append(f"From `{run.dir}`: ours = `{OURS}` against `{FLOOR}` in the same run. "
-               f"Issue 14's targets: {count(lambda v: v == 'met')} met, "
-               f"{count(lambda v: v.startswith('MISSED'))} missed, "
-               f"{count(lambda v: v.startswith('not measured'))} not measured.")
+    have = [v for v in VARIANTS if any(i["system"] == v for i in items)]
+    out.append(f"From `{run.dir}`: each variant of ours against `{FLOOR}` in the same run. "
+               "Issue 14's targets:")
     out.append("")
-    for title, sel in (("Issue 14, item 3", lambda i: not i["extra"]),
-                       ("Also measured in this run", lambda i: i["extra"])):
-        part = [i for i in items if sel(i)]
-        if not part:
-            continue
-        out += [f"## {title}", "", "| target | measured | limit | verdict | detail |",
-                "|---|---|---|---|---|"]
-        for i in part:
-            out.append(f"| {cell(i['target'])} | {cell(i['measured'])} | {cell(i['limit'])} | "
-                       f"{cell(i['verdict'])} | {cell(i['detail'])} |")
-        out.append("")
+    for v in VARIANTS:
+        if v in have:
+            out.append(f"- `{v}` ({ABOUT[v]}): {count(v, lambda x: x == 'met')} met, "
+                       f"{count(v, lambda x: x.startswith('MISSED'))} missed, "
+                       f"{count(v, lambda x: x.startswith('not measured'))} not measured.")
+        else:
+            out.append(f"- `{v}`: not in this run (no row, no failure).")
+    out.append("")
+    if NOCURSOR in have:
+        out += comparison(items)
+    for v in have:
+        for title, sel in (("issue 14, item 3", lambda i: not i["extra"]),
+                           ("also measured in this run", lambda i: i["extra"])):
+            part = [i for i in items if i["system"] == v and sel(i)]
+            if not part:
+                continue
+            out += [f"## {v}: {title}", "", "| target | measured | limit | verdict | detail |",
+                    "|---|---|---|---|---|"]
+            for i in part:
+                out.append(f"| {cell(i['target'])} | {cell(i['measured'])} | "
+                           f"{cell(i['limit'])} | {cell(i['verdict'])} | {cell(i['detail'])} |")
+            out.append("")
     if run.failed is None:
         out += ["No failed.csv in this directory (a run before bench.py wrote it).", ""]
     elif run.failed:
@@ -456,14 +529,26 @@ def r(setting, system, n, lat=None, cpu=None, rss=None, conns=None, mo=None, pgm
 def self_test():
     bad = []
 
-    def expect(items, key, want, report=True):
-        """`met` must match exactly, anything else as the verdict's beginning."""
-        got = next((i["verdict"] for i in items if i["key"] == key), None)
-        ok = got is not None and (got == want if want in ("met",) else got.startswith(want))
+    def expect(items, key, want, report=True, system=OURS):
+        """`met` must match exactly, anything else as the verdict's beginning; want None: the
+        variant must have no such target."""
+        got = next((i["verdict"] for i in items if i["key"] == key and i["system"] == system),
+                   None)
+        ok = got is None if want is None else (
+            got is not None and (got == want if want in ("met",) else got.startswith(want)))
+        name = key if system == OURS else f"{system} {key}"
         if report:
-            print(f"{'ok ' if ok else 'BAD'} {key}: {got!r}" + ("" if ok else f" (want {want!r})"))
+            print(f"{'ok ' if ok else 'BAD'} {name}: {got!r}" + ("" if ok else f" (want {want!r})"))
         if not ok:
-            bad.append(key)
+            bad.append(name)
+
+    def nc(items, key, want):
+        expect(items, key, want, system=NOCURSOR)
+
+    def md_has(md, text, what):
+        if text not in md:
+            print(f"BAD targets.md: {what}")
+            bad.append("markdown")
 
     with tempfile.TemporaryDirectory() as tmp:
         # A: every target has data; values on and around the limits.
@@ -483,8 +568,15 @@ def self_test():
             r("pg-lat", OURS, 1, lat=100.0), r("pg-lat", OURS, 3, lat=105.0),
             r("pg-lat", OURS, 50, lat=200.0),
             r("soak", OURS, 10, lat=5, cpu=5, rss=33, scrapes=10000),
+            # ours-nocursor: judged against the same floor rows as ours-custom
+            r("pg-cpu", NOCURSOR, 1, lat=1.0, cpu=0.6, rss=15.0, conns=10, mo=10, pgmax=2000),
+            r("pg-cpu", NOCURSOR, 10, lat=2.2, cpu=4.0, rss=21.0, conns=70, mo=10, pgmax=2000),
+            r("pg-cpu", NOCURSOR, 200, lat=140, cpu=140, rss=200.0, conns=601, mo=3,
+              pgmax=2000),
+            r("pg-cpu-100", NOCURSOR, 50, lat=24.0, cpu=25.0, conns=50, mo=1, pgmax=100),
+            r("pg-lat", NOCURSOR, 1, lat=100.0), r("pg-lat", NOCURSOR, 3, lat=115.0),
         ], soak=soak_a)
-        items = Targets(Run(a)).evaluate()
+        items = evaluate_all(Run(a))
         expect(items, "lat-vs-floor-pg-cpu-1", "met")              # 1.15 = limit
         expect(items, "cpu-vs-floor-pg-cpu-1", "met")              # 0.5 / 0.4 = 1.25 = limit
         expect(items, "lat-vs-floor-pg-cpu-10", "MISSED by 0.35 ×, 30 % over")  # 1.50
@@ -502,10 +594,35 @@ def self_test():
         expect(items, "sessions-pg-cpu-200", "met")                # 600 = 200 × 3
         expect(items, "sessions-pg-cpu-100-50", "met")             # 50 = 50 × 1
         expect(items, "complete-pg-cpu-100-50", "met")
+        nc(items, "lat-vs-floor-pg-cpu-1", "met")                  # 1.0 / 1.0
+        nc(items, "cpu-vs-floor-pg-cpu-1", "MISSED by 0.25 ×, 20 % over")  # 0.6 / 0.4 = 1.5
+        nc(items, "lat-vs-floor-pg-cpu-10", "met")                 # 2.2 / 2.0 = 1.10
+        nc(items, "cpu-vs-floor-pg-cpu-10", "met")                 # 1.00
+        nc(items, "lat-vs-floor-pg-cpu-100-50", "MISSED by 0.05 ×")  # 1.20
+        nc(items, "cpu-vs-floor-pg-cpu-100-50", "met")             # 1.25 = limit
+        nc(items, "lat-bound-3-over-1", "MISSED by 0.05")          # 1.15
+        nc(items, "lat-bound-50-over-1", "not measured (N = 50: no ours-nocursor row)")
+        nc(items, "rss-n1", "met")
+        # (1, 15) (10, 21) (200, 200): slope 0.935
+        nc(items, "rss-slope", "MISSED by 0.44 MiB")
+        nc(items, "soak-flat", None)                               # no soak for nocursor
+        nc(items, "complete-pg-cpu-200", "met")
+        nc(items, "sessions-pg-cpu-200", "MISSED by 1 sessions")   # 601 > 200 × 3
+        nc(items, "lat-vs-floor-pg-cpu-50", None)                  # no nocursor row at 50
         md = write(Run(a), items, a)
-        if "| CPU-bound latency (median) ≤ 1.15 × floor, N = 1 (pg-cpu) | 1.15 × |" not in md:
-            print("BAD targets.md: the N = 1 latency row is missing or different")
-            bad.append("markdown")
+        md_has(md, "| CPU-bound latency (median) ≤ 1.15 × floor, N = 1 (pg-cpu) | 1.15 × |",
+               "the N = 1 latency row is missing or different")
+        md_has(md, "## ours-nocursor: issue 14, item 3", "no ours-nocursor group")
+        md_has(md, "- `ours-nocursor` (", "no ours-nocursor summary line")
+        md_has(md, "| pg-cpu | 1 | 1.15 × | 1.00 × | 1.25 × | 1.50 × |",
+               "the comparison row for pg-cpu N = 1 is missing or different")
+        md_has(md, "| pg-cpu | 50 | 1.50 × | – | 1.50 × | – |",
+               "the comparison row for pg-cpu N = 50 is missing or different")
+        with open(a / "targets.csv", newline="") as f:
+            systems = {row["system"] for row in csv.DictReader(f)}
+        if systems != {OURS, NOCURSOR}:
+            print(f"BAD targets.csv: system column holds {systems}")
+            bad.append("csv")
 
         # B: misses, failures, a setup that is not the target's, missing data.
         soak_b = [(k, 30.0 + 1.5 * k / 10000) for k in range(100, 10001, 100)]
@@ -520,14 +637,20 @@ def self_test():
             r("pg-cpu-100", OURS, 50, lat=22.0, cpu=22.0, conns=150, mo=2, pgmax=100),
             r("pg-lat", OURS, 3, lat=105.0),
             r("soak", OURS, 10, lat=5, cpu=5, rss=33, scrapes=10000),
+            r("pg-cpu-100", NOCURSOR, 50, lat=21.0, cpu=21.0, conns=50, mo=1, pgmax=100),
         ], soak=soak_b, failed=[
             {"setting": "pg-cpu", "system": OURS, "n": 200, "kind": "collector-failed",
              "datasource": "ds7", "collector": "bench_sysstat", "count": 1, "of": 23,
              "first_scrape": 1},
             {"setting": "pg-cpu", "system": "floor", "n": 10, "kind": "run-failed",
              "detail": "floor crashed"},
+            {"setting": "pg-cpu", "system": NOCURSOR, "n": 1, "kind": "run-failed",
+             "detail": "nocursor crashed"},
+            {"setting": "pg-cpu-100", "system": NOCURSOR, "n": 50, "kind": "collector-failed",
+             "datasource": "ds3", "collector": "bench_event", "count": 2, "of": 23,
+             "first_scrape": 4},
         ])
-        items = Targets(Run(b)).evaluate()
+        items = evaluate_all(Run(b))
         expect(items, "lat-vs-floor-pg-cpu-1", "MISSED: 2 of 20 measured scrapes incomplete")
         expect(items, "cpu-vs-floor-pg-cpu-1", "MISSED by 1.25 ×, 100 % over; 2 of 20")
         expect(items, "lat-vs-floor-pg-cpu-10", "not measured (floor run failed: floor crashed)")
@@ -544,7 +667,22 @@ def self_test():
         expect(items, "sessions-pg-cpu-200", "MISSED by 200 sessions, 33 % over")
         # the limit follows the maxOpenConns the run used: 50 × 2
         expect(items, "sessions-pg-cpu-100-50", "MISSED by 50 sessions, 50 % over")
-        write(Run(b), items, b)
+        # ours-nocursor's failures are its own, ours-custom's stay ours-custom's
+        nc(items, "lat-vs-floor-pg-cpu-1",
+           "not measured (ours-nocursor run failed: nocursor crashed)")
+        nc(items, "rss-n1", "not measured (run failed: nocursor crashed)")
+        nc(items, "cpu-vs-floor-pg-cpu-100-50",
+           "MISSED: failed.csv: 1 failing entry (collector-failed)")
+        nc(items, "complete-pg-cpu-100-50", "MISSED: failed.csv: 1 failing entry")
+        nc(items, "sessions-pg-cpu-100-50", "met")                 # its own mo = 1
+        nc(items, "complete-pg-cpu-200", "not measured (no ours-nocursor row at N = 200)")
+        expect(items, "complete-pg-cpu-100-50", "met")             # not nocursor's failure
+        md = write(Run(b), items, b)
+        if "| pg-cpu | 10 |" in md:  # neither variant measured against a failed floor
+            print("BAD targets.md: a comparison row with nothing measured")
+            bad.append("markdown")
+        md_has(md, "| pg-cpu-100 | 50 | – | 1.05 × | – | 1.05 × |",
+               "the comparison row for pg-cpu-100 N = 50 (ours-custom not the setup)")
 
         # C: a quick run (N = 2, no soak) and an old CSV without the new columns/failed.csv.
         c = synth(Path(tmp) / "c", [
@@ -552,7 +690,7 @@ def self_test():
             r("pg-cpu", OURS, 2, lat=1.2, cpu=1.2, rss=21.0, conns=14),
             r("soak", OURS, 10, lat=5, cpu=5, rss=33, scrapes=10),
         ], soak=[(k, 30.0) for k in (1, 5, 10)], failed=None)
-        items = Targets(Run(c)).evaluate()
+        items = evaluate_all(Run(c))
         expect(items, "lat-vs-floor-pg-cpu-1", "not measured (no ours-custom row)")
         expect(items, "lat-vs-floor-pg-cpu-2", "MISSED by 0.05 ×")
         expect(items, "cpu-vs-floor-pg-cpu-2", "met")
@@ -560,11 +698,17 @@ def self_test():
         expect(items, "soak-flat", "not measured (the soak made 10 scrapes, needs 10,000)")
         expect(items, "sessions-pg-cpu-200", "not measured (no ours-custom row at N = 200)")
         expect(items, "lat-vs-floor-pg-cpu-100-50", "not measured (no ours-custom row)")
-        write(Run(c), items, c)
+        # a run without ours-nocursor (before it existed): the variant is left out
+        nc(items, "lat-vs-floor-pg-cpu-2", None)
+        md = write(Run(c), items, c)
+        md_has(md, "- `ours-nocursor`: not in this run", "a run without ours-nocursor")
+        if "## ours-nocursor" in md:
+            print("BAD targets.md: an ours-nocursor group in a run without it")
+            bad.append("markdown")
 
         # D: a soak.csv left from another run (no soak row in results.csv) is not judged.
         d = synth(Path(tmp) / "d", [r("pg-cpu", OURS, 1, lat=1, cpu=1, rss=15)], soak=soak_a)
-        items = Targets(Run(d)).evaluate()
+        items = evaluate_all(Run(d))
         expect(items, "soak-flat", "not measured (soak.csv has no soak row")
 
         # The checker itself: a wrong expectation must be reported as BAD.
@@ -594,7 +738,7 @@ def main():
     if not a.dir:
         ap.error("DIR or --self-test")
     run = Run(a.dir)
-    items = Targets(run).evaluate()
+    items = evaluate_all(run)
     md = write(run, items, a.out or a.dir)
     if not a.quiet:
         print(md)

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 STYLE = {
     "floor": dict(color="black", marker="s", linestyle="--"),
     "ours-custom": dict(color="tab:red", marker="o"),
+    "ours-nocursor": dict(color="tab:purple", marker="x", linestyle=":"),
     "ours-builtin": dict(color="tab:orange", marker="^"),
     "sql_exporter": dict(color="tab:blue", marker="D"),
     "query-exporter": dict(color="tab:green", marker="v"),
@@ -24,6 +25,7 @@ STYLE = {
 LABEL = {
     "floor": "ODBC floor (bench_floor)",
     "ours-custom": "dameng_exporter, same 6 queries",
+    "ours-nocursor": "dameng_exporter, same 6 queries, UseDeclareFetch=0",
     "ours-builtin": "dameng_exporter, built-in collectors",
     "sql_exporter": "prometheus-sql-exporter 0.4.5 (per cycle)",
     "query-exporter": "query-exporter 5.2",

@@ -14,9 +14,9 @@
 #   --no-install do not apt-get/pip anything; peers missing are skipped
 #   --release / --debug  which build to measure (default: release; --quick uses the debug
 #                build that `cargo test --all-targets` already made, unless --release)
-#   --profile    perf record (-F 999 -g, cpu-clock) our exporter during each ours-custom
-#                scrape loop: OUT/profile/*.perf.data + *.perf.txt (a release build then
-#                keeps its symbols: cargo profile bench-prof = release, not stripped)
+#   --profile    perf record (-F 999 -g, cpu-clock) our exporter during each ours-custom and
+#                ours-nocursor scrape loop: OUT/profile/*.perf.data + *.perf.txt (a release
+#                build then keeps its symbols: cargo profile bench-prof = release, not stripped)
 #   --out DIR    results (results.csv, failed.csv, soak.csv, targets.md/csv, *.png);
 #                default bench/results
 #   --stop-pg-after  stop the private clusters at the end if this run started them (CI)

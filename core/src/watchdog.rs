@@ -35,6 +35,11 @@ struct State {
     /// Deadline and registration number → slot.
     entries: BTreeMap<(Instant, u64), Arc<Slot>>,
     next: u64,
+    /// When the watchdog thread looks at `entries` next (`None`: not before it is
+    /// notified). A statement due later needs no wake-up: the thread re-plans when it
+    /// looks. So a scrape's statements, each due a query timeout after it started and
+    /// done long before, wake the thread once per timeout at most, not once each.
+    looks_at: Option<Instant>,
 }
 
 struct Watchdog {
@@ -68,9 +73,14 @@ impl Watchdog {
             let now = Instant::now();
             let first = st.entries.keys().next().copied();
             match first {
-                None => st = self.wake.wait(st).unwrap_or_else(std::sync::PoisonError::into_inner),
+                None => {
+                    st.looks_at = None;
+                    st = self.wake.wait(st).unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
                 Some(key) if key.0 <= now => {
                     let Some(slot) = st.entries.remove(&key) else { continue };
+                    // It looks again as soon as this statement is cancelled.
+                    st.looks_at = Some(now);
                     drop(st);
                     let handle = lock(&slot.handle);
                     if let Some(h) = handle.as_ref() {
@@ -84,6 +94,7 @@ impl Watchdog {
                     st = lock(&self.state);
                 }
                 Some(key) => {
+                    st.looks_at = Some(key.0);
                     st = self
                         .wake
                         .wait_timeout(st, key.0 - now)
@@ -116,10 +127,10 @@ impl Watch {
         let mut st = lock(&w.state);
         let key = (deadline, st.next);
         st.next += 1;
-        let earliest = st.entries.keys().next().is_none_or(|k| key < *k);
+        let sooner = st.looks_at.is_none_or(|at| deadline < at);
         st.entries.insert(key, Arc::clone(&slot));
         drop(st);
-        if earliest {
+        if sooner {
             w.wake.notify_one();
         }
         Watch { key: Some(key), slot }
@@ -144,4 +155,53 @@ impl Drop for Watch {
 /// Statements currently registered (for tests).
 pub fn registered() -> usize {
     watchdog().map_or(0, |w| lock(&w.state).entries.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A null statement handle: `SQLCancel` on it is answered `SQL_INVALID_HANDLE` by the
+    /// driver manager, so the watchdog's firing can be observed without a database.
+    fn null_stmt() -> HStmt {
+        HStmt(std::ptr::null_mut())
+    }
+
+    fn wait_fired(w: &Watch, within: Duration) -> bool {
+        let until = Instant::now() + within;
+        while Instant::now() < until {
+            if w.fired() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        w.fired()
+    }
+
+    #[test]
+    fn a_sooner_deadline_registered_after_a_later_one_still_fires_on_time() {
+        let now = Instant::now();
+        // SAFETY: the null handle is never dereferenced by this crate; the driver manager
+        // validates it and refuses it.
+        let far = unsafe { Watch::new(null_stmt(), now + Duration::from_secs(3600)) };
+        // The watchdog now sleeps until `far`: a statement due sooner must wake it.
+        std::thread::sleep(Duration::from_millis(20));
+        let near = unsafe { Watch::new(null_stmt(), Instant::now() + Duration::from_millis(50)) };
+        // Statements due later than what the watchdog waits for do not wake it, and still
+        // fire once it looks again.
+        let later = unsafe { Watch::new(null_stmt(), Instant::now() + Duration::from_millis(150)) };
+        assert!(wait_fired(&near, Duration::from_secs(5)), "the sooner deadline fired");
+        assert!(wait_fired(&later, Duration::from_secs(5)), "the later deadline fired");
+        assert!(!far.fired(), "the far deadline did not fire");
+    }
+
+    #[test]
+    fn a_statement_done_before_its_deadline_is_never_cancelled() {
+        let w = unsafe { Watch::new(null_stmt(), Instant::now() + Duration::from_millis(30)) };
+        let slot = Arc::clone(&w.slot);
+        drop(w);
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(!slot.fired.load(Ordering::SeqCst), "an unregistered statement is not cancelled");
+    }
 }

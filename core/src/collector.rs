@@ -11,7 +11,7 @@ use std::time::Duration;
 use dmexp_config::DatasourceConfig;
 
 use crate::pool::Engine;
-use crate::query::{QueryError, Rows};
+use crate::query::{QueryError, ResultShape, RowRef, Rows};
 
 /// Prometheus metric type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -339,6 +339,20 @@ pub trait CollectContext {
         timeout: Option<Duration>,
         max_rows: Option<usize>,
     ) -> Result<Rows, QueryError>;
+    /// Like [`CollectContext::query_with`], handing each row to `visit` (with the result's
+    /// lower-cased column names) instead of collecting them: on a real connection the rows
+    /// are read into buffers reused for every row, so nothing is allocated per row. The
+    /// default collects the rows with `query_with` and visits them.
+    fn query_each(
+        &mut self,
+        sql: &str,
+        timeout: Option<Duration>,
+        max_rows: Option<usize>,
+        visit: &mut dyn FnMut(&[String], RowRef<'_>),
+    ) -> Result<ResultShape, QueryError> {
+        let rows = self.query_with(sql, timeout, max_rows)?;
+        Ok(crate::query::visit_rows(&rows, visit))
+    }
     /// The datasource's configuration.
     fn datasource(&self) -> &DatasourceConfig;
     /// The engine behind the connection (from the DBMS name the driver reports), for the

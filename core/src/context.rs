@@ -9,7 +9,7 @@ use dmexp_config::DatasourceConfig;
 
 use crate::collector::{columns_probe_sql, is_plain_identifier, view_probe_sql, CollectContext};
 use crate::pool::{Engine, PoolGuard};
-use crate::query::{QueryError, Rows};
+use crate::query::{QueryError, ResultShape, RowRef, Rows};
 
 /// The context of a collector that needs no connection.
 pub(crate) struct OfflineContext<'a> {
@@ -58,6 +58,17 @@ impl BlockingContext {
         BlockingContext { guard, config: config.into(), until }
     }
 
+    /// The query timeout of one statement in whole seconds: `timeout` (default
+    /// `queryTimeout`) within the time left; an error when no time is left.
+    fn statement_secs(&self, timeout: Option<Duration>) -> Result<usize, QueryError> {
+        let remaining = self.remaining();
+        if remaining.is_zero() {
+            return Err(QueryError::Timeout(self.config.connection.query_timeout));
+        }
+        let timeout = remaining.min(timeout.unwrap_or(self.config.connection.query_timeout));
+        Ok(usize::try_from(timeout.as_secs_f64().ceil() as u64).unwrap_or(300).max(1))
+    }
+
     pub(crate) fn timeout_secs(&self) -> usize {
         let t = self.remaining().min(self.config.connection.query_timeout);
         usize::try_from(t.as_secs_f64().ceil() as u64).unwrap_or(300).max(1)
@@ -71,13 +82,19 @@ impl CollectContext for BlockingContext {
         timeout: Option<Duration>,
         max_rows: Option<usize>,
     ) -> Result<Rows, QueryError> {
-        let remaining = self.remaining();
-        if remaining.is_zero() {
-            return Err(QueryError::Timeout(self.config.connection.query_timeout));
-        }
-        let timeout = remaining.min(timeout.unwrap_or(self.config.connection.query_timeout));
-        let secs = usize::try_from(timeout.as_secs_f64().ceil() as u64).unwrap_or(300).max(1);
+        let secs = self.statement_secs(timeout)?;
         self.guard.query(sql, Some(secs), max_rows)
+    }
+
+    fn query_each(
+        &mut self,
+        sql: &str,
+        timeout: Option<Duration>,
+        max_rows: Option<usize>,
+        visit: &mut dyn FnMut(&[String], RowRef<'_>),
+    ) -> Result<ResultShape, QueryError> {
+        let secs = self.statement_secs(timeout)?;
+        self.guard.query_each(sql, Some(secs), max_rows, visit)
     }
 
     fn datasource(&self) -> &DatasourceConfig {

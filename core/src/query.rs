@@ -53,6 +53,84 @@ pub fn cell_f64(row: &[Option<String>], i: usize) -> Option<f64> {
     cell(row, i).and_then(|s| s.trim().parse::<f64>().ok())
 }
 
+/// One row of a result, borrowed: cells as text, NULL (or a missing column) as `None`.
+///
+/// A streamed query ([`run_query_each`], `CollectContext::query_each`) hands each row to
+/// its visitor from buffers reused for every row, so reading a result allocates nothing
+/// per row or cell.
+#[derive(Debug, Clone, Copy)]
+pub struct RowRef<'a>(RowCells<'a>);
+
+#[derive(Debug, Clone, Copy)]
+enum RowCells<'a> {
+    /// Cells as byte ranges of one text buffer.
+    Buffer { text: &'a str, cells: &'a [Option<(usize, usize)>] },
+    /// Cells of a [`Rows`] row.
+    Owned(&'a [Option<String>]),
+}
+
+impl<'a> RowRef<'a> {
+    /// A row of a [`Rows`] result.
+    pub fn from_cells(cells: &'a [Option<String>]) -> Self {
+        RowRef(RowCells::Owned(cells))
+    }
+
+    /// Number of cells.
+    pub fn len(&self) -> usize {
+        match self.0 {
+            RowCells::Buffer { cells, .. } => cells.len(),
+            RowCells::Owned(cells) => cells.len(),
+        }
+    }
+
+    /// True when the row has no cell.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Cell `i` as text (`None` for NULL or a missing column).
+    pub fn cell(&self, i: usize) -> Option<&'a str> {
+        match self.0 {
+            RowCells::Buffer { text, cells } => {
+                cells.get(i).copied().flatten().and_then(|(a, b)| text.get(a..b))
+            }
+            RowCells::Owned(cells) => cell(cells, i),
+        }
+    }
+
+    /// Cell `i` parsed as a number (`None` for NULL, a missing column or non-numeric text).
+    pub fn f64(&self, i: usize) -> Option<f64> {
+        self.cell(i).and_then(|s| s.trim().parse::<f64>().ok())
+    }
+}
+
+/// What a streamed query reports besides its rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResultShape {
+    /// The result's column names, lower-cased (as [`Rows::columns`]).
+    pub columns: Vec<String>,
+    /// True when the row cap cut the result.
+    pub truncated: bool,
+    /// Rows handed to the visitor.
+    pub rows: usize,
+}
+
+impl ResultShape {
+    /// Position of the column named `name` (compared case-insensitively), if any.
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.eq_ignore_ascii_case(name))
+    }
+}
+
+/// Visits every row of `rows` as a streamed query would (for contexts that only have
+/// [`Rows`], and tests).
+pub fn visit_rows(rows: &Rows, visit: &mut dyn FnMut(&[String], RowRef<'_>)) -> ResultShape {
+    for r in &rows.rows {
+        visit(&rows.columns, RowRef::from_cells(r));
+    }
+    ResultShape { columns: rows.columns.clone(), truncated: rows.truncated, rows: rows.rows.len() }
+}
+
 /// What went wrong running a query.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -309,25 +387,66 @@ fn exec_with<T>(
     }
 }
 
+/// Runs `sql` once like [`run_query_noted`], handing each row to `visit` (with the
+/// result's lower-cased column names) from buffers reused for every row, instead of
+/// collecting them.
+pub fn run_query_each(
+    conn: &Connection<'_>,
+    sql: &str,
+    timeout_secs: Option<usize>,
+    max_rows: Option<usize>,
+    notes: &mut ExecNotes,
+    visit: &mut dyn FnMut(&[String], RowRef<'_>),
+) -> Result<ResultShape, QueryError> {
+    exec_with(conn, sql, timeout_secs, max_rows, notes, |stmt, sql| {
+        read_each(stmt, sql, max_rows, visit)
+    })
+}
+
 /// Executes `sql` on `stmt` and reads the rows (see [`run_query_noted`]).
 fn read_all(stmt: &mut Stmt<'_>, sql: &str, max_rows: Option<usize>) -> Result<Rows, QueryError> {
+    let mut rows = Vec::new();
+    let shape = read_each(stmt, sql, max_rows, &mut |_, row| {
+        rows.push((0..row.len()).map(|i| row.cell(i).map(str::to_owned)).collect());
+    })?;
+    Ok(Rows { rows, truncated: shape.truncated, columns: shape.columns })
+}
+
+/// Executes `sql` on `stmt` and hands each row to `visit` (see [`run_query_each`]): every
+/// cell is read with `SQLGetData` into one byte buffer, decoded (lossily: a driver sending
+/// a legacy code page must not fail the query) into one text buffer of the row; both are
+/// reused for every row.
+fn read_each(
+    stmt: &mut Stmt<'_>,
+    sql: &str,
+    max_rows: Option<usize>,
+    visit: &mut dyn FnMut(&[String], RowRef<'_>),
+) -> Result<ResultShape, QueryError> {
     let cursor = stmt.execute(sql, ()).map_err(|e| classify(&e))?;
     let mut cursor = cursor.ok_or(QueryError::NoResultSet)?;
     let ncols = cursor.num_result_cols().map_err(|e| classify(&e))?;
     let ncols = u16::try_from(ncols.max(0)).unwrap_or(u16::MAX);
-    let mut out = Rows { columns: column_names(&mut cursor, ncols), ..Rows::default() };
+    let mut shape = ResultShape { columns: column_names(&mut cursor, ncols), ..Default::default() };
     let mut buf = Vec::new();
+    let mut text = String::new();
+    let mut cells: Vec<Option<(usize, usize)>> = Vec::with_capacity(usize::from(ncols));
     while let Some(mut row) = cursor.next_row().map_err(|e| classify(&e))? {
-        if max_rows.is_some_and(|m| out.rows.len() >= m) {
-            out.truncated = true;
+        if max_rows.is_some_and(|m| shape.rows >= m) {
+            shape.truncated = true;
             break;
         }
-        let mut cells = Vec::with_capacity(usize::from(ncols));
+        text.clear();
+        cells.clear();
         for col in 1..=ncols {
             let not_null = row.get_text(col, &mut buf).map_err(|e| classify(&e))?;
-            cells.push(not_null.then(|| String::from_utf8_lossy(&buf).into_owned()));
+            cells.push(not_null.then(|| {
+                let start = text.len();
+                text.push_str(&String::from_utf8_lossy(&buf));
+                (start, text.len())
+            }));
         }
-        out.rows.push(cells);
+        visit(&shape.columns, RowRef(RowCells::Buffer { text: &text, cells: &cells }));
+        shape.rows += 1;
     }
-    Ok(out)
+    Ok(shape)
 }

@@ -49,7 +49,7 @@ use crate::collector::{
 };
 use crate::metrics::DescFactory;
 use crate::pool::DatasourcePool;
-use crate::query::Rows;
+use crate::query::{visit_rows, ResultShape, RowRef, Rows};
 
 pub use crate::collector::ExtraCollector;
 
@@ -302,7 +302,10 @@ impl CustomCollector {
     /// Runs the query once and maps the result (no self-metric samples, no counting).
     pub fn run(&self, ctx: &mut dyn CollectContext) -> Result<Outcome, CollectError> {
         let m = &self.metric;
-        let rows = ctx.query_with(&m.request, m.query_timeout, Some(m.max_rows)).map_err(|e| {
+        let mut mapper = RowMapper::new(m);
+        let mut visit = |columns: &[String], row: RowRef<'_>| mapper.row(columns, row);
+        let shape = ctx.query_each(&m.request, m.query_timeout, Some(m.max_rows), &mut visit);
+        let shape = shape.map_err(|e| {
             // For a built-in a missing view means "not applicable to this build"; a custom
             // request names its tables on purpose, so a missing one is a failure to show.
             if e.is_missing_object() {
@@ -314,7 +317,7 @@ impl CustomCollector {
                 CollectError::Query(e)
             }
         })?;
-        map_rows(m, &rows)
+        mapper.finish(&shape)
     }
 }
 
@@ -392,44 +395,84 @@ impl Collector for CustomCollector {
 /// Maps a result to samples: columns by name (case-insensitive), labels from the label
 /// columns (NULL → "") and the static labels, values parsed or mapped, skips explained.
 pub fn map_rows(m: &CustomMetric, rows: &Rows) -> Result<Outcome, CollectError> {
-    let find = |col: &str, role: &str| {
-        rows.column_index(col).ok_or_else(|| {
-            let have = if rows.columns.is_empty() {
-                "the driver reported no column names".to_owned()
-            } else {
-                format!("the query returns: {}", rows.columns.join(", "))
-            };
-            CollectError::Shape(format!(
-                "column `{col}` ({role}) is not in the result ({have}); alias the column in the \
-                 request (… AS {col})"
-            ))
-        })
-    };
-    let label_idx =
-        m.labels.iter().map(|l| find(l, "labels")).collect::<Result<Vec<usize>, _>>()?;
-    let value_idx =
-        m.values.iter().map(|v| find(&v.column, "metricsdesc")).collect::<Result<Vec<_>, _>>()?;
-    let mut out = Outcome { truncated: rows.truncated, ..Outcome::default() };
-    let mut seen: HashSet<Vec<String>> = HashSet::new();
-    for (r, row) in rows.rows.iter().enumerate() {
-        let mut labels: Vec<String> = label_idx
+    let mut mapper = RowMapper::new(m);
+    let shape = visit_rows(rows, &mut |columns, row| mapper.row(columns, row));
+    mapper.finish(&shape)
+}
+
+/// Positions of a metric's label and value columns in a result.
+type Positions = (Vec<usize>, Vec<usize>);
+
+/// [`map_rows`] one row at a time, for a streamed query: the column positions are found at
+/// the first row (or, for an empty result, at the end), each row's labels are built once
+/// and the cells are read from the reader's buffers.
+pub struct RowMapper<'m> {
+    m: &'m CustomMetric,
+    /// Positions of the label and the value columns, found from the first row's columns.
+    /// The error: a column is missing.
+    positions: Option<Result<Positions, String>>,
+    out: Outcome,
+    /// Label sets of the rows kept so far (a repeat is dropped and counted).
+    seen: HashSet<Vec<String>>,
+    /// Rows seen.
+    rows: usize,
+}
+
+impl<'m> RowMapper<'m> {
+    /// A mapper for `m`.
+    pub fn new(m: &'m CustomMetric) -> Self {
+        RowMapper { m, positions: None, out: Outcome::default(), seen: HashSet::new(), rows: 0 }
+    }
+
+    /// The positions of the label and value columns in `columns` (by name, case-insensitive).
+    fn positions(m: &CustomMetric, columns: &[String]) -> Result<Positions, String> {
+        let find = |col: &str, role: &str| {
+            columns.iter().position(|c| c.eq_ignore_ascii_case(col)).ok_or_else(|| {
+                let have = if columns.is_empty() {
+                    "the driver reported no column names".to_owned()
+                } else {
+                    format!("the query returns: {}", columns.join(", "))
+                };
+                format!(
+                    "column `{col}` ({role}) is not in the result ({have}); alias the column in \
+                     the request (… AS {col})"
+                )
+            })
+        };
+        let labels = m.labels.iter().map(|l| find(l, "labels")).collect::<Result<Vec<_>, _>>()?;
+        let values = m
+            .values
             .iter()
-            .map(|&i| row.get(i).and_then(|c| c.as_deref()).unwrap_or("").to_owned())
-            .collect();
+            .map(|v| find(&v.column, "metricsdesc"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((labels, values))
+    }
+
+    /// Maps one row (`columns`: the result's column names).
+    pub fn row(&mut self, columns: &[String], row: RowRef<'_>) {
+        let m = self.m;
+        self.rows += 1;
+        let r = self.rows;
+        let Ok((label_idx, value_idx)) =
+            self.positions.get_or_insert_with(|| Self::positions(m, columns))
+        else {
+            return;
+        };
+        let out = &mut self.out;
+        let mut labels: Vec<String> = Vec::with_capacity(label_idx.len() + m.static_labels.len());
+        labels.extend(label_idx.iter().map(|&i| row.cell(i).unwrap_or("").to_owned()));
         labels.extend(m.static_labels.iter().map(|(_, v)| v.clone()));
-        if !seen.insert(labels.clone()) {
+        if self.seen.contains(&labels) {
             out.duplicates += 1;
             out.notes.push(format!(
-                "row {}: labels {{{}}} repeat an earlier row; dropped",
-                r + 1,
+                "row {r}: labels {{{}}} repeat an earlier row; dropped",
                 render_labels(&m.labels, &labels)
             ));
-            continue;
+            return;
         }
-        for (k, (v, &i)) in m.values.iter().zip(&value_idx).enumerate() {
-            let cell = row.get(i).and_then(|c| c.as_deref());
-            let skip = |why: String| format!("row {}: {} {why}; skipped", r + 1, v.column);
-            let value = match (cell, &v.value_map) {
+        for (k, (v, &i)) in m.values.iter().zip(value_idx.iter()).enumerate() {
+            let skip = |why: String| format!("row {r}: {} {why}; skipped", v.column);
+            let value = match (row.cell(i), &v.value_map) {
                 (None, _) => {
                     out.notes.push(skip("is NULL".to_owned()));
                     continue;
@@ -461,13 +504,24 @@ pub fn map_rows(m: &CustomMetric, rows: &Rows) -> Result<Outcome, CollectError> 
             }
             out.samples.push(Sample::with_labels(k, labels.clone(), value));
         }
+        self.seen.insert(labels);
     }
-    if out.notes.len() > MAX_NOTES {
-        let more = out.notes.len() - MAX_NOTES;
-        out.notes.truncate(MAX_NOTES);
-        out.notes.push(format!("… and {more} more skipped values or dropped rows"));
+
+    /// The outcome, once every row was mapped (`shape`: what the query reported).
+    pub fn finish(mut self, shape: &ResultShape) -> Result<Outcome, CollectError> {
+        let m = self.m;
+        if let Err(e) = self.positions.get_or_insert_with(|| Self::positions(m, &shape.columns)) {
+            return Err(CollectError::Shape(std::mem::take(e)));
+        }
+        let mut out = self.out;
+        out.truncated = shape.truncated;
+        if out.notes.len() > MAX_NOTES {
+            let more = out.notes.len() - MAX_NOTES;
+            out.notes.truncate(MAX_NOTES);
+            out.notes.push(format!("… and {more} more skipped values or dropped rows"));
+        }
+        Ok(out)
     }
-    Ok(out)
 }
 
 /// Notes kept per run (the rest is summarised in one line).

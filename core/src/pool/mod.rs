@@ -136,17 +136,18 @@ impl OdbcConn {
         }
     }
 
-    /// Runs `sql` once (see [`crate::query::run_query_noted`]), warning once per pool when
-    /// the driver refuses `SQL_ATTR_QUERY_TIMEOUT` (the watchdog enforces it then).
-    fn run(
+    /// Runs a statement with `read` (one of [`crate::query::run_query_noted`],
+    /// [`crate::query::run_query_each`]), warning once per pool when the driver refuses
+    /// `SQL_ATTR_QUERY_TIMEOUT` (the watchdog enforces it then).
+    fn run<T>(
         &self,
-        sql: &str,
-        timeout_secs: Option<usize>,
-        max_rows: Option<usize>,
-    ) -> Result<crate::query::Rows, QueryError> {
+        read: impl FnOnce(
+            &odbc_api::Connection<'static>,
+            &mut crate::query::ExecNotes,
+        ) -> Result<T, QueryError>,
+    ) -> Result<T, QueryError> {
         let mut notes = crate::query::ExecNotes::default();
-        let result =
-            crate::query::run_query_noted(&self.conn, sql, timeout_secs, max_rows, &mut notes);
+        let result = read(&self.conn, &mut notes);
         if let Some(why) = notes.timeout_refused {
             if !self.timeout_warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
                 tracing::warn!(datasource = %self.datasource, error = %why, "The ODBC driver refused SQL_ATTR_QUERY_TIMEOUT; query deadlines are enforced with SQLCancel instead.");
@@ -155,15 +156,18 @@ impl OdbcConn {
         result
     }
 
-    /// Runs `sql` on a PostgreSQL read-only connection, re-running the session statement
-    /// `reassert` first when [`run_keeping_read_only`] says so.
-    fn query_keeping_read_only(
+    /// Runs `sql` with `read` on a PostgreSQL read-only connection, re-running the session
+    /// statement `reassert` first when [`run_keeping_read_only`] says so.
+    fn query_keeping_read_only<T>(
         &mut self,
         reassert: &'static str,
         sql: &str,
         timeout_secs: Option<usize>,
-        max_rows: Option<usize>,
-    ) -> Result<crate::query::Rows, QueryError> {
+        read: impl FnOnce(
+            &odbc_api::Connection<'static>,
+            &mut crate::query::ExecNotes,
+        ) -> Result<T, QueryError>,
+    ) -> Result<T, QueryError> {
         let known = self.known_sql.answer(sql, dmexp_sqlguard::calls_only_known_functions);
         let mut tainted = self.tainted;
         let this = &*self;
@@ -189,7 +193,7 @@ impl OdbcConn {
                     }
                 })
             },
-            || this.run(sql, timeout_secs, max_rows),
+            || this.run(read),
         );
         self.tainted = tainted;
         result
@@ -698,10 +702,40 @@ impl PoolGuard {
         timeout_secs: Option<usize>,
         max_rows: Option<usize>,
     ) -> Result<crate::query::Rows, QueryError> {
+        self.statement(sql, timeout_secs, |conn, notes| {
+            crate::query::run_query_noted(conn, sql, timeout_secs, max_rows, notes)
+        })
+    }
+
+    /// Runs a query on this connection, handing each row to `visit` from reused buffers
+    /// (see [`crate::query::run_query_each`]; blocking: call on a blocking thread).
+    pub fn query_each(
+        &mut self,
+        sql: &str,
+        timeout_secs: Option<usize>,
+        max_rows: Option<usize>,
+        visit: &mut dyn FnMut(&[String], crate::query::RowRef<'_>),
+    ) -> Result<crate::query::ResultShape, QueryError> {
+        self.statement(sql, timeout_secs, |conn, notes| {
+            crate::query::run_query_each(conn, sql, timeout_secs, max_rows, notes, visit)
+        })
+    }
+
+    /// Runs one statement with `read`, keeping a read-only session read-only, and discards
+    /// the connection when the error says it is unusable.
+    fn statement<T>(
+        &mut self,
+        sql: &str,
+        timeout_secs: Option<usize>,
+        read: impl FnOnce(
+            &odbc_api::Connection<'static>,
+            &mut crate::query::ExecNotes,
+        ) -> Result<T, QueryError>,
+    ) -> Result<T, QueryError> {
         let obj = self.obj.as_mut().ok_or_else(|| QueryError::Connection("released".into()))?;
         let result = match obj.read_only.and_then(|r| r.reassert) {
-            Some(stmt) => obj.query_keeping_read_only(stmt, sql, timeout_secs, max_rows),
-            None => obj.run(sql, timeout_secs, max_rows),
+            Some(stmt) => obj.query_keeping_read_only(stmt, sql, timeout_secs, read),
+            None => obj.run(read),
         };
         if let Err(e) = &result {
             if e.is_connection_level() {

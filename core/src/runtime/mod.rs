@@ -2,9 +2,10 @@
 //!
 //! Data flow of a scrape (docs/DESIGN.md §3): datasources are scheduled by `collectStrategy`;
 //! an Unhealthy datasource is skipped at once (`dmdb_up 0`); the collectors of a datasource
-//! queue per pool and run on blocking threads: one connection serves them one after another,
-//! and those still waiting after a few milliseconds fan out over the pool (never more at once
-//! than it allows, see `FAN_OUT_AFTER`); each is bounded by the scrape deadline; samples get the datasource's const labels; families are
+//! queue per pool as one batch and run on one blocking task: one connection serves them one
+//! after another, and when a statement is slow those waiting behind it fan out over the pool
+//! (never more at once than it allows, see `FAN_OUT_AFTER`); each is bounded by the scrape
+//! deadline; samples get the datasource's const labels; families are
 //! merged by name, self-metrics are added and the text format is encoded. The answer is
 //! always complete for what finished: failures show in metrics, not in HTTP errors.
 

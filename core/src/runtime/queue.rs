@@ -3,17 +3,19 @@
 
 use super::*;
 
-/// How long the collectors of one datasource (and pool) run one after another on a single
-/// connection before the ones still waiting fan out over the pool.
+/// How long one statement may run while other collectors of the datasource (and pool) wait
+/// behind it on its connection before those fan out over the pool.
 ///
-/// Most scrapes of a nearby database finish inside this: one pool checkout, one hand-off to
-/// a blocking thread and one connection for the whole datasource instead of one each per
-/// collector (the per-collector hand-offs were the largest cost left after the SQL itself,
-/// see BENCHMARKS.md). When a query waits on the database (a slow view, a remote server),
-/// the rest of the queue is spread over up to `maxOpenConns` connections at once, so a
-/// datasource's scrape takes at most this much longer than running every collector
-/// concurrently from the start.
-pub(super) const FAN_OUT_AFTER: Duration = Duration::from_millis(5);
+/// A scrape of a datasource whose statements each finish sooner runs them all back to back
+/// on one connection and one blocking thread: one session, one hand-off (the per-collector
+/// hand-offs were the largest cost left after the SQL itself, see BENCHMARKS.md). The clock
+/// is the running statement's: neither a slow login nor a busy CPU (statements that keep
+/// finishing, a few milliseconds late) fans a datasource out, and a statement whose first
+/// run on a new session is slow (catalog caches) does not either. When one statement waits
+/// on the database (a slow view, a lock, a remote server) for this long, the rest of the
+/// queue is spread over up to `maxOpenConns` sessions at once, so it delays the others by at
+/// most this much.
+pub(super) const FAN_OUT_AFTER: Duration = Duration::from_millis(50);
 
 /// [`FAN_OUT_AFTER`], or `DMEXP_FAN_OUT_AFTER_MS` from the environment (read once; for
 /// tests and experiments: a large value keeps every datasource on its first workers).
@@ -27,14 +29,12 @@ pub(super) fn fan_out_after() -> Duration {
     })
 }
 
-/// Workers a datasource's queue starts with (per pool), before [`FAN_OUT_AFTER`].
-pub(super) const START_WORKERS: usize = 2;
-
 /// A collector waiting in a datasource's run queue for a connection.
 pub(super) struct Job {
     pub(super) collector: Arc<dyn Collector>,
     pub(super) until: Instant,
-    pub(super) reply: tokio::sync::oneshot::Sender<JobOutcome>,
+    /// Where its outcome goes: its slot in the scrape's [`Batch`].
+    pub(super) reply: Reply,
     /// The job already failed once with a connection-level error and is being retried on a
     /// fresh connection (M1: a connection killed while idle is not a down datasource).
     pub(super) retried: bool,
@@ -50,6 +50,103 @@ pub(super) enum JobOutcome {
     NoConnection(String),
     /// Not started: its deadline passed, or the datasource was found unreachable first.
     NotRun,
+}
+
+/// The outcomes of one scrape's jobs (all the collectors of a datasource that need a
+/// connection): one slot per job, and one wake-up for the scrape when the last is written,
+/// instead of a channel and a wake-up per collector.
+pub(super) struct Batch {
+    /// Each job's outcome and how long it took (from its start, or from the batch's
+    /// creation for a job that never started).
+    slots: Mutex<Vec<Option<(JobOutcome, Duration)>>>,
+    created: Instant,
+    pending: std::sync::atomic::AtomicUsize,
+    done: tokio::sync::Notify,
+    /// The scrape stopped waiting (its deadline passed, or its client went away): jobs not
+    /// started yet are not run.
+    abandoned: AtomicBool,
+}
+
+impl Batch {
+    /// A batch of `jobs` slots.
+    pub(super) fn new(jobs: usize) -> Arc<Self> {
+        Arc::new(Batch {
+            slots: Mutex::new(std::iter::repeat_with(|| None).take(jobs).collect()),
+            created: Instant::now(),
+            pending: std::sync::atomic::AtomicUsize::new(jobs),
+            done: tokio::sync::Notify::new(),
+            abandoned: AtomicBool::new(false),
+        })
+    }
+
+    /// The reply handle of job `index`.
+    pub(super) fn reply(self: &Arc<Self>, index: usize) -> Reply {
+        Reply { to: Some((Arc::clone(self), index)), started: None }
+    }
+
+    fn put(&self, index: usize, outcome: JobOutcome, started: Option<Instant>) {
+        let took = started.unwrap_or(self.created).elapsed();
+        if let Some(slot) = lock(&self.slots).get_mut(index) {
+            *slot = Some((outcome, took));
+        }
+        if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // `notify_one` keeps a permit when no one waits yet: the wake-up is not lost.
+            self.done.notify_one();
+        }
+    }
+
+    /// Completes when every job has its outcome.
+    pub(super) async fn all_answered(&self) {
+        if self.pending.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        self.done.notified().await;
+    }
+
+    /// Marks the batch abandoned: queued jobs of it are answered without running.
+    pub(super) fn abandon(&self) {
+        self.abandoned.store(true, Ordering::Release);
+    }
+
+    /// The outcomes so far, with how long each took (`None`: not answered yet).
+    pub(super) fn take(&self) -> Vec<Option<(JobOutcome, Duration)>> {
+        std::mem::take(&mut *lock(&self.slots))
+    }
+}
+
+/// Where a [`Job`]'s outcome goes. Answered exactly once: a job dropped unanswered (a
+/// worker that ended abnormally) answers [`JobOutcome::NotRun`].
+pub(super) struct Reply {
+    to: Option<(Arc<Batch>, usize)>,
+    /// When the job's collector started (its duration is counted from then).
+    started: Option<Instant>,
+}
+
+impl Reply {
+    /// Writes the outcome into the job's slot.
+    pub(super) fn send(mut self, outcome: JobOutcome) {
+        if let Some((batch, index)) = self.to.take() {
+            batch.put(index, outcome, self.started);
+        }
+    }
+
+    /// Notes that the job's collector starts now.
+    pub(super) fn start(&mut self) {
+        self.started.get_or_insert_with(Instant::now);
+    }
+
+    /// True when the scrape no longer waits for this job.
+    pub(super) fn is_closed(&self) -> bool {
+        self.to.as_ref().is_some_and(|(b, _)| b.abandoned.load(Ordering::Acquire))
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        if let Some((batch, index)) = self.to.take() {
+            batch.put(index, JobOutcome::NotRun, self.started);
+        }
+    }
 }
 
 /// The run queues of one scrape of one datasource, one per pool.
@@ -69,6 +166,11 @@ impl RunQueues {
         }
     }
 
+    /// The queues made so far.
+    pub(super) fn all(&self) -> Vec<Arc<RunQueue>> {
+        lock(&self.0).clone()
+    }
+
     pub(super) fn queue(
         &self,
         ds: &Arc<DatasourceRuntime>,
@@ -82,9 +184,7 @@ impl RunQueues {
             ds: Arc::clone(ds),
             pool: pool.clone(),
             state: Mutex::new(QueueState::default()),
-            connected: tokio::sync::watch::Sender::new(None),
             live: tokio::sync::watch::Sender::new(0),
-            start_workers: start_workers(pool),
         });
         queues.push(Arc::clone(&q));
         q
@@ -93,38 +193,49 @@ impl RunQueues {
 
 /// Collectors of one datasource that share a pool, served by workers: a worker checks out a
 /// connection and runs queued collectors one after another on one blocking thread until the
-/// queue is empty. [`START_WORKERS`] start with the first jobs; [`FAN_OUT_AFTER`] after the
-/// first of them got its connection, jobs still queued get a worker each (up to the pool
-/// size). A slow login delays the fan-out instead of causing it: the first scrape of a
-/// datasource opens no more sessions than the next ones.
+/// queue is empty. One worker starts with the jobs; when a statement has been running for
+/// [`FAN_OUT_AFTER`] while jobs are still queued, those get a worker each (up to the pool
+/// size, see [`RunQueue::fan_out_when_stuck`]). The clock starts when a statement starts, so
+/// a slow login or a busy CPU (statements that finish, one after another) never causes a
+/// fan-out: the first scrape of a datasource opens no more sessions than the next ones.
 pub(super) struct RunQueue {
     pub(super) ds: Arc<DatasourceRuntime>,
     pub(super) pool: DatasourcePool,
     pub(super) state: Mutex<QueueState>,
-    /// When the first worker got its connection (jobs still queued fan out
-    /// [`FAN_OUT_AFTER`] later, see [`RunQueue::fan_out_due`]).
-    pub(super) connected: tokio::sync::watch::Sender<Option<Instant>>,
     /// Worker tasks not yet ended (a worker ends after its connection went back).
     pub(super) live: tokio::sync::watch::Sender<usize>,
-    /// Workers started with the first jobs ([`start_workers`]).
-    pub(super) start_workers: usize,
 }
 
-/// [`START_WORKERS`] when the datasource's session budget has room for that many per pool
-/// sharing it, else 1: with `maxOpenConns = 2` the read-write and the read-only pool start
-/// with one session each and keep them, instead of the built-ins taking both and the custom
-/// metrics closing one to log in again every scrape. Fan-out still uses the whole budget.
-pub(super) fn start_workers(pool: &DatasourcePool) -> usize {
-    start_workers_for(pool.budget_size(), pool.pools_sharing(), pool.max_open())
+/// What a queue's fan-out timer does when it fires ([`fan_out_at`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum FanOut {
+    /// Nothing waits: no fan-out this scrape.
+    Never,
+    /// A statement has run [`FAN_OUT_AFTER`] with jobs waiting behind it: fan out now.
+    Now,
+    /// Look again then.
+    At(Instant),
 }
 
-/// [`start_workers`] from the numbers: the datasource's session budget (`maxOpenConns`),
-/// the pools sharing it and this pool's size.
-pub(super) fn start_workers_for(budget: usize, pools_sharing: usize, max_open: usize) -> usize {
-    if budget >= START_WORKERS * pools_sharing.max(1) {
-        START_WORKERS.min(max_open).max(1)
+/// The fan-out decision at `now`: jobs still `queued`, the last statement of the queue
+/// started at `last_start`, its first connection came at `connected` (`None`: still
+/// logging in, so a slow login never fans out), `after` = [`FAN_OUT_AFTER`].
+pub(super) fn fan_out_at(
+    queued: usize,
+    last_start: Option<Instant>,
+    connected: Option<Instant>,
+    now: Instant,
+    after: Duration,
+) -> FanOut {
+    if queued == 0 {
+        return FanOut::Never;
+    }
+    let Some(connected) = connected else { return FanOut::At(deadline_after(now, after)) };
+    let due = deadline_after(last_start.unwrap_or(connected).max(connected), after);
+    if now >= due {
+        FanOut::Now
     } else {
-        1
+        FanOut::At(due)
     }
 }
 
@@ -159,7 +270,7 @@ pub(super) fn no_connection_decision(
 }
 
 /// Counts a worker task out of [`RunQueue::live`] when it ends, however it ends.
-struct LiveWorker(Arc<RunQueue>);
+pub(super) struct LiveWorker(Arc<RunQueue>);
 
 impl Drop for LiveWorker {
     fn drop(&mut self) {
@@ -173,11 +284,15 @@ pub(super) struct QueueState {
     /// Live workers. A worker leaves only under the lock with the queue empty, so a job is
     /// never left without one.
     pub(super) workers: usize,
-    /// The queue fanned out already. Every collector waiting for its answer calls
-    /// [`RunQueue::fan_out`] when it is due, while the workers it starts are still logging in
-    /// and have not taken their jobs yet: counted again, the same queued jobs would get a
-    /// second worker each (up to the pool size, more sessions than jobs).
+    /// The queue fanned out already (once per scrape: the workers it starts are still
+    /// logging in and have not taken their jobs yet, so counted again the same queued jobs
+    /// would get a second worker each).
     pub(super) fanned_out: bool,
+    /// When the last statement of this queue started (any worker): progress. Fan-out waits
+    /// for the queue to stop moving ([`fan_out_at`]).
+    pub(super) job_started: Option<Instant>,
+    /// When the first worker of this queue got its connection.
+    pub(super) connected: Option<Instant>,
 }
 
 /// How long a worker whose extra connection was refused waits before trying again.
@@ -217,24 +332,34 @@ impl RunQueue {
     pub(super) fn push(self: &Arc<Self>, job: Job) {
         let mut st = lock(&self.state);
         st.jobs.push_back(job);
-        if st.workers < self.start_workers {
+        if st.workers == 0 {
             st.workers += 1;
             self.live.send_modify(|n| *n += 1);
             tokio::spawn(Arc::clone(self).worker());
         }
     }
 
-    /// Completes [`FAN_OUT_AFTER`] after the queue's first worker got its connection (never,
-    /// while no worker has one).
-    pub(super) async fn fan_out_due(&self) {
-        let mut rx = self.connected.subscribe();
-        let at = rx.wait_for(Option::is_some).await.ok().and_then(|t| *t);
-        match at {
-            Some(at) => {
-                let due = deadline_after(at, fan_out_after());
-                tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
+    /// Fans the queue out when it stops moving: a statement has run [`FAN_OUT_AFTER`] while
+    /// jobs wait behind it ([`fan_out_at`]). Returns once fanned out or when nothing is left
+    /// to fan out. One timer, first due [`FAN_OUT_AFTER`] after the jobs were queued: a
+    /// datasource whose statements are done by then never wakes this task for it.
+    pub(super) async fn fan_out_when_stuck(self: &Arc<Self>) {
+        let after = fan_out_after();
+        let mut at = deadline_after(Instant::now(), after);
+        loop {
+            tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
+            let decision = {
+                let st = lock(&self.state);
+                if st.fanned_out {
+                    return;
+                }
+                fan_out_at(st.jobs.len(), st.job_started, st.connected, Instant::now(), after)
+            };
+            match decision {
+                FanOut::Never => return,
+                FanOut::Now => return self.fan_out(),
+                FanOut::At(next) => at = next,
             }
-            None => std::future::pending().await,
         }
     }
 
@@ -272,7 +397,7 @@ impl RunQueue {
     pub(super) fn fail_all_and_leave(&self, outcome: impl Fn() -> JobOutcome) {
         let mut st = lock(&self.state);
         for job in st.jobs.drain(..) {
-            let _ = job.reply.send(outcome());
+            job.reply.send(outcome());
         }
         st.workers -= 1;
     }
@@ -292,7 +417,9 @@ impl RunQueue {
     /// One worker: a connection, then the queue on a blocking thread; a new connection if
     /// that one broke while jobs remain.
     pub(super) async fn worker(self: Arc<Self>) {
-        let _live = LiveWorker(Arc::clone(&self));
+        // Counted out in `run_jobs` when it ends the worker, before its last answer, so the
+        // scrape does not wait for this task to be woken once more ([`RunQueues::settled`]).
+        let mut live = Some(LiveWorker(Arc::clone(&self)));
         let ds = &self.ds;
         // A job whose connection failed, to run again on a connection opened after `since`.
         let mut retry: Option<(Job, Instant)> = None;
@@ -306,7 +433,7 @@ impl RunQueue {
             };
             if !ds.health.should_scrape() {
                 if let Some((job, _)) = retry.take() {
-                    let _ = job.reply.send(JobOutcome::NotRun);
+                    job.reply.send(JobOutcome::NotRun);
                 }
                 return self.fail_all_and_leave(|| JobOutcome::NotRun);
             }
@@ -326,7 +453,7 @@ impl RunQueue {
                         connection_failed(ds, &error);
                     }
                     if let Some((job, _)) = retry.take() {
-                        let _ = job.reply.send(JobOutcome::NoConnection(error.to_string()));
+                        job.reply.send(JobOutcome::NoConnection(error.to_string()));
                     }
                     if down {
                         let msg = error.to_string();
@@ -344,7 +471,7 @@ impl RunQueue {
                         tokio::time::sleep(left.min(BUSY_RETRY)).await;
                         if left <= BUSY_RETRY {
                             if let Some(job) = lock(&self.state).jobs.pop_front() {
-                                let _ = job.reply.send(JobOutcome::NoConnection(error.to_string()));
+                                job.reply.send(JobOutcome::NoConnection(error.to_string()));
                             }
                         }
                         continue;
@@ -352,7 +479,7 @@ impl RunQueue {
                     NoConnection::Busy => {
                         // The pool is busy: the job at the front gives up, the rest try again.
                         if let Some(job) = lock(&self.state).jobs.pop_front() {
-                            let _ = job.reply.send(JobOutcome::NoConnection(error.to_string()));
+                            job.reply.send(JobOutcome::NoConnection(error.to_string()));
                         }
                         continue;
                     }
@@ -367,19 +494,21 @@ impl RunQueue {
                     }
                 },
             };
-            self.connected.send_if_modified(|t| {
-                let first = t.is_none();
-                if first {
-                    *t = Some(Instant::now());
-                }
-                first
-            });
+            lock(&self.state).connected.get_or_insert_with(Instant::now);
             let me = Arc::clone(&self);
             let first = retry.take().map(|(job, _)| job);
-            match tokio::task::spawn_blocking(move || me.run_jobs(guard, first)).await {
-                Ok(WorkerEnd::Done) => return,
-                Ok(WorkerEnd::Reconnect) => continue,
-                Ok(WorkerEnd::Retry(job, since)) => retry = Some((*job, since)),
+            let mut mine = live.take();
+            let run = move || {
+                let end = me.run_jobs(guard, first, &mut mine);
+                (end, mine)
+            };
+            match tokio::task::spawn_blocking(run).await {
+                Ok((WorkerEnd::Done, _)) => return,
+                Ok((WorkerEnd::Reconnect, l)) => live = l,
+                Ok((WorkerEnd::Retry(job, since), l)) => {
+                    live = l;
+                    retry = Some((*job, since));
+                }
                 Err(join) => {
                     // run_jobs catches collector panics; this is the runtime shutting down.
                     tracing::error!(datasource = %ds.config.name, error = %join, "Collector worker failed.");
@@ -411,10 +540,17 @@ impl RunQueue {
 
     /// Runs `first` (a job to retry), then queued jobs on `guard` (blocking) until the
     /// queue is empty or the connection breaks.
-    pub(super) fn run_jobs(&self, mut guard: PoolGuard, mut first: Option<Job>) -> WorkerEnd {
+    /// `live` (the worker's count in [`RunQueue::live`]) is dropped when the worker ends
+    /// here, before its last answer.
+    pub(super) fn run_jobs(
+        &self,
+        mut guard: PoolGuard,
+        mut first: Option<Job>,
+        live: &mut Option<LiveWorker>,
+    ) -> WorkerEnd {
         let ds = &self.ds;
         loop {
-            let job = match first.take() {
+            let mut job = match first.take() {
                 Some(job) => job,
                 None => match self.take_or_leave(|jobs| jobs.pop_front()) {
                     Some(job) => job,
@@ -422,10 +558,12 @@ impl RunQueue {
                 },
             };
             if job.reply.is_closed() {
-                continue; // the scrape gave up on it
+                continue; // the scrape gave up on it (answered NotRun on drop)
             }
+            lock(&self.state).job_started = Some(Instant::now());
+            job.reply.start();
             if Instant::now() >= job.until || !ds.health.should_scrape() {
-                let _ = job.reply.send(JobOutcome::NotRun);
+                job.reply.send(JobOutcome::NotRun);
                 continue;
             }
             let mut ctx =
@@ -480,7 +618,7 @@ impl RunQueue {
                 // Jobs left need another connection (the worker leaves if there are none,
                 // and answers them at once if the datasource is now marked unreachable).
                 drop(guard);
-                let _ = job.reply.send(outcome);
+                job.reply.send(outcome);
                 return WorkerEnd::Reconnect;
             }
             // The next job is taken before this one is answered, so that the last answer
@@ -488,12 +626,13 @@ impl RunQueue {
             // pool metrics) sees the sessions it used idle.
             match self.take_or_leave(|jobs| jobs.pop_front()) {
                 Some(next) => {
-                    let _ = job.reply.send(outcome);
+                    job.reply.send(outcome);
                     first = Some(next);
                 }
                 None => {
                     drop(guard);
-                    let _ = job.reply.send(outcome);
+                    drop(live.take());
+                    job.reply.send(outcome);
                     return WorkerEnd::Done;
                 }
             }

@@ -365,25 +365,25 @@ pub(super) async fn scrape_datasource(
         result.duration = started.elapsed();
         return result;
     }
-    // Per collector: the query timeout plus the time to get a connection, within the deadline.
-    let per_collector = per_collector_budget(ds);
-    let queues = RunQueues::default();
-    let futures = ds.collectors.iter().filter(|c| filter.allows(&c.name)).map(|c| {
-        let ds = Arc::clone(ds);
-        let queues = &queues;
-        let span = tracing::debug_span!(parent: &span, "collect", collector = %c.name);
-        async move {
-            let collector_deadline = deadline_after(Instant::now(), per_collector);
-            let until = deadline.map_or(collector_deadline, |d| d.min(collector_deadline));
-            run_collector(&ds, c, until, queues).await
+    // Every collector: the query timeout plus the time to get a connection, within the deadline.
+    let collector_deadline = deadline_after(Instant::now(), per_collector_budget(ds));
+    let until = deadline.map_or(collector_deadline, |d| d.min(collector_deadline));
+    let mut results: Vec<Option<CollectorResult>> = Vec::new();
+    // The collectors that need a connection: (position in `results`, collector, pool).
+    let mut queued: Vec<(usize, &CollectorRuntime, DatasourcePool)> = Vec::new();
+    for c in ds.collectors.iter().filter(|c| filter.allows(&c.name)) {
+        match prepare(ds, c, until) {
+            Prepared::Done(r) => results.push(Some(r)),
+            Prepared::Queue(pool) => {
+                queued.push((results.len(), c, pool));
+                results.push(None);
+            }
         }
-        .instrument(span)
-    });
-    result.collectors = join_all(futures).await;
-    // Workers still logging in when the others emptied the queue return their sessions
-    // before the answer (a login at most, within the deadline).
-    let settle = deadline_after(Instant::now(), SETTLE_AFTER_SCRAPE);
-    queues.settled(deadline.map_or(settle, |d| d.min(settle))).await;
+    }
+    if !queued.is_empty() {
+        run_batch(ds, &queued, until, deadline, &mut results).instrument(span).await;
+    }
+    result.collectors = results.into_iter().flatten().collect();
     // A collector's success marks an unchecked datasource healthy; a connection-level
     // failure marks it unhealthy. Query errors and timeouts leave the state alone.
     result.up = ds.health.state() == HealthState::Healthy;
@@ -399,37 +399,190 @@ pub(super) async fn scrape_datasource(
     result
 }
 
-pub(super) async fn run_collector(
-    ds: &Arc<DatasourceRuntime>,
-    c: &CollectorRuntime,
-    until: Instant,
-    queues: &RunQueues,
-) -> CollectorResult {
-    let started = Instant::now();
-    let out = CollectorResult {
+/// What a collector needs before its statements run.
+pub(super) enum Prepared {
+    /// Answered without a connection: served from cache, offline, skipped, or the
+    /// datasource has no pool.
+    Done(CollectorResult),
+    /// Needs a connection of this pool: queued in the scrape's batch.
+    Queue(DatasourcePool),
+}
+
+fn empty_result(c: &CollectorRuntime) -> CollectorResult {
+    CollectorResult {
         name: c.name.clone(),
         templates: Arc::clone(&c.templates),
         samples: Arc::new(Vec::new()),
         success: false,
         skipped: None,
         duration: Duration::ZERO,
-    };
-    let last_good =
-        || c.last_good.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-    if let (Some(ttl), Some((at, samples))) = (c.cache_ttl, last_good()) {
+    }
+}
+
+fn last_good(c: &CollectorRuntime) -> Option<(Instant, Arc<Vec<Sample>>)> {
+    c.last_good.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+}
+
+/// Answers a collector at once where it can (a fresh cached value, no connection needed,
+/// skipped until its retry time, no pool), else says which pool it queues on.
+pub(super) fn prepare(
+    ds: &Arc<DatasourceRuntime>,
+    c: &CollectorRuntime,
+    until: Instant,
+) -> Prepared {
+    let started = Instant::now();
+    if let (Some(ttl), Some((at, samples))) = (c.cache_ttl, last_good(c)) {
         if at.elapsed() < ttl {
-            return CollectorResult { samples, success: true, duration: started.elapsed(), ..out };
+            return Prepared::Done(CollectorResult {
+                samples,
+                success: true,
+                duration: started.elapsed(),
+                ..empty_result(c)
+            });
         }
     }
-    let mut out = run_collector_uncached(ds, c, until, started, out, queues).await;
+    if !c.collector.needs_connection() {
+        return Prepared::Done(cached_fallback(c, run_offline(ds, c, until)));
+    }
+    let Some(pool) = c.pool.clone().or_else(|| ds.pool.clone()) else {
+        return Prepared::Done(cached_fallback(c, empty_result(c)));
+    };
+    if let Some((reason, retry_at)) = *lock(&c.skip) {
+        if Instant::now() < retry_at {
+            // Skipped (no permission, not applicable): no query until the retry time.
+            return Prepared::Done(CollectorResult {
+                success: true,
+                skipped: Some(reason),
+                duration: started.elapsed(),
+                ..empty_result(c)
+            });
+        }
+    }
+    Prepared::Queue(pool)
+}
+
+/// A cached collector remembers its good samples and serves the last good ones when it
+/// failed (its success stays 0).
+fn cached_fallback(c: &CollectorRuntime, mut out: CollectorResult) -> CollectorResult {
     if c.cache_ttl.is_some() {
         if out.success {
             *c.last_good.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
                 Some((Instant::now(), Arc::clone(&out.samples)));
-        } else if let Some((_, samples)) = last_good() {
-            // A cached collector serves its last good value; its success stays 0.
+        } else if let Some((_, samples)) = last_good(c) {
             out.samples = samples;
         }
+    }
+    out
+}
+
+/// Runs the queued collectors of one datasource as one batch: every job is queued on its
+/// pool's run queue at once, the workers run them back to back on their sessions, and this
+/// task wakes once, when the last outcome is in (or at `until`, the collectors' deadline,
+/// when those still running count as timed out). The queues fan out when a statement is
+/// slow ([`RunQueue::fan_out_when_stuck`]).
+async fn run_batch(
+    ds: &Arc<DatasourceRuntime>,
+    queued: &[(usize, &CollectorRuntime, DatasourcePool)],
+    until: Instant,
+    deadline: Option<Instant>,
+    results: &mut [Option<CollectorResult>],
+) {
+    /// Marks the batch abandoned however this scrape ends (a client that went away drops
+    /// the future): jobs not started yet are then not run.
+    struct Abandon<'a>(&'a Batch);
+    impl Drop for Abandon<'_> {
+        fn drop(&mut self) {
+            self.0.abandon();
+        }
+    }
+    let started = Instant::now();
+    let batch = Batch::new(queued.len());
+    let _abandon = Abandon(&batch);
+    let queues = RunQueues::default();
+    for (k, (_, c, pool)) in queued.iter().enumerate() {
+        queues.queue(ds, pool).push(Job {
+            collector: Arc::clone(&c.collector),
+            until,
+            reply: batch.reply(k),
+            retried: false,
+        });
+    }
+    let all = queues.all();
+    let fan_out = async {
+        join_all(all.iter().map(|q| q.fan_out_when_stuck())).await;
+        std::future::pending::<()>().await
+    };
+    let answered = async {
+        tokio::select! {
+            biased;
+            () = batch.all_answered() => {}
+            () = fan_out => {}
+        }
+    };
+    let give_up = tokio::time::Instant::from_std(deadline_after(until, Duration::from_millis(50)));
+    let _ = tokio::time::timeout_at(give_up, answered).await;
+    batch.abandon();
+    for ((i, c, _), outcome) in queued.iter().zip(batch.take()) {
+        let r = finish(ds, c, outcome, started);
+        if let Some(slot) = results.get_mut(*i) {
+            *slot = Some(cached_fallback(c, r));
+        }
+    }
+    // Workers still logging in when the others emptied the queue return their sessions
+    // before the answer (a login at most, within the deadline).
+    let settle = deadline_after(Instant::now(), SETTLE_AFTER_SCRAPE);
+    queues.settled(deadline.map_or(settle, |d| d.min(settle))).await;
+}
+
+/// The result of a queued collector from its outcome (`None`: it did not answer by its
+/// deadline): success, skip (no permission, not applicable) or failure, logged.
+fn finish(
+    ds: &Arc<DatasourceRuntime>,
+    c: &CollectorRuntime,
+    outcome: Option<(JobOutcome, Duration)>,
+    started: Instant,
+) -> CollectorResult {
+    let mut out = empty_result(c);
+    // The collector's own run time (a collector queued behind others does not count their
+    // time); one that did not answer, the time the scrape waited for it.
+    out.duration = outcome.as_ref().map_or_else(|| started.elapsed(), |(_, took)| *took);
+    match outcome.map(|(o, _)| o) {
+        Some(JobOutcome::Ran(Ok(()), samples)) => {
+            out.samples = Arc::new(samples);
+            out.success = true;
+            if let Some((reason, _)) = lock(&c.skip).take() {
+                tracing::info!(datasource = %ds.config.name, collector = %c.name, reason = reason.as_str(), "Collector runs again after being skipped.");
+            }
+        }
+        Some(JobOutcome::Ran(Err(error), _)) if SkipReason::of(&error).is_some() => {
+            // No permission, or a view or schema this DM build or topology does not have:
+            // not a failure; skipped, and tried again after SKIP_RETRY.
+            let reason = SkipReason::of(&error).unwrap_or(SkipReason::NotApplicable);
+            out.success = true;
+            out.skipped = Some(reason);
+            let previous = lock(&c.skip).replace((reason, Instant::now() + SKIP_RETRY));
+            if previous.map(|(r, _)| r) != Some(reason) {
+                log_skip(ds, c, reason, &error);
+            }
+        }
+        Some(JobOutcome::Ran(Err(error), _)) => {
+            tracing::warn!(datasource = %ds.config.name, collector = %c.name, error = %error, "Collector failed.");
+        }
+        Some(JobOutcome::Panicked(error)) => {
+            tracing::error!(datasource = %ds.config.name, collector = %c.name, error = %error, "Collector panicked.");
+        }
+        Some(JobOutcome::NoConnection(error)) => {
+            tracing::warn!(datasource = %ds.config.name, collector = %c.name, error = %error, "Collector got no connection.");
+        }
+        Some(JobOutcome::NotRun) => {
+            tracing::debug!(datasource = %ds.config.name, collector = %c.name, "Collector not run: its deadline passed or the datasource became unreachable first.");
+        }
+        None => {
+            tracing::warn!(datasource = %ds.config.name, collector = %c.name, "Collector timed out.");
+        }
+    }
+    if out.success && !ds.health.checked() {
+        apply(ds, ds.health.success());
     }
     out
 }
@@ -517,95 +670,4 @@ pub(super) fn log_skip(
             tracing::warn!(datasource = %ds.config.name, collector = %c.name, error = %error, "Collector skipped (tried again every {retry} min): user {user} may not read its objects; to enable it: {grant}{dba}");
         }
     }
-}
-
-pub(super) async fn run_collector_uncached(
-    ds: &Arc<DatasourceRuntime>,
-    c: &CollectorRuntime,
-    until: Instant,
-    started: Instant,
-    mut out: CollectorResult,
-    queues: &RunQueues,
-) -> CollectorResult {
-    if !c.collector.needs_connection() {
-        return run_offline(ds, c, until);
-    }
-    if ds.pool.is_none() {
-        return out;
-    }
-    let Some(pool) = c.pool.clone().or_else(|| ds.pool.clone()) else {
-        return out;
-    };
-    if !ds.health.should_scrape() {
-        // Another collector of this scrape found the datasource unreachable: do not try to
-        // log in again.
-        out.duration = started.elapsed();
-        return out;
-    }
-    if let Some((reason, retry_at)) = *lock(&c.skip) {
-        if Instant::now() < retry_at {
-            // Skipped (no permission, not applicable): no query until the retry time.
-            out.success = true;
-            out.skipped = Some(reason);
-            out.duration = started.elapsed();
-            return out;
-        }
-    }
-    let (reply, outcome) = tokio::sync::oneshot::channel();
-    let queue = queues.queue(ds, &pool);
-    queue.push(Job { collector: Arc::clone(&c.collector), until, reply, retried: false });
-    let remaining = until.saturating_duration_since(Instant::now());
-    let outcome = tokio::time::timeout(remaining + Duration::from_millis(50), outcome);
-    tokio::pin!(outcome);
-    // The fan-out timer lives in this future: when the answer comes first (a fast
-    // datasource), it is dropped without ever firing or waking a thread.
-    let outcome = tokio::select! {
-        biased;
-        r = &mut outcome => r,
-        () = queue.fan_out_due() => {
-            queue.fan_out();
-            outcome.await
-        }
-    };
-    drop(queue);
-    match outcome {
-        Ok(Ok(JobOutcome::Ran(Ok(()), samples))) => {
-            out.samples = Arc::new(samples);
-            out.success = true;
-            if let Some((reason, _)) = lock(&c.skip).take() {
-                tracing::info!(datasource = %ds.config.name, collector = %c.name, reason = reason.as_str(), "Collector runs again after being skipped.");
-            }
-        }
-        Ok(Ok(JobOutcome::Ran(Err(error), _))) if SkipReason::of(&error).is_some() => {
-            // No permission, or a view or schema this DM build or topology does not have:
-            // not a failure; skipped, and tried again after SKIP_RETRY.
-            let reason = SkipReason::of(&error).unwrap_or(SkipReason::NotApplicable);
-            out.success = true;
-            out.skipped = Some(reason);
-            let previous = lock(&c.skip).replace((reason, Instant::now() + SKIP_RETRY));
-            if previous.map(|(r, _)| r) != Some(reason) {
-                log_skip(ds, c, reason, &error);
-            }
-        }
-        Ok(Ok(JobOutcome::Ran(Err(error), _))) => {
-            tracing::warn!(datasource = %ds.config.name, collector = %c.name, error = %error, "Collector failed.");
-        }
-        Ok(Ok(JobOutcome::Panicked(error))) => {
-            tracing::error!(datasource = %ds.config.name, collector = %c.name, error = %error, "Collector panicked.");
-        }
-        Ok(Ok(JobOutcome::NoConnection(error))) => {
-            tracing::warn!(datasource = %ds.config.name, collector = %c.name, error = %error, "Collector got no connection.");
-        }
-        Ok(Ok(JobOutcome::NotRun)) | Ok(Err(_)) => {
-            tracing::debug!(datasource = %ds.config.name, collector = %c.name, "Collector not run: its deadline passed or the datasource became unreachable first.");
-        }
-        Err(_) => {
-            tracing::warn!(datasource = %ds.config.name, collector = %c.name, "Collector timed out.");
-        }
-    }
-    if out.success && !ds.health.checked() {
-        apply(ds, ds.health.success());
-    }
-    out.duration = started.elapsed();
-    out
 }

@@ -256,29 +256,27 @@ fn a_worker_without_a_connection_decides_from_the_error_the_other_workers_and_op
 }
 
 #[test]
-fn queues_start_with_two_workers_only_when_the_budget_has_two_per_pool() {
-    // (maxOpenConns, pools sharing it, this pool's size) -> workers at the first jobs.
-    let cases = [
-        ((10, 1, 10), 2),
-        ((10, 2, 10), 2),
-        ((4, 2, 4), 2),
-        // maxOpenConns = 2 with custom metrics: one each, so both keep their session.
-        ((2, 2, 2), 1),
-        ((2, 1, 2), 2),
-        ((3, 2, 3), 1),
-        ((1, 1, 1), 1),
-        // A pool smaller than the start count.
-        ((10, 1, 1), 1),
-        // No pool registered yet counts as one.
-        ((2, 0, 2), 2),
-    ];
-    for ((budget, pools, max_open), want) in cases {
-        assert_eq!(
-            start_workers_for(budget, pools, max_open),
-            want,
-            "budget {budget}, {pools} pool(s), pool size {max_open}"
-        );
-    }
+fn a_queue_fans_out_only_when_its_running_statement_is_slow_and_jobs_wait() {
+    let t0 = Instant::now();
+    let after = Duration::from_millis(50);
+    let ms = Duration::from_millis;
+    let at =
+        |queued, last_start, connected, now| fan_out_at(queued, last_start, connected, now, after);
+    // Nothing waits: no fan-out, however long the statement runs.
+    assert_eq!(at(0, Some(t0), Some(t0), t0 + ms(500)), FanOut::Never);
+    // Still logging in: look again later, never fan out (a slow login is not a slow query).
+    assert_eq!(at(3, None, None, t0 + ms(500)), FanOut::At(t0 + ms(550)));
+    // Connected, no statement started yet: counted from the connection.
+    assert_eq!(at(3, None, Some(t0), t0 + ms(10)), FanOut::At(t0 + ms(50)));
+    assert_eq!(at(3, None, Some(t0), t0 + ms(50)), FanOut::Now);
+    // Every statement that starts moves the clock: a busy but moving queue stays on one
+    // session.
+    let started = t0 + ms(30);
+    assert_eq!(at(3, Some(started), Some(t0), t0 + ms(60)), FanOut::At(started + ms(50)));
+    assert_eq!(at(3, Some(started), Some(t0), started + ms(50)), FanOut::Now);
+    // A start from before this connection (another worker's) counts from the connection.
+    let connected = t0 + ms(20);
+    assert_eq!(at(2, Some(t0), Some(connected), t0 + ms(30)), FanOut::At(connected + after));
 }
 
 #[test]

@@ -987,7 +987,9 @@ fn collectors_share_connections_when_fast_and_fan_out_when_slow() {
             expect(&t, &format!("dmdbms_m{i}_v{{{d}}}"), 3.0 + i as f64);
         }
     }
-    assert_eq!(connections(), 2, "1 for health checks + 1 worker");
+    // One session: the worker's, which the health checks share (no collector uses the
+    // read-write pool).
+    assert_eq!(connections(), 1, "1 worker, shared with the health checks");
     drop(e);
 
     // Slow: six one-second queries. One worker alone needs six seconds...
@@ -1024,6 +1026,9 @@ fn collectors_share_connections_when_fast_and_fan_out_when_slow() {
         let took = scrape_secs(&t);
         assert!((0.95..2.5).contains(&took), "round {round}: six 1 s queries took {took} s");
     }
-    assert_eq!(connections(), 7, "6 read-only workers + 1 for health checks");
+    // Six workers; a health check that came while all six were busy took a seventh session
+    // of the same pool (the budget is 10).
+    let open = connections();
+    assert!((6..=7).contains(&open), "{open} sessions: 6 read-only workers (+ 1 health check)");
     drop(e);
 }

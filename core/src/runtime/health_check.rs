@@ -47,7 +47,7 @@ impl Runtime {
 
 /// One health check: check out a connection and run `SELECT 1 FROM DUAL`.
 pub(super) async fn check_once(ds: &Arc<DatasourceRuntime>) {
-    let Some(pool) = ds.pool.clone() else { return };
+    let Some(pool) = ds.health_pool() else { return };
     let timeout = ds.config.connection.query_timeout;
     let secs = usize::try_from(timeout.as_secs().max(1)).unwrap_or(300);
     pool.close_idle();
@@ -102,6 +102,9 @@ pub(super) async fn check_once(ds: &Arc<DatasourceRuntime>) {
 /// connections are dropped. A failed login ([`QueryError::is_login_failure`]) backs off longer.
 pub(super) fn connection_failed(ds: &DatasourceRuntime, error: &QueryError) {
     if let Some(p) = &ds.pool {
+        p.clear_idle();
+    }
+    if let Some(p) = ds.health_pool() {
         p.clear_idle();
     }
     apply(ds, ds.health.failure(error.to_string(), error.is_login_failure()));

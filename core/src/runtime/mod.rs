@@ -219,6 +219,23 @@ impl std::fmt::Debug for DatasourceRuntime {
 }
 
 impl DatasourceRuntime {
+    /// The pool the health checks use: the datasource's read-write pool when a collector
+    /// runs on it (built-ins) or none needs a connection, else the read-only pool its
+    /// collectors all run on (custom metrics, plugins). So a datasource watched only through
+    /// custom SQL holds one session, which the pings keep warm for the scrapes, instead of a
+    /// second one just for the pings.
+    pub(super) fn health_pool(&self) -> Option<DatasourcePool> {
+        let rw = self.pool.clone()?;
+        let mut other = None;
+        for c in self.collectors.iter().filter(|c| c.collector.needs_connection()) {
+            match &c.pool {
+                None => return Some(rw),
+                Some(p) => other = Some(p.clone()),
+            }
+        }
+        Some(other.unwrap_or(rw))
+    }
+
     /// Configured name.
     pub fn name(&self) -> &str {
         &self.config.name

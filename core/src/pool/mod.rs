@@ -139,13 +139,7 @@ impl OdbcConn {
     /// Runs a statement with `read` (one of [`crate::query::run_query_noted`],
     /// [`crate::query::run_query_each`]), warning once per pool when the driver refuses
     /// `SQL_ATTR_QUERY_TIMEOUT` (the watchdog enforces it then).
-    fn run<T>(
-        &self,
-        read: impl FnOnce(
-            &odbc_api::Connection<'static>,
-            &mut crate::query::ExecNotes,
-        ) -> Result<T, QueryError>,
-    ) -> Result<T, QueryError> {
+    fn run<T>(&self, read: impl ReadWith<T>) -> Result<T, QueryError> {
         let mut notes = crate::query::ExecNotes::default();
         let result = read(&self.conn, &mut notes);
         if let Some(why) = notes.timeout_refused {
@@ -163,10 +157,7 @@ impl OdbcConn {
         reassert: &'static str,
         sql: &str,
         timeout_secs: Option<usize>,
-        read: impl FnOnce(
-            &odbc_api::Connection<'static>,
-            &mut crate::query::ExecNotes,
-        ) -> Result<T, QueryError>,
+        read: impl ReadWith<T>,
     ) -> Result<T, QueryError> {
         let known = self.known_sql.answer(sql, dmexp_sqlguard::calls_only_known_functions);
         let mut tainted = self.tainted;
@@ -198,6 +189,21 @@ impl OdbcConn {
         self.tainted = tainted;
         result
     }
+}
+
+/// Reads one statement's result on a connection: [`crate::query::run_query_noted`] or
+/// [`crate::query::run_query_each`] with their arguments bound.
+trait ReadWith<T>:
+    FnOnce(&odbc_api::Connection<'static>, &mut crate::query::ExecNotes) -> Result<T, QueryError>
+{
+}
+
+impl<T, F> ReadWith<T> for F where
+    F: FnOnce(
+        &odbc_api::Connection<'static>,
+        &mut crate::query::ExecNotes,
+    ) -> Result<T, QueryError>
+{
 }
 
 /// deadpool manager for one datasource. `create` makes exactly one login attempt, on a
@@ -727,10 +733,7 @@ impl PoolGuard {
         &mut self,
         sql: &str,
         timeout_secs: Option<usize>,
-        read: impl FnOnce(
-            &odbc_api::Connection<'static>,
-            &mut crate::query::ExecNotes,
-        ) -> Result<T, QueryError>,
+        read: impl ReadWith<T>,
     ) -> Result<T, QueryError> {
         let obj = self.obj.as_mut().ok_or_else(|| QueryError::Connection("released".into()))?;
         let result = match obj.read_only.and_then(|r| r.reassert) {

@@ -193,6 +193,7 @@ impl Runtime {
             last_scrape: Mutex::new(None),
             inflight: Mutex::new(Vec::new()),
             close_pool_on_drop: AtomicBool::new(false),
+            typical_statement_ns: AtomicU64::new(0),
             first_check: previous.map_or_else(
                 || Arc::new(tokio::sync::watch::Sender::new(false)),
                 |p| Arc::clone(&p.first_check),

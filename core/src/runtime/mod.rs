@@ -170,6 +170,10 @@ pub struct DatasourceRuntime {
     /// Set when a reload replaced this datasource's pool: the pool is closed when the last
     /// scrape still using this runtime is done (on drop), not under it.
     close_pool_on_drop: AtomicBool,
+    /// The median run time of the statements of the last scrape that ran any, in
+    /// nanoseconds (0: none yet): what "slow" means for this datasource's fan-out
+    /// ([`queue::SLOW_FACTOR`]).
+    typical_statement_ns: AtomicU64,
 }
 
 impl Drop for DatasourceRuntime {
@@ -234,6 +238,19 @@ impl DatasourceRuntime {
             }
         }
         Some(other.unwrap_or(rw))
+    }
+
+    /// The median statement time of the last scrape that ran any.
+    pub(super) fn typical_statement(&self) -> Option<Duration> {
+        match self.typical_statement_ns.load(Ordering::Relaxed) {
+            0 => None,
+            ns => Some(Duration::from_nanos(ns)),
+        }
+    }
+
+    fn set_typical_statement(&self, d: Duration) {
+        let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1);
+        self.typical_statement_ns.store(ns, Ordering::Relaxed);
     }
 
     /// Configured name.

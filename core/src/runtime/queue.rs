@@ -4,7 +4,8 @@
 use super::*;
 
 /// How long one statement may run while other collectors of the datasource (and pool) wait
-/// behind it on its connection before those fan out over the pool.
+/// behind it on its connection before those fan out over the pool (at least; see
+/// [`SLOW_FACTOR`]).
 ///
 /// A scrape of a datasource whose statements each finish sooner runs them all back to back
 /// on one connection and one blocking thread: one session, one hand-off (the per-collector
@@ -17,16 +18,46 @@ use super::*;
 /// most this much.
 pub(super) const FAN_OUT_AFTER: Duration = Duration::from_millis(50);
 
-/// [`FAN_OUT_AFTER`], or `DMEXP_FAN_OUT_AFTER_MS` from the environment (read once; for
-/// tests and experiments: a large value keeps every datasource on its first workers).
-pub(super) fn fan_out_after() -> Duration {
-    static AFTER: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
-    *AFTER.get_or_init(|| {
+/// A statement counts as slow, for fan-out, when it has run this many times the datasource's
+/// typical statement (the median of its previous scrape) as well as [`FAN_OUT_AFTER`]: when
+/// every statement is slow (an overloaded database, or an exporter whose own CPU is
+/// saturated by hundreds of datasources), more sessions at once would only add load, and
+/// the queue goes on serially; a single slow view among fast ones still fans out after
+/// [`FAN_OUT_AFTER`].
+pub(super) const SLOW_FACTOR: u32 = 4;
+
+/// The longest a statement runs with jobs waiting behind it before they fan out, however
+/// slow the datasource's statements typically are: a datasource whose every statement takes
+/// a second is still scraped in about the time of its slowest statement.
+pub(super) const MAX_STUCK: Duration = Duration::from_millis(250);
+
+/// How long a statement may run with jobs waiting behind it before they fan out: the
+/// larger of [`FAN_OUT_AFTER`] and [`SLOW_FACTOR`] × `typical` (the datasource's median
+/// statement time in its previous scrape; `None` before the first), at most [`MAX_STUCK`];
+/// or exactly
+/// `DMEXP_FAN_OUT_AFTER_MS` when the environment sets it (read once; for tests and
+/// experiments).
+pub(super) fn fan_out_after(typical: Option<Duration>) -> Duration {
+    static FIXED: std::sync::OnceLock<Option<Duration>> = std::sync::OnceLock::new();
+    let fixed = *FIXED.get_or_init(|| {
         std::env::var("DMEXP_FAN_OUT_AFTER_MS")
             .ok()
             .and_then(|v| v.trim().parse::<u64>().ok())
-            .map_or(FAN_OUT_AFTER, |ms| Duration::from_millis(ms).min(MAX_SCRAPE_BUDGET))
-    })
+            .map(|ms| Duration::from_millis(ms).min(MAX_SCRAPE_BUDGET))
+    });
+    fixed.unwrap_or_else(|| stuck_after(FAN_OUT_AFTER, typical))
+}
+
+/// [`fan_out_after`] without the environment.
+pub(super) fn stuck_after(after: Duration, typical: Option<Duration>) -> Duration {
+    typical.map_or(after, |t| after.max(t.saturating_mul(SLOW_FACTOR).min(MAX_STUCK)))
+}
+
+/// The (lower) median of `durations` (`None` when empty); sorts them. The lower one, so
+/// that with two collectors, one fast and one slow, the fast one is typical.
+pub(super) fn median(durations: &mut [Duration]) -> Option<Duration> {
+    durations.sort_unstable();
+    durations.get(durations.len().saturating_sub(1) / 2).copied()
 }
 
 /// A collector waiting in a datasource's run queue for a connection.
@@ -219,19 +250,26 @@ pub(super) enum FanOut {
 
 /// The fan-out decision at `now`: jobs still `queued`, the last statement of the queue
 /// started at `last_start`, its first connection came at `connected` (`None`: still
-/// logging in, so a slow login never fans out), `after` = [`FAN_OUT_AFTER`].
+/// logging in, so a slow login never fans out), `after` = [`fan_out_after`]. The queue also
+/// fans out in time when, run one after another at the datasource's `typical` statement
+/// time, the jobs left would end after their deadline `until`.
 pub(super) fn fan_out_at(
     queued: usize,
     last_start: Option<Instant>,
     connected: Option<Instant>,
     now: Instant,
     after: Duration,
+    typical: Option<Duration>,
+    until: Instant,
 ) -> FanOut {
     if queued == 0 {
         return FanOut::Never;
     }
     let Some(connected) = connected else { return FanOut::At(deadline_after(now, after)) };
-    let due = deadline_after(last_start.unwrap_or(connected).max(connected), after);
+    let stuck = deadline_after(last_start.unwrap_or(connected).max(connected), after);
+    let n = u32::try_from(queued.saturating_add(1)).unwrap_or(u32::MAX);
+    let late = typical.map(|t| until.checked_sub(t.saturating_mul(n)).unwrap_or(now));
+    let due = late.map_or(stuck, |l| l.min(stuck));
     if now >= due {
         FanOut::Now
     } else {
@@ -343,8 +381,9 @@ impl RunQueue {
     /// jobs wait behind it ([`fan_out_at`]). Returns once fanned out or when nothing is left
     /// to fan out. One timer, first due [`FAN_OUT_AFTER`] after the jobs were queued: a
     /// datasource whose statements are done by then never wakes this task for it.
-    pub(super) async fn fan_out_when_stuck(self: &Arc<Self>) {
-        let after = fan_out_after();
+    pub(super) async fn fan_out_when_stuck(self: &Arc<Self>, until: Instant) {
+        let typical = self.ds.typical_statement();
+        let after = fan_out_after(typical);
         let mut at = deadline_after(Instant::now(), after);
         loop {
             tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
@@ -353,7 +392,8 @@ impl RunQueue {
                 if st.fanned_out {
                     return;
                 }
-                fan_out_at(st.jobs.len(), st.job_started, st.connected, Instant::now(), after)
+                let now = Instant::now();
+                fan_out_at(st.jobs.len(), st.job_started, st.connected, now, after, typical, until)
             };
             match decision {
                 FanOut::Never => return,

@@ -509,7 +509,7 @@ async fn run_batch(
     }
     let all = queues.all();
     let fan_out = async {
-        join_all(all.iter().map(|q| q.fan_out_when_stuck())).await;
+        join_all(all.iter().map(|q| q.fan_out_when_stuck(until))).await;
         std::future::pending::<()>().await
     };
     let answered = async {
@@ -522,7 +522,18 @@ async fn run_batch(
     let give_up = tokio::time::Instant::from_std(deadline_after(until, Duration::from_millis(50)));
     let _ = tokio::time::timeout_at(give_up, answered).await;
     batch.abandon();
-    for ((i, c, _), outcome) in queued.iter().zip(batch.take()) {
+    let outcomes = batch.take();
+    let mut ran: Vec<Duration> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Some((JobOutcome::Ran(..), took)) => Some(*took),
+            _ => None,
+        })
+        .collect();
+    if let Some(m) = median(&mut ran) {
+        ds.set_typical_statement(m);
+    }
+    for ((i, c, _), outcome) in queued.iter().zip(outcomes) {
         let r = finish(ds, c, outcome, started);
         if let Some(slot) = results.get_mut(*i) {
             *slot = Some(cached_fallback(c, r));

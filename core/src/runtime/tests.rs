@@ -260,8 +260,10 @@ fn a_queue_fans_out_only_when_its_running_statement_is_slow_and_jobs_wait() {
     let t0 = Instant::now();
     let after = Duration::from_millis(50);
     let ms = Duration::from_millis;
-    let at =
-        |queued, last_start, connected, now| fan_out_at(queued, last_start, connected, now, after);
+    let far = t0 + Duration::from_secs(3600);
+    let at = |queued, last_start, connected, now| {
+        fan_out_at(queued, last_start, connected, now, after, None, far)
+    };
     // Nothing waits: no fan-out, however long the statement runs.
     assert_eq!(at(0, Some(t0), Some(t0), t0 + ms(500)), FanOut::Never);
     // Still logging in: look again later, never fan out (a slow login is not a slow query).
@@ -277,6 +279,45 @@ fn a_queue_fans_out_only_when_its_running_statement_is_slow_and_jobs_wait() {
     // A start from before this connection (another worker's) counts from the connection.
     let connected = t0 + ms(20);
     assert_eq!(at(2, Some(t0), Some(connected), t0 + ms(30)), FanOut::At(connected + after));
+    // Run one after another at the typical statement time (200 ms), 45 jobs would end past
+    // a deadline 8 s out: fan out at once instead of when the first statement is stuck.
+    let until = t0 + ms(8000);
+    let typical = Some(ms(200));
+    assert_eq!(fan_out_at(45, None, Some(t0), t0, after, typical, until), FanOut::Now);
+    // Six of them fit: fan out only if one gets stuck, or when the rest stop fitting.
+    assert_eq!(
+        fan_out_at(6, Some(t0), Some(t0), t0, after, typical, until),
+        FanOut::At(t0 + after)
+    );
+    let late = t0 + ms(8000 - 7 * 200);
+    assert_eq!(fan_out_at(6, Some(t0), Some(t0), t0, ms(10_000), typical, until), FanOut::At(late));
+}
+
+#[test]
+fn a_statement_is_slow_against_the_datasources_typical_one() {
+    let ms = Duration::from_millis;
+    let after = ms(50);
+    // No history yet, or fast statements: FAN_OUT_AFTER.
+    assert_eq!(stuck_after(after, None), ms(50));
+    assert_eq!(stuck_after(after, Some(ms(1))), ms(50));
+    // Every statement slow (20 ms sleeping views; an overloaded CPU at 60 ms each): only
+    // SLOW_FACTOR × the typical one counts as stuck, so the queue stays serial.
+    assert_eq!(stuck_after(after, Some(ms(20))), ms(80));
+    assert_eq!(stuck_after(after, Some(ms(60))), ms(240));
+    // Statements that all take a second still fan out after MAX_STUCK.
+    assert_eq!(stuck_after(after, Some(ms(1000))), MAX_STUCK);
+    assert_eq!(stuck_after(after, Some(Duration::MAX)), MAX_STUCK);
+}
+
+#[test]
+fn the_typical_statement_is_the_lower_median_of_the_last_scrape() {
+    let ms = Duration::from_millis;
+    assert_eq!(median(&mut []), None);
+    assert_eq!(median(&mut [ms(7)]), Some(ms(7)));
+    // One slow view among fast statements does not make the datasource "slow".
+    assert_eq!(median(&mut [ms(2000), ms(1), ms(2), ms(1), ms(3), ms(1)]), Some(ms(1)));
+    assert_eq!(median(&mut [ms(2000), ms(1)]), Some(ms(1)));
+    assert_eq!(median(&mut [ms(20), ms(21), ms(22)]), Some(ms(21)));
 }
 
 #[test]

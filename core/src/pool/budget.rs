@@ -120,11 +120,6 @@ impl SessionBudget {
         lock(&self.read_only)
     }
 
-    /// How many live pools draw on the budget.
-    pub(super) fn pools_sharing(&self) -> usize {
-        lock(&self.pools).iter().filter(|(_, p)| p.upgrade().is_some()).count()
-    }
-
     /// Adds a pool drawing on the budget.
     pub(super) fn register(&self, id: u64, pool: deadpool::managed::WeakPool<Manager>) {
         let mut pools = lock(&self.pools);

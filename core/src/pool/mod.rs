@@ -61,7 +61,7 @@ mod read_only;
 pub use budget::PoolStats;
 use budget::{Checkout, SessionBudget, CHECKOUT};
 pub use connstr::connection_string;
-use connstr::redact;
+use connstr::{declare_fetch_for_postgres, redact};
 pub use read_only::Engine;
 use read_only::{connect, enforce_read_only, run_keeping_read_only, KnownSql, ReadOnlySession};
 
@@ -400,21 +400,6 @@ fn connection_timeout_sec(query_timeout: Duration) -> u32 {
     u32::try_from(query_timeout.as_secs().saturating_mul(2).saturating_add(5)).unwrap_or(u32::MAX)
 }
 
-/// psqlODBC reads a whole result into memory before the first row is returned, whatever
-/// `SQL_ATTR_MAX_ROWS` says (finding L6: 485 MB for a 5,000,000-row custom query). Read-only
-/// pools (custom SQL, which may return anything) on the PostgreSQL driver therefore get
-/// `UseDeclareFetch=1;Fetch=128`, so the driver fetches through a cursor, 128 rows at a time,
-/// and stops when the exporter stops reading; unless the connection string sets it.
-fn declare_fetch_for_postgres(cs: Secret) -> Secret {
-    let text = cs.expose();
-    let lower = text.to_ascii_lowercase();
-    if Engine::detect("", text) != Engine::PostgreSql || lower.contains("usedeclarefetch") {
-        return cs;
-    }
-    let sep = if text.trim_end().ends_with(';') || text.is_empty() { "" } else { ";" };
-    Secret::new(format!("{}{sep}UseDeclareFetch=1;Fetch=128;", text.trim_end()))
-}
-
 /// How long an idle connection is kept before the health checker closes it.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -460,17 +445,6 @@ impl DatasourcePool {
         let made = Self::build(ds, budget.max_open(), true, Arc::clone(&budget))?;
         *slot = Some((made.id, made.pool.weak()));
         Ok(made)
-    }
-
-    /// How many pools share this pool's session budget (the datasource's read-write pool and
-    /// its read-only pool, while they live).
-    pub fn pools_sharing(&self) -> usize {
-        self.budget.pools_sharing()
-    }
-
-    /// The datasource's session budget: `maxOpenConns`.
-    pub fn budget_size(&self) -> usize {
-        self.budget.max_open()
     }
 
     fn budget_of(ds: &DatasourceConfig) -> Arc<SessionBudget> {

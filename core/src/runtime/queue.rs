@@ -10,9 +10,9 @@ use super::*;
 /// A scrape of a datasource whose statements each finish sooner runs them all back to back
 /// on one connection and one blocking thread: one session, one hand-off (the per-collector
 /// hand-offs were the largest cost left after the SQL itself, see BENCHMARKS.md). The clock
-/// is the running statement's: neither a slow login nor a busy CPU (statements that keep
-/// finishing, a few milliseconds late) fans a datasource out, and a statement whose first
-/// run on a new session is slow (catalog caches) does not either. When one statement waits
+/// is the running statement's: a slow login does not fan a datasource out, nor does a
+/// statement whose first run on a new session is slow (catalog caches); uniformly slow
+/// statements (a busy CPU, an overloaded database) are handled by [`SLOW_FACTOR`]. When one statement waits
 /// on the database (a slow view, a lock, a remote server) for this long, the rest of the
 /// queue is spread over up to `maxOpenConns` sessions at once, so it delays the others by at
 /// most this much.
@@ -227,8 +227,8 @@ impl RunQueues {
 /// queue is empty. One worker starts with the jobs; when a statement has been running for
 /// [`FAN_OUT_AFTER`] while jobs are still queued, those get a worker each (up to the pool
 /// size, see [`RunQueue::fan_out_when_stuck`]). The clock starts when a statement starts, so
-/// a slow login or a busy CPU (statements that finish, one after another) never causes a
-/// fan-out: the first scrape of a datasource opens no more sessions than the next ones.
+/// a slow login never causes a fan-out: the first scrape of a datasource opens no more
+/// sessions than the next ones.
 pub(super) struct RunQueue {
     pub(super) ds: Arc<DatasourceRuntime>,
     pub(super) pool: DatasourcePool,
